@@ -1,0 +1,40 @@
+# Two commands matter: `make demo` and `make test`. Both create the virtual environment first.
+PYTHON ?= python3.11
+VENV ?= .venv
+BIN := $(VENV)/bin
+CORES ?= 2
+export HF_HUB_OFFLINE := 1
+
+.PHONY: demo test lint bench lock clean
+
+$(BIN)/.installed: requirements.lock pyproject.toml
+	$(PYTHON) -m venv $(VENV)
+	$(BIN)/pip install --quiet --upgrade pip
+	$(BIN)/pip install --quiet -r requirements.lock
+	$(BIN)/pip install --quiet --no-deps -e .
+	touch $@
+
+venv: $(BIN)/.installed
+
+demo: $(BIN)/.installed
+	PATH=$(abspath $(BIN)):$$PATH snakemake --cores $(CORES) --profile profiles/local
+	@echo
+	@cat results/tables/bench.md
+
+test: $(BIN)/.installed
+	PATH=$(abspath $(BIN)):$$PATH $(BIN)/python -m pytest -n $(CORES) tests
+
+lint: $(BIN)/.installed
+	PATH=$(abspath $(BIN)):$$PATH snakemake --lint --cores 1
+
+bench: $(BIN)/.installed
+	$(BIN)/python benchmarks/classical_speed.py
+
+# Re-resolve requirements.in into requirements.lock (and envs/amodal.yaml) in a scratch venv.
+lock:
+	rm -rf build/lock && $(PYTHON) -m venv build/lock
+	build/lock/bin/pip install --quiet -r requirements.in
+	build/lock/bin/python tools/write_lock.py build/lock
+
+clean:
+	rm -rf results .snakemake

@@ -1,0 +1,98 @@
+"""Experiments and the settings keys that name every stage's output folder.
+
+An experiment is a set of stage specs (backend + parameters). A stage's folder is named
+`<backend>-<hash>` where the hash covers the stage's own spec and the keys of the stages it
+reads. Two experiments that differ only downstream therefore share every upstream folder,
+and a folder's name changes whenever anything that produced its files changes.
+"""
+
+from __future__ import annotations
+
+import hashlib
+import json
+import re
+from dataclasses import dataclass, field
+
+STAGES = ("ground", "tag", "segment", "order", "prompt", "complete", "rgba", "evaluate")
+
+# Which stages' files each stage reads directly (ancestors come along through their keys).
+UPSTREAM = {
+    "ground": (),
+    "tag": (),
+    "segment": ("ground", "tag"),
+    "order": ("segment",),
+    "prompt": ("ground", "tag"),
+    "complete": ("order", "prompt"),
+    "rgba": ("complete",),
+    "evaluate": ("rgba",),
+}
+
+KEY_PATTERN = r"[a-z0-9_]+-[0-9a-f]{8}"
+NAME_PATTERN = r"[A-Za-z0-9_.-]+"
+# Folder names under results/ that an experiment may not take.
+RESERVED_NAMES = {"stages", "datasets", "tables", "logs", "benchmarks", "report"}
+
+
+def stage_key(stage: str, spec: dict, upstream_keys: dict[str, str]) -> str:
+    payload = json.dumps({"stage": stage, "spec": spec, "upstream": upstream_keys}, sort_keys=True)
+    digest = hashlib.sha1(payload.encode()).hexdigest()[:8]
+    return f"{spec['backend']}-{digest}"
+
+
+def experiment_keys(spec: dict) -> dict[str, str]:
+    """The folder key of every stage of one experiment."""
+    keys: dict[str, str] = {}
+    for stage in STAGES:
+        upstream = {name: keys[name] for name in UPSTREAM[stage]}
+        keys[stage] = stage_key(stage, spec[stage], upstream)
+    return keys
+
+
+@dataclass
+class StageRun:
+    """What one stage folder was made from."""
+
+    stage: str
+    key: str
+    spec: dict
+    upstream: dict[str, str]
+    lineage: dict[str, str] = field(default_factory=dict)  # every ancestor stage -> key
+
+
+class Plan:
+    """All experiments of a run, indexed by stage folder key."""
+
+    def __init__(self, experiments: dict[str, dict]):
+        for name in experiments:
+            if not re.fullmatch(NAME_PATTERN, name) or name in RESERVED_NAMES:
+                raise ValueError(
+                    f"experiment name {name!r} is not allowed: use letters, digits, '_', '.', '-' "
+                    f"and none of {sorted(RESERVED_NAMES)}"
+                )
+        self.experiments = experiments
+        self.keys = {name: experiment_keys(spec) for name, spec in experiments.items()}
+        self.runs: dict[tuple[str, str], StageRun] = {}
+        for name, spec in experiments.items():
+            keys = self.keys[name]
+            for position, stage in enumerate(STAGES):
+                lineage = {s: keys[s] for s in STAGES[:position] if s in _ancestors(stage)}
+                upstream = {s: keys[s] for s in UPSTREAM[stage]}
+                self.runs[(stage, keys[stage])] = StageRun(stage, keys[stage], spec[stage], upstream, lineage)
+
+    def run(self, stage: str, key: str) -> StageRun:
+        try:
+            return self.runs[(stage, key)]
+        except KeyError:
+            known = sorted(k for s, k in self.runs if s == stage)
+            raise KeyError(f"no experiment in the config has {stage} folder {key!r}; known: {known}") from None
+
+
+def _ancestors(stage: str) -> set[str]:
+    found: set[str] = set()
+    todo = list(UPSTREAM[stage])
+    while todo:
+        name = todo.pop()
+        if name not in found:
+            found.add(name)
+            todo.extend(UPSTREAM[name])
+    return found

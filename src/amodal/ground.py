@@ -1,0 +1,62 @@
+"""Stage `ground`: where is the queried object visible?"""
+
+from __future__ import annotations
+
+import numpy as np
+
+from .geometry import bbox
+
+
+def check_query(mask: np.ndarray, score: float, min_score: float, min_area_fraction: float) -> tuple[str, str]:
+    """The seed's validity test: a query is completed only if score >= min_score and the
+    visible mask covers at least min_area_fraction of the image. Returns (status, reason)."""
+    if score < min_score:
+        return "invalid_query", f"grounding score {score:.3f} is below {min_score}"
+    fraction = float(mask.mean()) if mask.size else 0.0
+    if fraction < min_area_fraction:
+        return "invalid_query", f"visible mask covers {fraction:.4f} of the image, below {min_area_fraction}"
+    return "ok", ""
+
+
+def ground_record(mask: np.ndarray, score: float, backend: str, spec: dict) -> dict:
+    status, reason = check_query(mask, score, spec["min_score"], spec["min_area_fraction"])
+    box = bbox(mask)
+    return {
+        "backend": backend,
+        "score": float(score),
+        "box_xyxy": None if box is None else [box[1], box[0], box[3], box[2]],
+        "area": int(mask.sum()),
+        "status": status,
+        "reason": reason,
+    }
+
+
+def ground_oracle(truth, spec: dict) -> tuple[np.ndarray, dict]:
+    """The ground-truth visible mask, with score 1."""
+    mask = truth.visible.copy()
+    return mask, ground_record(mask, 1.0, "oracle", spec)
+
+
+def run_ground(spec: dict, image_path, gt_path, instance: str):
+    """Load what the backend needs, check it, and ground the query."""
+    from . import InstanceError, io
+    from .truth import load_truth
+
+    image = _read_image(image_path, instance)
+    if spec["backend"] != "oracle":
+        raise ValueError(f"unknown ground backend {spec['backend']!r}")
+    truth = load_truth(gt_path, instance)
+    if truth.visible.shape != image.shape[:2]:
+        raise InstanceError(instance, gt_path, f"ground truth is {truth.visible.shape}, image is {image.shape[:2]}")
+    return ground_oracle(truth, spec)
+
+
+def _read_image(path, instance: str):
+    from . import InstanceError, io
+
+    try:
+        return io.read_rgb(path)
+    except FileNotFoundError:
+        raise InstanceError(instance, path, "image not found") from None
+    except OSError as error:
+        raise InstanceError(instance, path, f"image cannot be read ({error})") from None

@@ -1,0 +1,75 @@
+"""Stage `rgba`: the deliverable, visible pixels blended over the completed ones, cropped to the object.
+
+Follows the seed's recipe (visible cut from the 5x5-eroded mask, its edge shrunk by 10 px,
+then blended over the completion with a 5-px transition), except that the transition really
+feathers: in the seed's code the distance weights are 0 inside the visible mask and the
+blended values are written to a temporary copy, so its transition is a hard cut.
+"""
+
+from __future__ import annotations
+
+import cv2
+import numpy as np
+
+from .geometry import Region, bbox, extract
+
+
+def visible_weight(visible: np.ndarray, erode: int = 5, shrink: int = 10, transition: int = 5) -> np.ndarray:
+    """Weight of the original pixels: 0 outside the (eroded, shrunk) visible mask, rising to 1
+    over `transition` px inside it."""
+    core = visible.astype(np.uint8)
+    if erode > 1:
+        core = cv2.erode(core, np.ones((erode, erode), np.uint8))
+    if shrink > 0:
+        core = cv2.erode(core, np.ones((2 * shrink + 1, 2 * shrink + 1), np.uint8), borderType=cv2.BORDER_REPLICATE)
+    if transition <= 0:
+        return core.astype(np.float32)
+    distance = cv2.distanceTransform(core, cv2.DIST_L2, 5)
+    return np.clip(distance / transition, 0.0, 1.0).astype(np.float32)
+
+
+def compose(image, visible, completion, amodal, region: Region, spec: dict):
+    """RGBA cropped to the object and its placement (x, y) in image coordinates.
+
+    `completion` and `amodal` are in `region`'s frame; with no completion (nothing occluded)
+    pass the image and the visible mask cut to the region.
+    """
+    crop_image = extract(image, region, 0)
+    crop_visible = extract(visible, region, False)
+    weight = visible_weight(crop_visible, spec["erode"], spec["shrink"], spec["transition"])[..., None]
+    rgb = weight * crop_image.astype(np.float32) + (1.0 - weight) * completion.astype(np.float32)
+    alpha = amodal | crop_visible
+    rgba = np.dstack([np.clip(np.rint(rgb), 0, 255).astype(np.uint8), alpha.astype(np.uint8) * 255])
+    box = bbox(alpha)
+    if box is None:
+        return None, None
+    y0, x0, y1, x1 = box
+    return rgba[y0:y1, x0:x1], (region.x0 + x0, region.y0 + y0)
+
+
+def whole_image_region(image_shape) -> Region:
+    return Region(0, 0, image_shape[0], image_shape[1])
+
+
+def run_rgba(spec: dict, image_path, visible_path, complete_path, completion_path, amodal_path):
+    """The RGBA and its placement record; an instance with no completion gets a 1x1 transparent
+    image and status 'failed' (a completion that found nothing occluding keeps the visible object)."""
+    from . import io
+
+    image = io.read_rgb(image_path)
+    visible = io.read_mask(visible_path)
+    record = io.read_json(complete_path)
+    status = record["status"]
+    if status == "completed":
+        region = Region(**record["crop"])
+        rgba, offset = compose(image, visible, io.read_rgb(completion_path), io.read_mask(amodal_path), region, spec)
+    elif status == "not_occluded":
+        region = whole_image_region(image.shape)
+        rgba, offset = compose(image, visible, image, visible, region, spec)
+    else:
+        rgba, offset = None, None
+    if rgba is None:
+        reason = f"no completion: complete stage status {status!r} ({record.get('stop_reason', '')})"
+        return np.zeros((1, 1, 4), np.uint8), {"status": "failed", "reason": reason, "offset_xy": None, "size_hw": None}
+    return rgba, {"status": "ok", "reason": "", "offset_xy": list(offset), "size_hw": list(rgba.shape[:2]),
+                  "completion_status": status}

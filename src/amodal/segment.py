@@ -1,0 +1,67 @@
+"""Stage `segment`: where is everything else (other objects and background regions)?"""
+
+from __future__ import annotations
+
+import cv2
+import numpy as np
+from skimage.morphology import disk, erosion
+
+
+def background_segments(masks: list[np.ndarray], shape, erode_radius: int = 2, min_area: float = 100) -> list[np.ndarray]:
+    """The seed's background regions: the complement of all masks, eroded with a disk, split
+    into external contours whose area exceeds min_area.
+
+    Unlike the seed, which fills each contour, a region keeps its holes: a background that
+    surrounds an object must not contain it, or it would overlap the very object it is behind.
+    """
+    covered = np.zeros(shape, dtype=bool)
+    for mask in masks:
+        covered |= mask
+    free = (~covered).astype(np.uint8)
+    if erode_radius > 0:
+        free = erosion(free, disk(erode_radius))
+    _, labels = cv2.connectedComponents(free, connectivity=8)
+    contours, _ = cv2.findContours(free, cv2.RETR_EXTERNAL, cv2.CHAIN_APPROX_SIMPLE)
+    regions = []
+    for contour in contours:
+        if cv2.contourArea(contour) > min_area:
+            x, y = contour[0, 0]
+            regions.append(labels == labels[y, x])  # the component this outline bounds
+    return regions
+
+
+def with_background(objects: list[dict], object_masks: list[np.ndarray], visible: np.ndarray, spec: dict):
+    """Append background segments (complement of the target and every object) to an object list."""
+    masks = list(object_masks)
+    records = [dict(r, id=i, kind="object") for i, r in enumerate(objects)]
+    background = spec["background"]
+    if background["enabled"]:
+        regions = background_segments(
+            masks + [visible], visible.shape, background["erode_radius"], background["min_area"]
+        )
+        for number, region in enumerate(regions):
+            records.append({"id": len(records), "label": f"background_{number}", "score": 1.0, "kind": "background"})
+            masks.append(region)
+    stack = np.stack(masks) if masks else np.zeros((0,) + visible.shape, dtype=bool)
+    return stack, records
+
+
+def segment_oracle(truth, visible: np.ndarray, spec: dict):
+    """Ground-truth visible masks of every object except the target, then background segments."""
+    objects, masks = [], []
+    for index, (mask, category) in enumerate(zip(truth.object_masks, truth.object_categories)):
+        if index == 0 or not mask.any():
+            continue
+        objects.append({"label": category.replace("_", " "), "score": 1.0, "gt_index": index})
+        masks.append(mask)
+    stack, records = with_background(objects, masks, visible, spec)
+    return stack, {"backend": "oracle", "segments": records}
+
+
+def run_segment(spec: dict, visible_path, gt_path, instance: str):
+    from . import io
+    from .truth import load_truth
+
+    if spec["backend"] != "oracle":
+        raise ValueError(f"unknown segment backend {spec['backend']!r}")
+    return segment_oracle(load_truth(gt_path, instance), io.read_mask(visible_path), spec)

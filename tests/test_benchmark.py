@@ -1,0 +1,454 @@
+"""Tests for the synthetic-occlusion benchmark generator.
+
+Most tests build their own small cutouts and backgrounds in a temporary folder, so they run
+on a fresh clone and fast; one smoke test uses the shipped photos when they are present.
+Every ground-truth file is re-derived independently: occluder masks from the cutout files
+with the scale and offset that scene.json records, the amodal mask from whole.png.
+"""
+
+from __future__ import annotations
+
+from pathlib import Path
+
+import cv2
+import numpy as np
+import pandas as pd
+import pytest
+
+from amodal import benchmark
+from amodal.geometry import sides_touched
+from amodal.io import read_json, read_mask, read_rgb, read_rgba, write_image
+
+SIZE = 256
+REPO = Path(__file__).resolve().parents[1]
+SHIPPED_CUTOUTS = REPO / "data" / "cutouts"
+SHIPPED_BACKGROUNDS = REPO / "data" / "backgrounds"
+
+# (file, category, shape): categories with an underscore exercise the query wording.
+SYNTHETIC_CUTOUTS = [
+    ("desk_lamp_01.png", "desk_lamp", "lamp"),
+    ("car_01.png", "car", "box"),
+    ("car_02.png", "car", "ellipse"),
+    ("horse_01.png", "horse", "ring"),
+    ("ball_01.png", "ball", "disc"),
+    ("traffic_cone_01.png", "traffic_cone", "triangle"),
+]
+
+
+def _shape_mask(shape: str, h: int, w: int) -> np.ndarray:
+    mask = np.zeros((h, w), np.uint8)
+    m = 10  # transparent margin all round, like the shipped cutouts
+    cy, cx = h // 2, w // 2
+    if shape == "box":
+        cv2.rectangle(mask, (m, m + h // 4), (w - m, h - m), 255, -1)
+    elif shape == "ellipse":
+        cv2.ellipse(mask, (cx, cy), (w // 2 - m, h // 2 - m), 0, 0, 360, 255, -1)
+    elif shape == "ring":  # non-convex, with a hole
+        cv2.circle(mask, (cx, cy), min(h, w) // 2 - m, 255, -1)
+        cv2.circle(mask, (cx, cy), min(h, w) // 5, 0, -1)
+    elif shape == "disc":
+        cv2.circle(mask, (cx, cy), min(h, w) // 2 - m, 255, -1)
+    elif shape == "triangle":
+        cv2.fillPoly(mask, [np.array([[cx, m], [w - m, h - m], [m, h - m]], np.int32)], 255)
+    elif shape == "lamp":  # thin parts, like the real desk lamp
+        cv2.rectangle(mask, (m, h - m - 12), (w - m, h - m), 255, -1)
+        cv2.line(mask, (cx, h - m), (w // 4, h // 3), 255, 9)
+        cv2.ellipse(mask, (w // 4, h // 3), (w // 5, h // 8), 20, 0, 360, 255, -1)
+    return mask
+
+
+def _write_inputs(root: Path, *, with_csv: bool = True) -> tuple[Path, Path]:
+    rng = np.random.default_rng(12345)
+    cutouts, backgrounds = root / "cutouts", root / "backgrounds"
+    cutouts.mkdir(parents=True)
+    backgrounds.mkdir(parents=True)
+    for n, (name, _, shape) in enumerate(SYNTHETIC_CUTOUTS):
+        h, w = (150 + 20 * n, 190 - 10 * n) if n % 2 else (130 + 10 * n, 220)
+        # Soft alpha: a blurred hard shape gives a ramp of intermediate values at the edge.
+        alpha = cv2.GaussianBlur(_shape_mask(shape, h, w), (0, 0), 1.5)
+        yy, xx = np.mgrid[0:h, 0:w]
+        base = rng.integers(40, 215, 3)
+        rgb = np.clip(base + 0.3 * xx[..., None] - 0.2 * yy[..., None] + rng.normal(0, 8, (h, w, 3)), 0, 255)
+        write_image(cutouts / name, np.dstack([rgb, alpha]).astype(np.uint8))
+    for n in range(2):
+        h, w = (300, 420) if n == 0 else (500, 340)
+        write_image(backgrounds / f"bg_{n}.jpg", rng.integers(0, 255, (h, w, 3)).astype(np.uint8))
+    if with_csv:
+        rows = [{"file": f, "category": c, "source": "synthetic"} for f, c, _ in SYNTHETIC_CUTOUTS]
+        pd.DataFrame(rows).to_csv(cutouts / "cutouts.csv", index=False)
+        pd.DataFrame({"file": ["bg_0.jpg", "bg_1.jpg"]}).to_csv(backgrounds / "backgrounds.csv", index=False)
+    return cutouts, backgrounds
+
+
+@pytest.fixture(scope="module")
+def inputs(tmp_path_factory) -> tuple[Path, Path]:
+    return _write_inputs(tmp_path_factory.mktemp("inputs"))
+
+
+def _make(out_dir, inputs, **kwargs) -> pd.DataFrame:
+    cutouts, backgrounds = inputs
+    options = {"n_scenes": 4, "seed": 11, "image_size": SIZE, **kwargs}
+    return benchmark.make_benchmark(out_dir, cutouts_dir=cutouts, backgrounds_dir=backgrounds, **options)
+
+
+@pytest.fixture(scope="module")
+def bench(tmp_path_factory, inputs) -> tuple[Path, pd.DataFrame]:
+    out = tmp_path_factory.mktemp("bench")
+    return out, _make(out, inputs, n_scenes=8, border_share=0.5)
+
+
+def _files(folder: Path) -> dict[str, bytes]:
+    return {str(p.relative_to(folder)): p.read_bytes() for p in sorted(folder.rglob("*")) if p.is_file()}
+
+
+def _full_mask(cutouts_dir: Path, obj: dict) -> np.ndarray:
+    """An object's whole mask in the frame, re-rendered from its cutout file."""
+    rgba = benchmark.scale_cutout(read_rgba(cutouts_dir / obj["cutout"]), obj["scale"])
+    return benchmark.paste(rgba[..., 3] > 127, obj["offset"], (SIZE, SIZE))
+
+
+def _full_alpha(cutouts_dir: Path, obj: dict) -> np.ndarray:
+    rgba = benchmark.scale_cutout(read_rgba(cutouts_dir / obj["cutout"]), obj["scale"])
+    return benchmark.paste(rgba[..., 3], obj["offset"], (SIZE, SIZE))
+
+
+def _whole_in_frame(scene_dir: Path, record: dict) -> tuple[np.ndarray, np.ndarray, int]:
+    """whole.png placed at whole_offset and clipped: (RGBA in frame, alpha>127 in frame, total alpha>127)."""
+    whole = read_rgba(scene_dir / "whole.png")
+    placed = benchmark.paste(whole, record["whole_offset"], (SIZE, SIZE))
+    return placed, placed[..., 3] > 127, int((whole[..., 3] > 127).sum())
+
+
+def _scenes(out: Path, table: pd.DataFrame):
+    for gt in table["gt"]:
+        yield out / Path(gt).parent, read_json(out / gt)
+
+
+# ---------------------------------------------------------------------------------------
+# Ids and files
+
+
+def test_scene_ids():
+    assert benchmark.scene_ids(3) == ["scene_0000", "scene_0001", "scene_0002"]
+    assert benchmark.scene_ids(0) == []
+
+
+def test_instances_table_and_files(bench):
+    out, table = bench
+    assert list(table.columns) == ["id", "image", "query", "category", "gt"]
+    assert list(table["id"]) == benchmark.scene_ids(8)
+    on_disk = pd.read_csv(out / "instances.csv")
+    pd.testing.assert_frame_equal(on_disk, table)
+    params = read_json(out / "benchmark.json")
+    assert params["seed"] == 11 and params["n_scenes"] == 8 and params["image_size"] == SIZE
+    for scene_dir, record in _scenes(out, table):
+        assert (out / table.set_index("id").loc[record["id"], "image"]).is_file()
+        for name in ("image.png", "visible_mask.png", "amodal_mask.png", "whole.png", record["image"]):
+            assert (scene_dir / name).is_file()
+        image = read_rgb(scene_dir / "image.png")
+        assert image.shape == (SIZE, SIZE, 3)
+        assert [o["index"] for o in record["objects"]] == list(range(len(record["objects"])))
+        assert record["objects"][0]["mask"] is None
+        assert 1 <= len(record["objects"]) - 1 <= 2
+        for obj in record["objects"][1:]:
+            assert obj["mask"] == f"objects/{obj['index']}.png"
+            assert (scene_dir / obj["mask"]).is_file()
+        assert sorted(p.name for p in (scene_dir / "objects").iterdir()) == [
+            f"{k}.png" for k in range(1, len(record["objects"]))
+        ]
+        assert record["query"] == "the " + record["category"].replace("_", " ")
+        assert record["target"]["cutout"] == record["objects"][0]["cutout"]
+        assert record["image_size"] == SIZE and record["seed"] == 11
+
+
+def test_occluders_prefer_other_categories(bench):
+    out, table = bench
+    for _, record in _scenes(out, table):
+        # The synthetic set has 5 categories, enough for 2 occluders of other categories.
+        assert all(o["category"] != record["category"] for o in record["objects"][1:])
+
+
+# ---------------------------------------------------------------------------------------
+# Ground truth is self-consistent
+
+
+def test_masks_are_consistent_with_cutouts(bench, inputs):
+    out, table = bench
+    cutouts_dir = inputs[0]
+    for scene_dir, record in _scenes(out, table):
+        amodal = read_mask(scene_dir / "amodal_mask.png")
+        visible = read_mask(scene_dir / "visible_mask.png")
+        full = [_full_mask(cutouts_dir, obj) for obj in record["objects"]]
+        assert np.array_equal(full[0], amodal), record["id"]
+        occluder_union = np.logical_or.reduce(full[1:])
+        assert np.array_equal(visible, amodal & ~occluder_union), record["id"]
+        assert not (visible & ~amodal).any()
+        # Each occluder's file is its visible part: its mask minus every later object.
+        for k in range(1, len(full)):
+            in_front = np.logical_or.reduce(full[k + 1 :]) if k + 1 < len(full) else np.zeros_like(amodal)
+            assert np.array_equal(read_mask(scene_dir / f"objects/{k}.png"), full[k] & ~in_front), (record["id"], k)
+
+
+def test_whole_matches_amodal_and_border_fraction(bench):
+    out, table = bench
+    for scene_dir, record in _scenes(out, table):
+        amodal = read_mask(scene_dir / "amodal_mask.png")
+        _, whole_mask, total = _whole_in_frame(scene_dir, record)
+        assert np.array_equal(whole_mask, amodal), record["id"]
+        # The border fraction follows from whole.png (all of the object) and the in-frame mask.
+        assert record["border_fraction"] == pytest.approx(1 - amodal.sum() / total, abs=1e-12)
+
+
+def test_hidden_fraction_recomputed_and_in_range(bench):
+    out, table = bench
+    for scene_dir, record in _scenes(out, table):
+        amodal = read_mask(scene_dir / "amodal_mask.png")
+        visible = read_mask(scene_dir / "visible_mask.png")
+        hidden = (amodal & ~visible).sum() / amodal.sum()
+        assert record["hidden_fraction"] == pytest.approx(hidden, abs=1e-12)
+        assert 0.15 <= record["hidden_fraction"] <= 0.60
+
+
+def test_border_cut_contract(bench):
+    out, table = bench
+    cuts = []
+    for scene_dir, record in _scenes(out, table):
+        amodal = read_mask(scene_dir / "amodal_mask.png")
+        cuts.append(record["border_cut"])
+        if record["border_cut"]:
+            # Exact: the generator picks the cut from integer pixel counts, no tolerance needed.
+            assert 0.10 <= record["border_fraction"] <= 0.40, record["id"]
+            assert amodal[0].any() or amodal[-1].any() or amodal[:, 0].any() or amodal[:, -1].any(), record["id"]
+            assert record["whole_offset"][0] < 0 or record["whole_offset"][1] < 0 or (
+                np.array(record["whole_offset"]) + read_rgba(scene_dir / "whole.png").shape[1::-1] > SIZE
+            ).any()
+        else:
+            assert record["border_fraction"] == 0.0, record["id"]
+            assert sides_touched(amodal) == set(), record["id"]  # the seed's 10-px test stays quiet
+            assert sides_touched(amodal, gap=benchmark.MARGIN - 1) == set(), record["id"]
+    # With border_share 0.5 over 8 scenes both kinds must occur for this test to mean anything.
+    assert any(cuts) and not all(cuts)
+
+
+def test_visible_opaque_target_pixels_show_the_whole_object(bench, inputs):
+    out, table = bench
+    cutouts_dir = inputs[0]
+    checked = visible_total = 0
+    for scene_dir, record in _scenes(out, table):
+        image = read_rgb(scene_dir / "image.png")
+        visible = read_mask(scene_dir / "visible_mask.png")
+        placed, _, _ = _whole_in_frame(scene_dir, record)
+        # Occluder soft edges (alpha 1..127) lie outside their masks yet tint the pixel below.
+        untouched = np.logical_and.reduce([_full_alpha(cutouts_dir, o) == 0 for o in record["objects"][1:]])
+        check = visible & (placed[..., 3] == 255) & untouched
+        assert check.any(), record["id"]
+        assert np.array_equal(image[check], placed[..., :3][check]), record["id"]
+        checked, visible_total = checked + check.sum(), visible_total + visible.sum()
+    # Thin objects are mostly soft edge, but over all scenes most visible pixels are checked.
+    assert checked > 0.5 * visible_total
+
+
+def test_image_is_painted_with_soft_alpha(tmp_path, inputs):
+    # On a flat background the whole picture can be recomputed: target from whole.png,
+    # occluders from their cutouts, alpha-blended back to front.
+    colour = np.array([30, 160, 90], np.uint8)
+    flat = tmp_path / "flat"
+    flat.mkdir()
+    write_image(flat / "flat.png", np.broadcast_to(colour, (300, 400, 3)).copy())
+    table = benchmark.make_benchmark(
+        tmp_path / "out", cutouts_dir=inputs[0], backgrounds_dir=flat, n_scenes=4, seed=3, image_size=SIZE
+    )
+    soft_seen = 0
+    for scene_dir, record in _scenes(tmp_path / "out", table):
+        expected = np.broadcast_to(colour, (SIZE, SIZE, 3)).astype(np.float64)
+        layers = [_whole_in_frame(scene_dir, record)[0]]
+        for obj in record["objects"][1:]:
+            rgba = benchmark.scale_cutout(read_rgba(inputs[0] / obj["cutout"]), obj["scale"])
+            layers.append(benchmark.paste(rgba, obj["offset"], (SIZE, SIZE)))
+        for layer in layers:
+            alpha = layer[..., 3:4] / 255.0
+            expected = layer[..., :3] * alpha + expected * (1 - alpha)
+        image = read_rgb(scene_dir / "image.png").astype(np.float64)
+        # 1 grey level of slack: the generator blends in float32, this check in float64.
+        assert np.abs(image - expected).max() <= 1.0, record["id"]
+        soft_seen += int(((layers[0][..., 3] > 30) & (layers[0][..., 3] < 225)).sum())
+    assert soft_seen > 100  # the check did cover half-transparent edge pixels
+
+
+def test_margin_holds_for_large_targets(tmp_path, inputs):
+    # A target this large can only just keep the margin, so a smaller margin would show.
+    table = _make(tmp_path / "out", inputs, n_scenes=6, border_share=0.0, target_size=(0.86, 0.88))
+    for scene_dir, record in _scenes(tmp_path / "out", table):
+        amodal = read_mask(scene_dir / "amodal_mask.png")
+        assert sides_touched(amodal) == set(), record["id"]
+        assert record["border_fraction"] == 0.0
+
+
+def test_occludes_lists_every_overlapping_pair(bench, inputs):
+    out, table = bench
+    cutouts_dir = inputs[0]
+    for _, record in _scenes(out, table):
+        full = [_full_mask(cutouts_dir, obj) for obj in record["objects"]]
+        expected = sorted(
+            [i, j] for i in range(len(full)) for j in range(i) if (full[i] & full[j]).any()
+        )
+        assert sorted(record["occludes"]) == expected, record["id"]
+        for k in range(1, len(full)):
+            assert [k, 0] in record["occludes"], (record["id"], k)
+
+
+# ---------------------------------------------------------------------------------------
+# Determinism
+
+
+def test_same_seed_is_byte_identical(tmp_path, inputs):
+    _make(tmp_path / "a", inputs, n_scenes=3)
+    _make(tmp_path / "b", inputs, n_scenes=3)
+    first, second = _files(tmp_path / "a"), _files(tmp_path / "b")
+    assert first.keys() == second.keys() and len(first) > 3 * 5
+    assert first == second
+
+
+def test_scene_does_not_depend_on_n_scenes(tmp_path, inputs):
+    _make(tmp_path / "three", inputs, n_scenes=3)
+    _make(tmp_path / "five", inputs, n_scenes=5)
+    for scene_id in benchmark.scene_ids(3):
+        assert _files(tmp_path / "three" / scene_id) == _files(tmp_path / "five" / scene_id), scene_id
+
+
+def test_different_seed_differs(tmp_path, inputs):
+    _make(tmp_path / "a", inputs, n_scenes=2, seed=1)
+    _make(tmp_path / "b", inputs, n_scenes=2, seed=2)
+    for scene_id in benchmark.scene_ids(2):
+        a = (tmp_path / "a" / scene_id / "image.png").read_bytes()
+        b = (tmp_path / "b" / scene_id / "image.png").read_bytes()
+        assert a != b, scene_id
+
+
+def test_rerun_with_fewer_occluders_drops_stale_masks(tmp_path, inputs):
+    out = tmp_path / "out"
+    _make(out, inputs, n_scenes=3, occluders=(2, 2))
+    _make(out, inputs, n_scenes=3, occluders=(1, 1))
+    for scene_id in benchmark.scene_ids(3):
+        assert [p.name for p in (out / scene_id / "objects").iterdir()] == ["1.png"]
+
+
+# ---------------------------------------------------------------------------------------
+# Parameters
+
+
+def test_border_share_zero_and_one(tmp_path, inputs):
+    none = _make(tmp_path / "none", inputs, n_scenes=5, border_share=0.0)
+    every = _make(tmp_path / "all", inputs, n_scenes=5, border_share=1.0)
+    for _, record in _scenes(tmp_path / "none", none):
+        assert record["border_cut"] is False and record["border_fraction"] == 0.0
+    for _, record in _scenes(tmp_path / "all", every):
+        assert record["border_cut"] is True and 0.10 <= record["border_fraction"] <= 0.40
+
+
+def test_narrow_hidden_range_and_occluder_count_are_respected(tmp_path, inputs):
+    table = _make(tmp_path / "out", inputs, n_scenes=4, hidden_fraction=(0.30, 0.34), occluders=(2, 2))
+    for _, record in _scenes(tmp_path / "out", table):
+        assert 0.30 <= record["hidden_fraction"] <= 0.34
+        assert len(record["objects"]) == 3
+
+
+def test_target_size_sets_the_target_scale(tmp_path, inputs):
+    table = _make(tmp_path / "out", inputs, n_scenes=4, target_size=(0.5, 0.5), border_share=0.0)
+    for scene_dir, record in _scenes(tmp_path / "out", table):
+        whole = read_rgba(scene_dir / "whole.png")
+        # whole.png is cropped to alpha > 0, so its longer side is the object's (+-resampling).
+        assert abs(max(whole.shape[:2]) - 0.5 * SIZE) <= 3, record["id"]
+
+
+def test_scene_i_comes_from_its_own_generator(bench, inputs):
+    out, table = bench
+    cutouts = benchmark.load_cutouts(inputs[0])
+    backgrounds = benchmark.load_backgrounds(inputs[1])
+    images = set()
+    for i, (scene_dir, record) in enumerate(_scenes(out, table)):
+        scene = benchmark.make_scene(
+            record["id"], np.random.default_rng([11, i]), cutouts, backgrounds,
+            border_share=0.5, image_size=SIZE, seed=11,
+        )
+        assert scene.record == record
+        assert np.array_equal(scene.image, read_rgb(scene_dir / "image.png"))
+        images.add((scene_dir / "image.png").read_bytes())
+    assert len(images) == len(table)  # scenes differ from one another
+
+
+def test_make_scene_returns_one_scene(inputs):
+    cutouts = benchmark.load_cutouts(inputs[0])
+    backgrounds = benchmark.load_backgrounds(inputs[1])
+    scene = benchmark.make_scene("x", np.random.default_rng([5, 0]), cutouts, backgrounds, image_size=SIZE)
+    assert scene.image.shape == (SIZE, SIZE, 3) and scene.image.dtype == np.uint8
+    assert np.array_equal(scene.visible, scene.amodal & ~np.logical_or.reduce(scene.occluder_visible))
+    again = benchmark.make_scene("x", np.random.default_rng([5, 0]), cutouts, backgrounds, image_size=SIZE)
+    assert np.array_equal(scene.image, again.image) and scene.record == again.record
+
+
+@pytest.mark.parametrize(
+    "bad",
+    [
+        {"hidden_fraction": (0.6, 0.2)},
+        {"border_share": 1.5},
+        {"occluders": (0, 2)},
+        {"target_size": (0.5, 0.99)},
+    ],
+)
+def test_bad_parameters_are_refused(tmp_path, inputs, bad):
+    with pytest.raises(ValueError):
+        _make(tmp_path / "out", inputs, **bad)
+
+
+# ---------------------------------------------------------------------------------------
+# Bad input
+
+
+def test_missing_cutouts_folder_is_named(tmp_path, inputs):
+    missing = tmp_path / "no_such_cutouts"
+    with pytest.raises(FileNotFoundError, match="no_such_cutouts"):
+        benchmark.make_benchmark(
+            tmp_path / "out", cutouts_dir=missing, backgrounds_dir=inputs[1], n_scenes=1, seed=0, image_size=SIZE
+        )
+    assert not (tmp_path / "out" / "instances.csv").exists()
+
+
+def test_unreadable_cutout_is_named(tmp_path):
+    cutouts, backgrounds = _write_inputs(tmp_path / "in")
+    (cutouts / "car_02.png").write_bytes(b"not a png")
+    with pytest.raises(ValueError, match="car_02.png"):
+        benchmark.make_benchmark(
+            tmp_path / "out", cutouts_dir=cutouts, backgrounds_dir=backgrounds, n_scenes=1, seed=0, image_size=SIZE
+        )
+
+
+def test_listed_but_missing_background_is_named(tmp_path):
+    cutouts, backgrounds = _write_inputs(tmp_path / "in")
+    (backgrounds / "bg_1.jpg").unlink()
+    with pytest.raises(FileNotFoundError, match="bg_1.jpg"):
+        benchmark.load_backgrounds(backgrounds)
+
+
+def test_without_csv_categories_come_from_file_names(tmp_path):
+    cutouts, _ = _write_inputs(tmp_path / "in", with_csv=False)
+    categories = {c.file: c.category for c in benchmark.load_cutouts(cutouts)}
+    assert categories["desk_lamp_01.png"] == "desk_lamp"
+    assert categories["car_02.png"] == "car"
+
+
+# ---------------------------------------------------------------------------------------
+# The shipped photos
+
+
+def test_shipped_cutouts_make_valid_scenes(tmp_path):
+    table = benchmark.make_benchmark(
+        tmp_path, cutouts_dir=SHIPPED_CUTOUTS, backgrounds_dir=SHIPPED_BACKGROUNDS, n_scenes=3, seed=0, image_size=SIZE
+    )
+    for scene_dir, record in _scenes(tmp_path, table):
+        amodal = read_mask(scene_dir / "amodal_mask.png")
+        visible = read_mask(scene_dir / "visible_mask.png")
+        full = [_full_mask(SHIPPED_CUTOUTS, obj) for obj in record["objects"]]
+        assert np.array_equal(full[0], amodal)
+        assert np.array_equal(visible, amodal & ~np.logical_or.reduce(full[1:]))
+        assert 0.15 <= record["hidden_fraction"] <= 0.60

@@ -1,0 +1,83 @@
+"""The seed's canvas/crop/border machinery on constructed masks, numbers worked out by hand."""
+
+import numpy as np
+import pytest
+
+from amodal.geometry import Region, bbox, crop_region, extract, frame_mask, sides_touched
+
+
+def rect(shape, y0, y1, x0, x1):
+    mask = np.zeros(shape, dtype=bool)
+    mask[y0:y1, x0:x1] = True
+    return mask
+
+
+def test_bbox_is_end_exclusive_and_none_for_empty():
+    assert bbox(rect((10, 10), 2, 5, 3, 9)) == (2, 3, 5, 9)
+    assert bbox(np.zeros((4, 4), bool)) is None
+
+
+@pytest.mark.parametrize(
+    "box, expected",
+    [
+        ((20, 40, 20, 40), set()),
+        ((11, 40, 20, 40), set()),  # first row 11 is more than 10 px from the top
+        ((10, 40, 20, 40), {"top"}),  # the seed tests <= gap
+        ((20, 90, 20, 40), set()),  # last row 89 < 100 - 10
+        ((20, 91, 20, 40), {"bottom"}),  # last row 90 >= 100 - 10
+        ((20, 40, 0, 100), {"left", "right"}),
+    ],
+)
+def test_sides_touched_follows_the_seed_gap_rule(box, expected):
+    y0, y1, x0, x1 = box
+    assert sides_touched(rect((100, 100), y0, y1, x0, x1), gap=10) == expected
+
+
+def test_crop_region_inside_the_image():
+    # Image 100 x 200; canvas 600 x 1200 with the image at rows 250.., cols 500..
+    visible = rect((100, 200), 40, 60, 80, 120)
+    region, sides = crop_region(visible, scale=6, buffer=60, pad=150, gap=10)
+    # canvas box rows 290..309, cols 580..619 (inclusive); +-60 gives rows 230:369, cols 520:679;
+    # square 159: rows grow by 20 on both sides (10 + 10) -> 220:379.
+    assert sides == set()
+    assert region == Region(220 - 250, 520 - 500, 379 - 250, 679 - 500)
+    assert region.shape == (159, 159)
+
+
+def test_crop_region_pads_the_touched_side_and_squares_around_it():
+    visible = rect((100, 200), 40, 60, 185, 200)  # touches the right side
+    region, sides = crop_region(visible, scale=6, buffer=60, pad=150, gap=10)
+    # cols 685..699 -> 625:759, +150 right -> 909; width 284. Rows 230:369 (139) grow by 145:
+    # floor 72 up, ceil 73 down -> 158:442.
+    assert sides == {"right"}
+    assert region == Region(158 - 250, 625 - 500, 442 - 250, 909 - 500)
+    assert region.shape == (284, 284)
+
+
+def test_crop_region_grows_towards_a_touched_side_only():
+    visible = rect((100, 200), 0, 60, 80, 100)  # touches the top
+    region, sides = crop_region(visible, scale=6, buffer=60, pad=150, gap=10)
+    # rows 250..309 -> 190:369, -150 top -> 40:369 (329); cols 580..599 -> 520:659 (139),
+    # grows by 190 split 95/95 -> 425:754.
+    assert sides == {"top"}
+    assert region == Region(40 - 250, 425 - 500, 369 - 250, 754 - 500)
+
+
+def test_crop_region_is_clipped_to_the_canvas():
+    visible = rect((20, 20), 0, 20, 0, 20)  # whole image: every side touched
+    region, _ = crop_region(visible, scale=6, buffer=60, pad=150, gap=10)
+    # canvas 120 x 120 with the image at 50..69: the crop is the whole canvas.
+    assert region == Region(-50, -50, 70, 70)
+
+
+def test_crop_region_rejects_an_empty_mask():
+    with pytest.raises(ValueError, match="empty"):
+        crop_region(np.zeros((10, 10), bool))
+
+
+def test_extract_fills_outside_the_image():
+    image = np.arange(12, dtype=np.uint8).reshape(3, 4)
+    out = extract(image, Region(-1, 2, 2, 6), fill=99)
+    expected = np.array([[99, 99, 99, 99], [2, 3, 99, 99], [6, 7, 99, 99]], dtype=np.uint8)
+    np.testing.assert_array_equal(out, expected)
+    np.testing.assert_array_equal(frame_mask((3, 4), Region(-1, 2, 2, 6)), expected != 99)

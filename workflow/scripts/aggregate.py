@@ -1,0 +1,16 @@
+import sys
+
+sys.stderr = open(snakemake.log[0], "w")
+
+from amodal.report import aggregate_experiment
+
+aggregate_experiment(
+    list(snakemake.input.metrics),
+    not_ok=snakemake.params.not_ok,
+    experiment=snakemake.wildcards.experiment,
+    dataset=snakemake.wildcards.dataset,
+    description=snakemake.params.description,
+    csv_path=snakemake.output.csv,
+    table_path=snakemake.output.table,
+    summary_path=snakemake.output.summary,
+)

@@ -1,0 +1,14 @@
+import sys
+
+sys.stderr = open(snakemake.log[0], "w")
+
+from amodal.report import compare_experiments
+
+compare_experiments(
+    list(snakemake.input.summaries),
+    experiments=snakemake.params.experiments,
+    descriptions=snakemake.params.descriptions,
+    dataset=snakemake.wildcards.dataset,
+    table_path=snakemake.output.table,
+    csv_path=snakemake.output.csv,
+)
