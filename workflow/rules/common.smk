@@ -1,5 +1,5 @@
-import json
 from pathlib import Path
+from types import SimpleNamespace
 
 import yaml
 from snakemake.exceptions import WorkflowError
@@ -165,12 +165,38 @@ def comparison_tables(wildcards):
     return expand(f"{RESULTS}/tables/{{dataset}}.md", dataset=config["datasets"])
 
 
+# Every per-instance file a stage writes (its iterations folder aside). `all` asks for them, so
+# that deleting any one of them reruns that stage for that instance and what depends on it.
+STAGE_OUTPUTS = {
+    "ground": ["visible_mask.png", "ground.json"],
+    "tag": ["tags.json"],
+    "segment": ["segments.npz", "segments.json"],
+    "order": ["order.json", "occluder_mask.png"],
+    "prompt": ["prompt.json"],
+    "complete": ["complete.json", "completion.png", "amodal_mask.png"],
+    "rgba": ["amodal.png", "placement.json"],
+    "evaluate": ["metrics.json"],
+}
+COLLECTED = ["metrics.json", "amodal.png", "placement.json", "stages.json"]
+
+
+def instance_files(experiment, dataset, instance):
+    keys = PLAN.keys[experiment]
+    where = {"dataset": dataset, "instance": instance}
+    files = [f"{RESULTS}/{experiment}/{dataset}/{instance}/{name}" for name in COLLECTED]
+    for stage, names in STAGE_OUTPUTS.items():
+        files += [stage_file(stage, name, SimpleNamespace(**where), keys) for name in names]
+    return files
+
+
 def all_targets(wildcards):
-    return comparison_tables(wildcards) + expand(
-        f"{RESULTS}/{{experiment}}/{{dataset}}/table.md",
-        experiment=config["experiments"],
-        dataset=config["datasets"],
-    )
+    targets = comparison_tables(wildcards)
+    for dataset in config["datasets"]:
+        for experiment in config["experiments"]:
+            targets.append(f"{RESULTS}/{experiment}/{dataset}/table.md")
+            for instance in ok_ids(dataset):
+                targets += instance_files(experiment, dataset, instance)
+    return list(dict.fromkeys(targets))
 
 
 def experiment_description(wildcards):

@@ -8,6 +8,7 @@ rule complete:
                     "visible": ("ground", "visible_mask.png"),
                     "ground": ("ground", "ground.json"),
                     "occluders": ("order", "occluder_mask.png"),
+                    "order": ("order", "order.json"),
                     "prompt": ("prompt", "prompt.json"),
                 },
             )

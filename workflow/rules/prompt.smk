@@ -1,7 +1,16 @@
 rule prompt:
     """What should the inpainter draw?"""
     input:
-        unpack(upstream_files("prompt", {"visible": ("ground", "visible_mask.png"), "tags": ("tag", "tags.json")})),
+        unpack(
+            upstream_files(
+                "prompt",
+                {
+                    "visible": ("ground", "visible_mask.png"),
+                    "ground": ("ground", "ground.json"),
+                    "tags": ("tag", "tags.json"),
+                },
+            )
+        ),
         gt=instance_gt,
     output:
         record=f"{stage_dir('prompt', '{prompt}')}/prompt.json",

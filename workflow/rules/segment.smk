@@ -1,7 +1,16 @@
 rule segment:
     """Where is everything else (other objects, background regions)?"""
     input:
-        unpack(upstream_files("segment", {"visible": ("ground", "visible_mask.png"), "tags": ("tag", "tags.json")})),
+        unpack(
+            upstream_files(
+                "segment",
+                {
+                    "visible": ("ground", "visible_mask.png"),
+                    "ground": ("ground", "ground.json"),
+                    "tags": ("tag", "tags.json"),
+                },
+            )
+        ),
         image=instance_image,
         gt=instance_gt,
     output:

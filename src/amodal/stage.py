@@ -1,0 +1,64 @@
+"""Running one stage for one instance so that bad input fails only that instance.
+
+A stage that raises InstanceError (unreadable image, inconsistent ground truth, ...) writes
+every declared output as a placeholder and its JSON record as {"status": "failed", "reason"},
+naming the instance and the file. Downstream stages see the failed record among their inputs
+and pass the failure on without running, so the run finishes, the tables count the instance
+as a failure with its reason, and every other instance's files are kept.
+"""
+
+from __future__ import annotations
+
+import logging
+import sys
+from pathlib import Path
+from typing import Callable
+
+import numpy as np
+
+from . import InstanceError, io
+
+log = logging.getLogger("amodal")
+
+
+def upstream_failure(inputs: dict) -> str | None:
+    """The reason of the first failed record among the JSON inputs, if any."""
+    for name, path in inputs.items():
+        if str(path).endswith(".json") and Path(path).exists():
+            try:
+                record = io.read_json(path)
+            except ValueError:
+                continue
+            if isinstance(record, dict) and record.get("status") == "failed":
+                return record.get("reason") or f"upstream {name} failed"
+    return None
+
+
+def write_failed(outputs: dict, reason: str, record: dict | None = None) -> None:
+    """Placeholders for every output: the JSON record carries the failure."""
+    record = record if record is not None else {"status": "failed", "reason": reason}
+    for path in outputs.values():
+        path = str(path)
+        if path.endswith(".json"):
+            io.write_json(path, record)
+        elif path.endswith(".png"):
+            io.write_mask(path, np.zeros((1, 1), bool))
+        elif path.endswith(".npz"):
+            io.write_mask_stack(path, np.zeros((0, 1, 1), bool))
+        else:
+            Path(path).mkdir(parents=True, exist_ok=True)
+
+
+def run_stage(inputs: dict, outputs: dict, body: Callable[[], None], failed_record: Callable[[str], dict] | None = None) -> str:
+    """Run `body` unless an input record failed; returns "ok" or "failed"."""
+    logging.basicConfig(stream=sys.stderr, level=logging.INFO, format="%(levelname)s %(message)s")
+    reason = upstream_failure(inputs)
+    if reason is None:
+        try:
+            body()
+            return "ok"
+        except InstanceError as error:
+            reason = str(error)
+    log.error(reason)
+    write_failed(outputs, reason, failed_record(reason) if failed_record else None)
+    return "failed"
