@@ -357,3 +357,19 @@ def test_load_dataset_rejects_unknown_format_and_missing_keys():
     assert "'mine'" in str(err.value) and all(f in str(err.value) for f in ("seed", "coco", "synthetic"))
     with pytest.raises(ValueError, match="images"):
         load_dataset("mine", {"format": "seed", "annotations": "a.json"})
+
+
+def test_load_dataset_marks_an_unreadable_image_and_keeps_the_others(tmp_path):
+    images = tmp_path / "imgs"
+    images.mkdir()
+    for name in ("a.jpg", "b.jpg"):
+        (images / name).write_bytes((SEED / "cat-7875506_640_cat.jpg").read_bytes())
+    (images / "b.jpg").write_bytes(b"truncated")
+    annotations = tmp_path / "ann.json"
+    annotations.write_text(json.dumps({"annotations": [
+        {"filename": "a.jpg", "labels": ["cat"]}, {"filename": "b.jpg", "labels": ["dog"]}]}))
+    table = load_dataset("mine", {"format": "seed", "annotations": str(annotations), "images": str(images)})
+    rows = table.set_index("id")
+    assert rows.loc["a", "status"] == "ok"
+    assert rows.loc["b", "status"] == "unreadable_image"
+    assert "'b'" in rows.loc["b", "message"] and "b.jpg" in rows.loc["b", "message"]

@@ -388,11 +388,35 @@ def load_dataset(name: str, spec: dict, results_dir="results") -> pd.DataFrame:
     fmt = spec.get("format")
     if fmt == "seed":
         _require(name, spec, ("annotations", "images"))
-        return load_seed(spec["annotations"], spec["images"], spec.get("filenames") or None)
+        return check_images(load_seed(spec["annotations"], spec["images"], spec.get("filenames") or None))
     if fmt == "coco":
         _require(name, spec, ("annotations", "images"))
-        return load_coco(spec["annotations"], spec["images"], spec.get("categories"))
+        return check_images(load_coco(spec["annotations"], spec["images"], spec.get("categories")))
     if fmt == "synthetic":
         _require(name, spec, ("n_scenes",))
         return synthetic_table(Path(results_dir) / "datasets" / name, spec["n_scenes"])
     raise ValueError(f"dataset {name!r} has format {fmt!r}; set 'format' to one of {list(FORMATS)}")
+
+
+def check_images(table: pd.DataFrame) -> pd.DataFrame:
+    """Mark rows whose image exists but is not a readable image as 'unreadable_image'.
+
+    Only the header is decoded, so checking thousands of images when the workflow starts is
+    cheap, and a corrupt file is reported by name instead of failing a job later.
+    """
+    from PIL import Image, UnidentifiedImageError
+
+    table = table.copy()
+    for index, row in table.iterrows():
+        if row["status"] != "ok":
+            continue
+        try:
+            with Image.open(row["image"]) as image:
+                image.size
+        except (UnidentifiedImageError, OSError) as error:
+            table.loc[index, "status"] = "unreadable_image"
+            table.loc[index, "message"] = (
+                f"instance '{row['id']}': image {row['image']} cannot be read ({type(error).__name__}); "
+                "replace the file or remove the instance"
+            )
+    return table
