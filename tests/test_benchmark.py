@@ -452,3 +452,17 @@ def test_shipped_cutouts_make_valid_scenes(tmp_path):
         assert np.array_equal(full[0], amodal)
         assert np.array_equal(visible, amodal & ~np.logical_or.reduce(full[1:]))
         assert 0.15 <= record["hidden_fraction"] <= 0.60
+
+
+def test_build_scene_writes_what_make_benchmark_writes_for_that_scene(tmp_path):
+    benchmark.make_benchmark(tmp_path / "all", cutouts_dir=SHIPPED_CUTOUTS, backgrounds_dir=SHIPPED_BACKGROUNDS,
+                             n_scenes=3, seed=4, image_size=SIZE)
+    benchmark.build_scene(tmp_path / "one", "scene_0002", cutouts_dir=SHIPPED_CUTOUTS,
+                          backgrounds_dir=SHIPPED_BACKGROUNDS, seed=4, image_size=SIZE)
+    one = tmp_path / "one" / "scene_0002"
+    for path in one.rglob("*"):
+        if path.is_file():
+            assert path.read_bytes() == (tmp_path / "all" / "scene_0002" / path.relative_to(one)).read_bytes(), path
+    with pytest.raises(ValueError, match="scene id"):
+        benchmark.build_scene(tmp_path / "one", "cat_1", cutouts_dir=SHIPPED_CUTOUTS,
+                              backgrounds_dir=SHIPPED_BACKGROUNDS, seed=4)

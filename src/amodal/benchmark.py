@@ -114,19 +114,7 @@ def make_benchmark(
 
     rows = []
     for i, scene_id in enumerate(scene_ids(n_scenes)):
-        rng = np.random.default_rng([seed, i])
-        scene = make_scene(
-            scene_id,
-            rng,
-            cutouts,
-            backgrounds,
-            hidden_fraction=params["hidden_fraction"],
-            border_share=border_share,
-            occluders=params["occluders"],
-            image_size=image_size,
-            target_size=params["target_size"],
-            seed=seed,
-        )
+        scene = _indexed_scene(scene_id, i, cutouts, backgrounds, params, border_share, image_size, seed)
         write_scene(out_dir / scene_id, scene)
         record = scene.record
         rows.append(
@@ -592,11 +580,18 @@ def build_scene(
     """Write one scene of a benchmark (what make_benchmark writes for it), for per-scene jobs."""
     index = scene_ids_index(scene_id)
     params = _check_params(index + 1, seed, hidden_fraction, border_share, occluders, image_size, target_size)
-    scene = make_scene(
+    cutouts, backgrounds = load_cutouts(cutouts_dir), load_backgrounds(backgrounds_dir)
+    scene = _indexed_scene(scene_id, index, cutouts, backgrounds, params, border_share, image_size, seed)
+    write_scene(Path(out_dir) / scene_id, scene)
+
+
+def _indexed_scene(scene_id, index, cutouts, backgrounds, params, border_share, image_size, seed) -> Scene:
+    """Scene number `index`: its own generator, so it is the same whatever else is built."""
+    return make_scene(
         scene_id,
         np.random.default_rng([seed, index]),
-        load_cutouts(cutouts_dir),
-        load_backgrounds(backgrounds_dir),
+        cutouts,
+        backgrounds,
         hidden_fraction=params["hidden_fraction"],
         border_share=border_share,
         occluders=params["occluders"],
@@ -604,7 +599,6 @@ def build_scene(
         target_size=params["target_size"],
         seed=seed,
     )
-    write_scene(Path(out_dir) / scene_id, scene)
 
 
 def scene_ids_index(scene_id: str) -> int:
