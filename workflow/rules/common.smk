@@ -6,7 +6,7 @@ from snakemake.exceptions import WorkflowError
 from snakemake.utils import validate
 
 from amodal import datasets as amodal_datasets
-from amodal.experiments import KEY_PATTERN, NAME_PATTERN, STAGES, Plan
+from amodal.experiments import KEY_PATTERN, NAME_PATTERN, Plan
 
 
 validate(config, "../schemas/config.schema.yaml")
@@ -151,14 +151,6 @@ def experiment_metrics(wildcards):
 def not_ok_instances(wildcards):
     table = INSTANCES[wildcards.dataset]
     return table.loc[table["status"] != "ok", ["id", "status", "message"]].to_dict("records")
-
-
-def experiment_tables(wildcards):
-    return expand(
-        f"{RESULTS}/{{experiment}}/{{dataset}}/metrics.csv",
-        experiment=config["experiments"],
-        dataset=wildcards.dataset,
-    )
 
 
 def comparison_tables(wildcards):

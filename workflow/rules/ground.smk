@@ -8,7 +8,6 @@ rule ground:
         record=f"{stage_dir('ground', '{ground}')}/ground.json",
     params:
         spec=stage_spec("ground"),
-        query=instance_query,
     log:
         f"{LOGS}/stages/{{dataset}}/{{instance}}/ground/{{ground}}.log",
     threads: 1
