@@ -3,7 +3,8 @@
 Most tests build their own small cutouts and backgrounds in a temporary folder, so they run
 on a fresh clone and fast; one smoke test uses the shipped photos when they are present.
 Every ground-truth file is re-derived independently: occluder masks from the cutout files
-with the scale and offset that scene.json records, the amodal mask from whole.png.
+with the scale and offset that scene.json records, the amodal mask from whole.png, and
+what hides what from each object's recorded depth (painter's order).
 """
 
 from __future__ import annotations
@@ -124,6 +125,22 @@ def _scenes(out: Path, table: pd.DataFrame):
         yield out / Path(gt).parent, read_json(out / gt)
 
 
+def _in_front(record: dict) -> list[int]:
+    """Indices of the objects drawn after the target (its occluders)."""
+    target_depth = record["objects"][0]["depth"]
+    return [o["index"] for o in record["objects"] if o["depth"] > target_depth]
+
+
+def _behind(record: dict) -> list[int]:
+    """Indices of the objects drawn before the target."""
+    target_depth = record["objects"][0]["depth"]
+    return [o["index"] for o in record["objects"] if o["depth"] < target_depth]
+
+
+def _union(masks, shape=(SIZE, SIZE)) -> np.ndarray:
+    return np.logical_or.reduce([np.zeros(shape, bool), *masks])
+
+
 # ---------------------------------------------------------------------------------------
 # Ids and files
 
@@ -141,6 +158,7 @@ def test_instances_table_and_files(bench):
     pd.testing.assert_frame_equal(on_disk, table)
     params = read_json(out / "benchmark.json")
     assert params["seed"] == 11 and params["n_scenes"] == 8 and params["image_size"] == SIZE
+    assert params["behind"] == [0, 1]
     for scene_dir, record in _scenes(out, table):
         assert (out / table.set_index("id").loc[record["id"], "image"]).is_file()
         for name in ("image.png", "visible_mask.png", "amodal_mask.png", "whole.png", record["image"]):
@@ -149,7 +167,7 @@ def test_instances_table_and_files(bench):
         assert image.shape == (SIZE, SIZE, 3)
         assert [o["index"] for o in record["objects"]] == list(range(len(record["objects"])))
         assert record["objects"][0]["mask"] is None
-        assert 1 <= len(record["objects"]) - 1 <= 2
+        assert 1 <= len(_in_front(record)) <= 2 and len(_behind(record)) <= 1
         for obj in record["objects"][1:]:
             assert obj["mask"] == f"objects/{obj['index']}.png"
             assert (scene_dir / obj["mask"]).is_file()
@@ -161,10 +179,11 @@ def test_instances_table_and_files(bench):
         assert record["image_size"] == SIZE and record["seed"] == 11
 
 
-def test_occluders_prefer_other_categories(bench):
+def test_other_objects_prefer_other_categories(bench):
     out, table = bench
     for _, record in _scenes(out, table):
-        # The synthetic set has 5 categories, enough for 2 occluders of other categories.
+        # The synthetic set has 5 categories, enough for 2 occluders and 1 object behind of
+        # other categories.
         assert all(o["category"] != record["category"] for o in record["objects"][1:])
 
 
@@ -179,14 +198,78 @@ def test_masks_are_consistent_with_cutouts(bench, inputs):
         amodal = read_mask(scene_dir / "amodal_mask.png")
         visible = read_mask(scene_dir / "visible_mask.png")
         full = [_full_mask(cutouts_dir, obj) for obj in record["objects"]]
+        depth = [obj["depth"] for obj in record["objects"]]
         assert np.array_equal(full[0], amodal), record["id"]
-        occluder_union = np.logical_or.reduce(full[1:])
-        assert np.array_equal(visible, amodal & ~occluder_union), record["id"]
+        # Only the occluders hide the target; objects behind it cannot.
+        assert np.array_equal(visible, amodal & ~_union(full[k] for k in _in_front(record))), record["id"]
         assert not (visible & ~amodal).any()
-        # Each occluder's file is its visible part: its mask minus every later object.
+        # Each object's file is its visible part: its mask minus every object drawn after it.
         for k in range(1, len(full)):
-            in_front = np.logical_or.reduce(full[k + 1 :]) if k + 1 < len(full) else np.zeros_like(amodal)
-            assert np.array_equal(read_mask(scene_dir / f"objects/{k}.png"), full[k] & ~in_front), (record["id"], k)
+            later = _union(full[j] for j in range(len(full)) if depth[j] > depth[k])
+            assert np.array_equal(read_mask(scene_dir / f"objects/{k}.png"), full[k] & ~later), (record["id"], k)
+
+
+def test_depths_follow_painter_order(bench):
+    out, table = bench
+    for _, record in _scenes(out, table):
+        depth = [obj["depth"] for obj in record["objects"]]
+        front, behind = _in_front(record), _behind(record)
+        assert sorted(depth) == list(range(len(depth))), record["id"]
+        # Indices: occluders 1..k right after the target, then the objects behind.
+        assert front == list(range(1, len(front) + 1)) and behind == list(range(len(front) + 1, len(depth)))
+        # Drawn: objects behind in index order, then the target, then the occluders in index order.
+        assert [depth[k] for k in behind + [0] + front] == list(range(len(depth))), record["id"]
+
+
+def test_bench_has_scenes_with_and_without_objects_behind(bench):
+    out, table = bench
+    counts = [len(_behind(record)) for _, record in _scenes(out, table)]
+    # Without both kinds the behind-object tests on `bench` would prove little.
+    assert 0 in counts and 1 in counts
+
+
+def _check_objects_behind(scene_dir: Path, record: dict, cutouts_dir: Path) -> None:
+    """The target hides a real part of each object behind it, and a real part still shows."""
+    amodal = read_mask(scene_dir / "amodal_mask.png")
+    for b in _behind(record):
+        obj = record["objects"][b]
+        mask = _full_mask(cutouts_dir, obj)
+        whole = benchmark.scale_cutout(read_rgba(cutouts_dir / obj["cutout"]), obj["scale"])[..., 3] > 127
+        seen = read_mask(scene_dir / obj["mask"])
+        area = mask.sum()
+        assert area >= 0.5 * whole.sum(), (record["id"], b)
+        assert (mask & amodal).sum() >= 0.10 * area, (record["id"], b)
+        assert seen.sum() >= 0.30 * area, (record["id"], b)
+        assert [0, b] in record["occludes"] and [b, 0] not in record["occludes"], (record["id"], b)
+
+
+def test_objects_behind_are_partly_hidden_by_the_target(bench, inputs):
+    out, table = bench
+    for scene_dir, record in _scenes(out, table):
+        _check_objects_behind(scene_dir, record, inputs[0])
+
+
+def test_behind_one_always_places_one(tmp_path, inputs):
+    table = _make(tmp_path / "out", inputs, n_scenes=4, behind=(1, 1))
+    for scene_dir, record in _scenes(tmp_path / "out", table):
+        assert _behind(record) == [len(record["objects"]) - 1], record["id"]
+        _check_objects_behind(scene_dir, record, inputs[0])
+
+
+def test_two_objects_behind_may_hide_each_other(tmp_path, inputs):
+    # With two, the later one is drawn over the earlier: the rules must hold after that too.
+    table = _make(tmp_path / "out", inputs, n_scenes=3, behind=(2, 2), occluders=(1, 1))
+    for scene_dir, record in _scenes(tmp_path / "out", table):
+        assert _behind(record) == [2, 3], record["id"]
+        _check_objects_behind(scene_dir, record, inputs[0])
+
+
+def test_behind_zero_gives_scenes_without_objects_behind(tmp_path, inputs):
+    table = _make(tmp_path / "out", inputs, n_scenes=4, behind=(0, 0))
+    for scene_dir, record in _scenes(tmp_path / "out", table):
+        assert _behind(record) == [], record["id"]
+        assert [o["depth"] for o in record["objects"]] == [o["index"] for o in record["objects"]]
+        assert all(i > j for i, j in record["occludes"]), record["id"]
 
 
 def test_whole_matches_amodal_and_border_fraction(bench):
@@ -239,7 +322,7 @@ def test_visible_opaque_target_pixels_show_the_whole_object(bench, inputs):
         visible = read_mask(scene_dir / "visible_mask.png")
         placed, _, _ = _whole_in_frame(scene_dir, record)
         # Occluder soft edges (alpha 1..127) lie outside their masks yet tint the pixel below.
-        untouched = np.logical_and.reduce([_full_alpha(cutouts_dir, o) == 0 for o in record["objects"][1:]])
+        untouched = np.logical_and.reduce([_full_alpha(cutouts_dir, record["objects"][k]) == 0 for k in _in_front(record)])
         check = visible & (placed[..., 3] == 255) & untouched
         assert check.any(), record["id"]
         assert np.array_equal(image[check], placed[..., :3][check]), record["id"]
@@ -250,28 +333,30 @@ def test_visible_opaque_target_pixels_show_the_whole_object(bench, inputs):
 
 def test_image_is_painted_with_soft_alpha(tmp_path, inputs):
     # On a flat background the whole picture can be recomputed: target from whole.png,
-    # occluders from their cutouts, alpha-blended back to front.
+    # other objects from their cutouts, alpha-blended back to front in depth order.
     colour = np.array([30, 160, 90], np.uint8)
     flat = tmp_path / "flat"
     flat.mkdir()
     write_image(flat / "flat.png", np.broadcast_to(colour, (300, 400, 3)).copy())
     table = benchmark.make_benchmark(
-        tmp_path / "out", cutouts_dir=inputs[0], backgrounds_dir=flat, n_scenes=4, seed=3, image_size=SIZE
+        tmp_path / "out", cutouts_dir=inputs[0], backgrounds_dir=flat, n_scenes=4, seed=3, image_size=SIZE,
+        behind=(1, 1),
     )
     soft_seen = 0
     for scene_dir, record in _scenes(tmp_path / "out", table):
         expected = np.broadcast_to(colour, (SIZE, SIZE, 3)).astype(np.float64)
-        layers = [_whole_in_frame(scene_dir, record)[0]]
+        target_layer = _whole_in_frame(scene_dir, record)[0]
+        layers = {record["objects"][0]["depth"]: target_layer}
         for obj in record["objects"][1:]:
             rgba = benchmark.scale_cutout(read_rgba(inputs[0] / obj["cutout"]), obj["scale"])
-            layers.append(benchmark.paste(rgba, obj["offset"], (SIZE, SIZE)))
-        for layer in layers:
+            layers[obj["depth"]] = benchmark.paste(rgba, obj["offset"], (SIZE, SIZE))
+        for _, layer in sorted(layers.items()):
             alpha = layer[..., 3:4] / 255.0
             expected = layer[..., :3] * alpha + expected * (1 - alpha)
         image = read_rgb(scene_dir / "image.png").astype(np.float64)
         # 1 grey level of slack: the generator blends in float32, this check in float64.
         assert np.abs(image - expected).max() <= 1.0, record["id"]
-        soft_seen += int(((layers[0][..., 3] > 30) & (layers[0][..., 3] < 225)).sum())
+        soft_seen += int(((target_layer[..., 3] > 30) & (target_layer[..., 3] < 225)).sum())
     assert soft_seen > 100  # the check did cover half-transparent edge pixels
 
 
@@ -289,12 +374,13 @@ def test_occludes_lists_every_overlapping_pair(bench, inputs):
     cutouts_dir = inputs[0]
     for _, record in _scenes(out, table):
         full = [_full_mask(cutouts_dir, obj) for obj in record["objects"]]
+        depth = [obj["depth"] for obj in record["objects"]]
         expected = sorted(
-            [i, j] for i in range(len(full)) for j in range(i) if (full[i] & full[j]).any()
+            [i, j] for i in range(len(full)) for j in range(len(full)) if depth[i] > depth[j] and (full[i] & full[j]).any()
         )
-        assert sorted(record["occludes"]) == expected, record["id"]
-        for k in range(1, len(full)):
-            assert [k, 0] in record["occludes"], (record["id"], k)
+        assert record["occludes"] == expected, record["id"]
+        # truth.py reads the target's occluders as {i : [i, 0] in occludes}: exactly objects in front.
+        assert {i for i, j in record["occludes"] if j == 0} == set(_in_front(record)), record["id"]
 
 
 # ---------------------------------------------------------------------------------------
@@ -325,10 +411,10 @@ def test_different_seed_differs(tmp_path, inputs):
         assert a != b, scene_id
 
 
-def test_rerun_with_fewer_occluders_drops_stale_masks(tmp_path, inputs):
+def test_rerun_with_fewer_objects_drops_stale_masks(tmp_path, inputs):
     out = tmp_path / "out"
-    _make(out, inputs, n_scenes=3, occluders=(2, 2))
-    _make(out, inputs, n_scenes=3, occluders=(1, 1))
+    _make(out, inputs, n_scenes=3, occluders=(2, 2), behind=(1, 1))
+    _make(out, inputs, n_scenes=3, occluders=(1, 1), behind=(0, 0))
     for scene_id in benchmark.scene_ids(3):
         assert [p.name for p in (out / scene_id / "objects").iterdir()] == ["1.png"]
 
@@ -350,7 +436,7 @@ def test_narrow_hidden_range_and_occluder_count_are_respected(tmp_path, inputs):
     table = _make(tmp_path / "out", inputs, n_scenes=4, hidden_fraction=(0.30, 0.34), occluders=(2, 2))
     for _, record in _scenes(tmp_path / "out", table):
         assert 0.30 <= record["hidden_fraction"] <= 0.34
-        assert len(record["objects"]) == 3
+        assert len(_in_front(record)) == 2
 
 
 def test_target_size_sets_the_target_scale(tmp_path, inputs):
@@ -382,7 +468,9 @@ def test_make_scene_returns_one_scene(inputs):
     backgrounds = benchmark.load_backgrounds(inputs[1])
     scene = benchmark.make_scene("x", np.random.default_rng([5, 0]), cutouts, backgrounds, image_size=SIZE)
     assert scene.image.shape == (SIZE, SIZE, 3) and scene.image.dtype == np.uint8
-    assert np.array_equal(scene.visible, scene.amodal & ~np.logical_or.reduce(scene.occluder_visible))
+    # Objects behind show only outside the target, so the union of all the others is what hides it.
+    assert np.array_equal(scene.visible, scene.amodal & ~np.logical_or.reduce(scene.object_visible))
+    assert len(scene.object_visible) == len(scene.record["objects"]) - 1
     again = benchmark.make_scene("x", np.random.default_rng([5, 0]), cutouts, backgrounds, image_size=SIZE)
     assert np.array_equal(scene.image, again.image) and scene.record == again.record
 
@@ -394,6 +482,8 @@ def test_make_scene_returns_one_scene(inputs):
         {"border_share": 1.5},
         {"occluders": (0, 2)},
         {"target_size": (0.5, 0.99)},
+        {"behind": (-1, 1)},
+        {"behind": (2, 1)},
     ],
 )
 def test_bad_parameters_are_refused(tmp_path, inputs, bad):
@@ -443,15 +533,17 @@ def test_without_csv_categories_come_from_file_names(tmp_path):
 
 def test_shipped_cutouts_make_valid_scenes(tmp_path):
     table = benchmark.make_benchmark(
-        tmp_path, cutouts_dir=SHIPPED_CUTOUTS, backgrounds_dir=SHIPPED_BACKGROUNDS, n_scenes=3, seed=0, image_size=SIZE
+        tmp_path, cutouts_dir=SHIPPED_CUTOUTS, backgrounds_dir=SHIPPED_BACKGROUNDS, n_scenes=3, seed=0, image_size=SIZE,
+        behind=(1, 1),
     )
     for scene_dir, record in _scenes(tmp_path, table):
         amodal = read_mask(scene_dir / "amodal_mask.png")
         visible = read_mask(scene_dir / "visible_mask.png")
         full = [_full_mask(SHIPPED_CUTOUTS, obj) for obj in record["objects"]]
         assert np.array_equal(full[0], amodal)
-        assert np.array_equal(visible, amodal & ~np.logical_or.reduce(full[1:]))
+        assert np.array_equal(visible, amodal & ~_union(full[k] for k in _in_front(record)))
         assert 0.15 <= record["hidden_fraction"] <= 0.60
+        _check_objects_behind(scene_dir, record, SHIPPED_CUTOUTS)
 
 
 def test_build_scene_writes_what_make_benchmark_writes_for_that_scene(tmp_path):

@@ -1,9 +1,15 @@
 """Synthetic-occlusion benchmark: cutouts pasted over photos, with exact amodal ground truth.
 
-A scene is a background photo, a target cutout and 1-2 occluder cutouts pasted in front of
-it. Because every object is a whole cutout, the ground truth is exact: the target's amodal
-mask, its visible mask, each occluder's visible mask, and the whole target's appearance,
-including any part outside the frame.
+A scene is a background photo, a target cutout, 1-2 occluder cutouts pasted in front of it
+and 0-1 cutouts pasted behind it (which the target partly hides, so that an occlusion-order
+method also meets neighbours that do not occlude the target). Because every object is a
+whole cutout, the ground truth is exact: the target's amodal mask, its visible mask, each
+other object's visible mask, and the whole target's appearance, including any part outside
+the frame.
+
+Object indices: 0 is the target, 1..k the occluders, k+1.. the objects behind. Painter's
+order (each record's "depth", 0 = drawn first) is: objects behind in index order, the
+target, the occluders in index order.
 
 Scene i draws everything from `np.random.default_rng([seed, i])`, so a scene does not
 depend on how many scenes are generated, and a rerun writes byte-identical files.
@@ -29,11 +35,19 @@ BORDER_FRACTION = (0.10, 0.40)
 # Each occluder must visibly cover at least this share of the target, so that every
 # occluder really occludes and is not hidden behind a later one.
 MIN_OCCLUDER_SHARE = 0.03
-# An occluder must keep at least this share of its own mask inside the frame, so it
-# reads as an object in the picture and not as a sliver at the edge.
+# An occluder or object behind must keep at least this share of its own mask inside the
+# frame, so it reads as an object in the picture and not as a sliver at the edge.
 MIN_OCCLUDER_IN_FRAME = 0.5
 # Occluder longer side, relative to the target's longer side.
 OCCLUDER_SIZE = (0.40, 0.90)
+# Object-behind longer side, relative to the target's longer side: somewhat larger than an
+# occluder, since the target hides part of it and the rest must still read as an object.
+BEHIND_SIZE = (0.50, 1.00)
+# Share of an object behind's in-frame mask that the target's amodal mask must cover (so the
+# target really hides part of it), and share that must stay visible in the final picture
+# (so it is a segment a method can see and has to judge).
+MIN_BEHIND_COVERED = 0.10
+MIN_BEHIND_VISIBLE = 0.30
 # Rejection sampling bounds: placements per object combination, combinations per scene.
 PLACEMENT_TRIES = 40
 COMBINATION_TRIES = 60
@@ -62,7 +76,7 @@ class Scene:
     image: np.ndarray  # uint8 (S, S, 3)
     amodal: np.ndarray  # bool (S, S), target in frame
     visible: np.ndarray  # bool (S, S), target minus all occluders
-    occluder_visible: list[np.ndarray]  # bool (S, S) for objects 1.. in painter order
+    object_visible: list[np.ndarray]  # bool (S, S) visible masks of objects 1.. in index order
     whole: np.ndarray  # uint8 RGBA of the whole target, cropped to alpha > 0
 
 
@@ -104,9 +118,10 @@ def make_benchmark(
     occluders=(1, 2),
     image_size=512,
     target_size=(0.45, 0.75),
+    behind=(0, 1),
 ) -> pd.DataFrame:
     """Write `n_scenes` scenes under out_dir, plus instances.csv and benchmark.json."""
-    params = _check_params(n_scenes, seed, hidden_fraction, border_share, occluders, image_size, target_size)
+    params = _check_params(n_scenes, seed, hidden_fraction, border_share, occluders, image_size, target_size, behind)
     cutouts = load_cutouts(cutouts_dir)
     backgrounds = load_backgrounds(backgrounds_dir)
     out_dir = Path(out_dir)
@@ -157,9 +172,13 @@ def make_scene(
     occluders=(1, 2),
     image_size=512,
     target_size=(0.45, 0.75),
+    behind=(0, 1),
     seed: int | None = None,
 ) -> Scene:
-    """One scene whose hidden fraction lies in `hidden_fraction`; raises if none is found."""
+    """One scene whose hidden fraction lies in `hidden_fraction`; raises if none is found.
+
+    `behind` = (min, max) count of objects pasted behind the target, each partly hidden by it.
+    """
     if len(cutouts) < 2:
         raise ValueError(f"{scene_id}: need at least 2 cutouts (a target and an occluder), got {len(cutouts)}")
     size = int(image_size)
@@ -177,12 +196,16 @@ def make_scene(
             occ_scale = ratio * target_scale * target.longer_side / occluder.longer_side
             placed_occluders.append(_Placed(occluder, float(occ_scale), scale_cutout(occluder.rgba, occ_scale), (0, 0)))
         found = _place_objects(rng, placed_target, placed_occluders, size, border_cut, hidden_fraction)
-        if found is not None:
-            return _build_scene(scene_id, seed, size, background, canvas, border_cut, *found)
+        if found is None:
+            continue
+        # Objects behind come last, so a fixed count of 0 draws nothing more from rng.
+        placed_behind = _add_behind(rng, cutouts, behind, size, *found)
+        if placed_behind is not None:
+            return _build_scene(scene_id, seed, size, background, canvas, border_cut, *found, *placed_behind)
     raise RuntimeError(
-        f"{scene_id}: no placement with a hidden fraction in {tuple(hidden_fraction)} after "
-        f"{COMBINATION_TRIES} object combinations x {PLACEMENT_TRIES} placements; "
-        "widen hidden_fraction or target_size, or add cutouts"
+        f"{scene_id}: no placement with a hidden fraction in {tuple(hidden_fraction)} and "
+        f"{tuple(behind)} objects behind after {COMBINATION_TRIES} object combinations x "
+        f"{PLACEMENT_TRIES} placements; widen hidden_fraction or target_size, lower behind, or add cutouts"
     )
 
 
@@ -191,15 +214,15 @@ def write_scene(scene_dir, scene: Scene) -> None:
     scene_dir = Path(scene_dir)
     objects_dir = scene_dir / "objects"
     objects_dir.mkdir(parents=True, exist_ok=True)
-    # A rerun with another seed may have fewer occluders: drop masks the new record does not list.
-    wanted = {f"{k}.png" for k in range(1, len(scene.occluder_visible) + 1)}
+    # A rerun with another seed may have fewer objects: drop masks the new record does not list.
+    wanted = {f"{k}.png" for k in range(1, len(scene.object_visible) + 1)}
     for stale in objects_dir.glob("*.png"):
         if stale.name not in wanted:
             stale.unlink()
     write_image(scene_dir / "image.png", scene.image)
     write_mask(scene_dir / "visible_mask.png", scene.visible)
     write_mask(scene_dir / "amodal_mask.png", scene.amodal)
-    for k, mask in enumerate(scene.occluder_visible, start=1):
+    for k, mask in enumerate(scene.object_visible, start=1):
         write_mask(objects_dir / f"{k}.png", mask)
     write_image(scene_dir / "whole.png", scene.whole)
     write_json(scene_dir / "scene.json", scene.record)
@@ -274,7 +297,7 @@ def _read_image(path: Path, reader) -> np.ndarray:
         raise ValueError(f"cannot read image {path}: {err}; replace or remove it") from err
 
 
-def _check_params(n_scenes, seed, hidden_fraction, border_share, occluders, image_size, target_size) -> dict:
+def _check_params(n_scenes, seed, hidden_fraction, border_share, occluders, image_size, target_size, behind) -> dict:
     lo, hi = (float(v) for v in hidden_fraction)
     if not 0.0 <= lo < hi <= 1.0:
         raise ValueError(f"hidden_fraction must be (low, high) with 0 <= low < high <= 1, got {hidden_fraction}")
@@ -283,6 +306,9 @@ def _check_params(n_scenes, seed, hidden_fraction, border_share, occluders, imag
     n_lo, n_hi = (int(v) for v in occluders)
     if not 1 <= n_lo <= n_hi:
         raise ValueError(f"occluders must be (min, max) counts with 1 <= min <= max, got {occluders}")
+    b_lo, b_hi = (int(v) for v in behind)
+    if not 0 <= b_lo <= b_hi:
+        raise ValueError(f"behind must be (min, max) counts with 0 <= min <= max, got {behind}")
     t_lo, t_hi = (float(v) for v in target_size)
     if not 0.0 < t_lo <= t_hi:
         raise ValueError(f"target_size must be (low, high) with 0 < low <= high, got {target_size}")
@@ -299,6 +325,7 @@ def _check_params(n_scenes, seed, hidden_fraction, border_share, occluders, imag
         "hidden_fraction": [lo, hi],
         "border_share": float(border_share),
         "occluders": [n_lo, n_hi],
+        "behind": [b_lo, b_hi],
         "image_size": int(image_size),
         "target_size": [t_lo, t_hi],
     }
@@ -385,13 +412,18 @@ def _draw_objects(rng: np.random.Generator, cutouts: list[Cutout], occluders) ->
     """A target and its occluders, the occluders of other categories where there are enough."""
     target = cutouts[int(rng.integers(len(cutouts)))]
     count = int(rng.integers(occluders[0], occluders[1] + 1))
+    return target, _pick_others(rng, cutouts, target, count)
+
+
+def _pick_others(rng: np.random.Generator, cutouts: list[Cutout], target: Cutout, count: int) -> list[Cutout]:
+    """`count` cutouts other than the target, of other categories where there are enough."""
     pool = [c for c in cutouts if c.category != target.category]
     if len(pool) < count:
         pool += [c for c in cutouts if c.category == target.category and c.file != target.file]
     if not pool:
         pool = [target]
     picks = rng.choice(len(pool), size=count, replace=len(pool) < count)
-    return target, [pool[int(k)] for k in picks]
+    return [pool[int(k)] for k in picks]
 
 
 def _alpha_box(rgba: np.ndarray) -> tuple[int, int, int, int]:
@@ -464,7 +496,7 @@ def _place_objects(rng, target: _Placed, occluders: list[_Placed], size: int, bo
         outside = (target_total - area) / target_total
         if (border_cut and not BORDER_FRACTION[0] <= outside <= BORDER_FRACTION[1]) or (not border_cut and outside):
             continue
-        masks = _pin_occluders(rng, occluders, occluder_masks, occluder_points, target_points, shape)
+        masks = _pin_onto_target(rng, occluders, occluder_masks, occluder_points, target_points, shape)
         if masks is None:
             continue
         amodal = paste(target_mask, offset, shape)
@@ -476,14 +508,15 @@ def _place_objects(rng, target: _Placed, occluders: list[_Placed], size: int, bo
     return None
 
 
-def _pin_occluders(rng, occluders, masks, points, target_points, shape):
-    """Place each occluder so a random pixel of it lands on a random in-frame target pixel.
+def _pin_onto_target(rng, objects, masks, points, target_points, shape):
+    """Place each object (occluder or object behind) so a random pixel of it lands on a random
+    in-frame target pixel.
 
     Pinning guarantees overlap with the target; returns the in-frame masks, or None when an
-    occluder would be mostly outside the frame.
+    object would be mostly outside the frame.
     """
     placed = []
-    for occ, mask, occ_points in zip(occluders, masks, points):
+    for occ, mask, occ_points in zip(objects, masks, points):
         ty, tx = target_points[int(rng.integers(len(target_points)))]
         oy, ox = occ_points[int(rng.integers(len(occ_points)))]
         occ.offset = (int(tx - ox), int(ty - oy))
@@ -492,6 +525,47 @@ def _pin_occluders(rng, occluders, masks, points, target_points, shape):
             return None
         placed.append(in_frame)
     return placed
+
+
+def _add_behind(rng, cutouts, behind, size: int, target: _Placed, occluders, amodal, masks):
+    """Objects pasted behind the placed target and occluders: (placed, in-frame masks) or None.
+
+    Each is pinned onto the target like an occluder, then kept only if the target hides at
+    least MIN_BEHIND_COVERED of it and MIN_BEHIND_VISIBLE of it still shows in the picture.
+    """
+    low, high = behind
+    # A fixed count draws nothing, so behind=(0, 0) leaves the scene exactly as without this step.
+    count = low if low == high else int(rng.integers(low, high + 1))
+    if count == 0:
+        return [], []
+    placed = []
+    for cutout in _pick_others(rng, cutouts, target.cutout, count):
+        ratio = rng.uniform(*BEHIND_SIZE)
+        scale = ratio * target.scale * target.cutout.longer_side / cutout.longer_side
+        placed.append(_Placed(cutout, float(scale), scale_cutout(cutout.rgba, scale), (0, 0)))
+    own_masks = [b.mask for b in placed]
+    own_points = [np.argwhere(m) for m in own_masks]
+    target_points = np.argwhere(amodal)
+    in_front = amodal | np.logical_or.reduce(masks)
+    for _ in range(PLACEMENT_TRIES):
+        behind_masks = _pin_onto_target(rng, placed, own_masks, own_points, target_points, amodal.shape)
+        if behind_masks is not None and _behind_ok(behind_masks, amodal, in_front):
+            return placed, behind_masks
+    return None
+
+
+def _behind_ok(behind_masks: list[np.ndarray], amodal: np.ndarray, in_front: np.ndarray) -> bool:
+    """Whether each object behind is partly hidden by the target and still mostly seen.
+
+    `in_front` is everything drawn after the objects behind (target and occluders); objects
+    behind are drawn in list order, so a later one may hide an earlier one too.
+    """
+    visible = _visible_masks([*behind_masks, in_front])[:-1]
+    for mask, seen in zip(behind_masks, visible):
+        area = int(mask.sum())
+        if (mask & amodal).sum() < MIN_BEHIND_COVERED * area or seen.sum() < MIN_BEHIND_VISIBLE * area:
+            return False
+    return True
 
 
 def _visible_masks(masks: list[np.ndarray]) -> list[np.ndarray]:
@@ -504,11 +578,18 @@ def _visible_masks(masks: list[np.ndarray]) -> list[np.ndarray]:
     return visible[::-1]
 
 
-def _build_scene(scene_id, seed, size, background, canvas, border_cut, target, occluders, amodal, masks) -> Scene:
-    objects = [target, *occluders]
-    full_masks = [amodal, *masks]
+def _build_scene(
+    scene_id, seed, size, background, canvas, border_cut, target, occluders, amodal, masks, behind, behind_masks
+) -> Scene:
+    objects = [target, *occluders, *behind]  # index order
+    full_masks = [amodal, *masks, *behind_masks]
+    painter = _painter_order(len(occluders), len(behind))
+    depth = {index: d for d, index in enumerate(painter)}
+    visible_by_depth = _visible_masks([full_masks[index] for index in painter])
+    object_visible = [visible_by_depth[depth[k]] for k in range(len(objects))]
+    # Objects behind are drawn before the target, so only the occluders hide it.
+    visible = object_visible[0]
     area = int(amodal.sum())
-    visible = amodal & ~np.logical_or.reduce(masks)
     hidden_fraction = (area - int(visible.sum())) / area
     total = int(target.mask.sum())
     border_fraction = (total - area) / total
@@ -518,12 +599,12 @@ def _build_scene(scene_id, seed, size, background, canvas, border_cut, target, o
     whole = np.ascontiguousarray(target.rgba[y0:y1, x0:x1])
     whole_offset = [target.offset[0] + x0, target.offset[1] + y0]
 
-    occludes = [
+    occludes = sorted(
         [i, j]
         for i in range(len(objects))
-        for j in range(i)
-        if (full_masks[i] & full_masks[j]).any()
-    ]
+        for j in range(len(objects))
+        if depth[i] > depth[j] and (full_masks[i] & full_masks[j]).any()
+    )
     category = target.cutout.category
     record = {
         "id": scene_id,
@@ -544,6 +625,7 @@ def _build_scene(scene_id, seed, size, background, canvas, border_cut, target, o
                 "mask": None if k == 0 else f"objects/{k}.png",
                 "offset": list(obj.offset),
                 "scale": obj.scale,
+                "depth": depth[k],
             }
             for k, obj in enumerate(objects)
         ],
@@ -556,12 +638,18 @@ def _build_scene(scene_id, seed, size, background, canvas, border_cut, target, o
     }
     return Scene(
         record=record,
-        image=_composite(canvas, objects),
+        image=_composite(canvas, [objects[index] for index in painter]),
         amodal=amodal,
         visible=visible,
-        occluder_visible=_visible_masks(masks),
+        object_visible=object_visible[1:],
         whole=whole,
     )
+
+
+def _painter_order(n_occluders: int, n_behind: int) -> list[int]:
+    """Object indices from first drawn to last: objects behind, the target, the occluders."""
+    first_behind = n_occluders + 1
+    return [*range(first_behind, first_behind + n_behind), 0, *range(1, first_behind)]
 
 
 def build_scene(
@@ -576,10 +664,11 @@ def build_scene(
     occluders=(1, 2),
     image_size=512,
     target_size=(0.45, 0.75),
+    behind=(0, 1),
 ) -> None:
     """Write one scene of a benchmark (what make_benchmark writes for it), for per-scene jobs."""
     index = scene_ids_index(scene_id)
-    params = _check_params(index + 1, seed, hidden_fraction, border_share, occluders, image_size, target_size)
+    params = _check_params(index + 1, seed, hidden_fraction, border_share, occluders, image_size, target_size, behind)
     cutouts, backgrounds = load_cutouts(cutouts_dir), load_backgrounds(backgrounds_dir)
     scene = _indexed_scene(scene_id, index, cutouts, backgrounds, params, border_share, image_size, seed)
     write_scene(Path(out_dir) / scene_id, scene)
@@ -597,6 +686,7 @@ def _indexed_scene(scene_id, index, cutouts, backgrounds, params, border_share, 
         occluders=params["occluders"],
         image_size=image_size,
         target_size=params["target_size"],
+        behind=params["behind"],
         seed=seed,
     )
 

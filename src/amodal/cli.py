@@ -28,6 +28,7 @@ def make_benchmark(args) -> int:
         hidden_fraction=args.hidden_fraction,
         border_share=args.border_share,
         occluders=args.occluders,
+        behind=args.behind,
         image_size=args.image_size,
     )
     print(f"wrote {len(table)} scenes to {args.out} (instances.csv, benchmark.json, one folder per scene)")
@@ -61,6 +62,7 @@ def main(argv=None) -> int:
     bench.add_argument("--hidden-fraction", type=_pair(float), default=(0.15, 0.6), help="range hidden by occluders, e.g. 0.15,0.6")
     bench.add_argument("--border-share", type=float, default=0.25, help="share of scenes whose target the border also cuts")
     bench.add_argument("--occluders", type=_pair(int), default=(1, 2), help="inclusive range of occluder count, e.g. 1,2")
+    bench.add_argument("--behind", type=_pair(int), default=(0, 1), help="inclusive range of objects behind the target, e.g. 0,1")
     bench.add_argument("--image-size", type=int, default=512, help="side of the square images")
     bench.set_defaults(run=make_benchmark)
 

@@ -16,5 +16,6 @@ build_scene(
     hidden_fraction=tuple(spec["hidden_fraction"]),
     border_share=spec["border_share"],
     occluders=tuple(spec["occluders"]),
+    behind=tuple(spec["behind"]),
     image_size=spec["image_size"],
 )
