@@ -39,7 +39,7 @@ def ground_oracle(truth, spec: dict) -> tuple[np.ndarray, dict]:
 
 def run_ground(spec: dict, image_path, gt_path, instance: str):
     """Load what the backend needs, check it, and ground the query."""
-    from . import InstanceError, io
+    from . import InstanceError
     from .truth import load_truth
 
     image = _read_image(image_path, instance)
