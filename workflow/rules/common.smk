@@ -1,12 +1,12 @@
 from pathlib import Path
-from types import SimpleNamespace
 
 import yaml
 from snakemake.exceptions import WorkflowError
+from snakemake.io import is_flagged
 from snakemake.utils import validate
 
 from amodal import datasets as amodal_datasets
-from amodal.experiments import KEY_PATTERN, NAME_PATTERN, Plan
+from amodal.experiments import KEY_PATTERN, NAME_PATTERN, STAGES, Plan
 
 
 validate(config, "../schemas/config.schema.yaml")
@@ -157,27 +157,16 @@ def comparison_tables(wildcards):
     return expand(f"{RESULTS}/tables/{{dataset}}.md", dataset=config["datasets"])
 
 
-# Every per-instance file a stage writes (its iterations folder aside). `all` asks for them, so
-# that deleting any one of them reruns that stage for that instance and what depends on it.
-STAGE_OUTPUTS = {
-    "ground": ["visible_mask.png", "ground.json"],
-    "tag": ["tags.json"],
-    "segment": ["segments.npz", "segments.json"],
-    "order": ["order.json", "occluder_mask.png"],
-    "prompt": ["prompt.json"],
-    "complete": ["complete.json", "completion.png", "amodal_mask.png"],
-    "rgba": ["amodal.png", "placement.json"],
-    "evaluate": ["metrics.json"],
-}
-COLLECTED = ["metrics.json", "amodal.png", "placement.json", "stages.json"]
-
-
 def instance_files(experiment, dataset, instance):
-    keys = PLAN.keys[experiment]
-    where = {"dataset": dataset, "instance": instance}
-    files = [f"{RESULTS}/{experiment}/{dataset}/{instance}/{name}" for name in COLLECTED]
-    for stage, names in STAGE_OUTPUTS.items():
-        files += [stage_file(stage, name, SimpleNamespace(**where), keys) for name in names]
+    """Every per-instance file of one experiment, read off the rules' own outputs (directories
+    aside). `all` asks for them, so that deleting any one of them reruns that stage for that
+    instance and what depends on it."""
+    where = dict(PLAN.keys[experiment], experiment=experiment, dataset=dataset, instance=instance)
+    files = []
+    for rule_name in ("collect", *STAGES):
+        for pattern in getattr(rules, rule_name).output:
+            if not is_flagged(pattern, "directory"):
+                files.append(pattern.format(**where))
     return files
 
 
