@@ -249,9 +249,8 @@ def make_backend(spec: dict):
 
 def run_complete(spec, image_path, visible_path, ground_path, occluders_path, prompt_path, wallpaper_path, instance):
     from . import InstanceError, io
-    from .ground import _read_image
 
-    image = _read_image(image_path, instance)
+    image = io.read_instance_image(image_path, instance)
     visible = io.read_mask(visible_path)
     occluders = io.read_mask(occluders_path)
     prompt = io.read_json(prompt_path)["prompt"]

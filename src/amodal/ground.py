@@ -39,10 +39,10 @@ def ground_oracle(truth, spec: dict) -> tuple[np.ndarray, dict]:
 
 def run_ground(spec: dict, image_path, gt_path, instance: str):
     """Load what the backend needs, check it, and ground the query."""
-    from . import InstanceError
+    from . import InstanceError, io
     from .truth import load_truth
 
-    image = _read_image(image_path, instance)
+    image = io.read_instance_image(image_path, instance)
     if spec["backend"] != "oracle":
         raise ValueError(f"unknown ground backend {spec['backend']!r}")
     truth = load_truth(gt_path, instance)
@@ -50,13 +50,3 @@ def run_ground(spec: dict, image_path, gt_path, instance: str):
         raise InstanceError(instance, gt_path, f"ground truth is {truth.visible.shape}, image is {image.shape[:2]}")
     return ground_oracle(truth, spec)
 
-
-def _read_image(path, instance: str):
-    from . import InstanceError, io
-
-    try:
-        return io.read_rgb(path)
-    except FileNotFoundError:
-        raise InstanceError(instance, path, "image not found") from None
-    except OSError as error:
-        raise InstanceError(instance, path, f"image cannot be read ({error})") from None

@@ -57,6 +57,18 @@ def read_rgb(path) -> np.ndarray:
         return np.asarray(im.convert("RGB")).copy()
 
 
+def read_instance_image(path, instance: str) -> np.ndarray:
+    """An instance's photo as RGB; a missing or unreadable file is that instance's InstanceError."""
+    from . import InstanceError
+
+    try:
+        return read_rgb(path)
+    except FileNotFoundError:
+        raise InstanceError(instance, path, "image not found") from None
+    except OSError as error:
+        raise InstanceError(instance, path, f"image cannot be read ({error})") from None
+
+
 def read_rgba(path) -> np.ndarray:
     with Image.open(path) as im:
         return np.asarray(im.convert("RGBA")).copy()
