@@ -24,7 +24,7 @@ from amodal.complete import complete, make_backend
 from amodal.evaluate import GroundTruth, instance_record
 from amodal.ground import ground_oracle
 from amodal.order import geometric_order, occluder_mask
-from amodal.rgba import compose
+from amodal.rgba import deliverable
 from amodal.segment import segment_oracle
 from amodal.truth import load_truth
 
@@ -59,12 +59,7 @@ def run_instance(scene_json: Path, spec: dict, wallpaper) -> dict[str, float]:
     lap("order")
     result = complete(image, visible, occluders, truth.category, spec["complete"], wallpaper, make_backend(spec["complete"]))
     lap("complete")
-    if result.status == "completed":
-        rgba, offset = compose(image, visible, result.completion, result.amodal, result.region, spec["rgba"])
-    else:
-        from amodal.rgba import whole_image_region
-
-        rgba, offset = compose(image, visible, image, visible, whole_image_region(image.shape), spec["rgba"])
+    rgba, offset = deliverable(image, visible, result.status, result.completion, result.amodal, result.region, spec["rgba"])
     lap("rgba")
     gt = GroundTruth(truth.visible, truth.amodal_in_frame, truth.whole, truth.whole_offset)
     instance_record(image, visible, rgba, offset, gt=gt)

@@ -51,9 +51,19 @@ def whole_image_region(image_shape) -> Region:
     return Region(0, 0, image_shape[0], image_shape[1])
 
 
+def deliverable(image, visible, status: str, completion, amodal, region: Region | None, spec: dict):
+    """(RGBA, offset) for a completion of the given status, or (None, None) when there is none:
+    a completion that found nothing occluding delivers the visible object as it is."""
+    if status == "completed":
+        return compose(image, visible, completion, amodal, region, spec)
+    if status == "not_occluded":
+        return compose(image, visible, image, visible, whole_image_region(image.shape), spec)
+    return None, None
+
+
 def run_rgba(spec: dict, image_path, visible_path, complete_path, completion_path, amodal_path):
     """The RGBA and its placement record; an instance with no completion gets a 1x1 transparent
-    image and status 'failed' (a completion that found nothing occluding keeps the visible object)."""
+    image and status 'failed'."""
     from . import io
 
     image = io.read_rgb(image_path)
@@ -61,13 +71,10 @@ def run_rgba(spec: dict, image_path, visible_path, complete_path, completion_pat
     record = io.read_json(complete_path)
     status = record["status"]
     if status == "completed":
-        region = Region(**record["crop"])
-        rgba, offset = compose(image, visible, io.read_rgb(completion_path), io.read_mask(amodal_path), region, spec)
-    elif status == "not_occluded":
-        region = whole_image_region(image.shape)
-        rgba, offset = compose(image, visible, image, visible, region, spec)
+        completion, amodal, region = io.read_rgb(completion_path), io.read_mask(amodal_path), Region(**record["crop"])
     else:
-        rgba, offset = None, None
+        completion = amodal = region = None
+    rgba, offset = deliverable(image, visible, status, completion, amodal, region, spec)
     if rgba is None:
         reason = f"no completion: complete stage status {status!r} ({record.get('stop_reason', '')})"
         return np.zeros((1, 1, 4), np.uint8), {"status": "failed", "reason": reason, "offset_xy": None, "size_hw": None}
