@@ -551,7 +551,7 @@ def _model_summary(records: list[dict], name: str) -> dict:
 # --- files --------------------------------------------------------------------------------
 
 
-def run_evaluate(spec: dict, *, image, visible, segments_npz, segments_json, order, complete, rgba,
+def run_evaluate(spec: dict, *, image, visible, segments_npz, segments_json, order, rgba,
                  placement, gt, instance: str) -> dict:
     """Load one instance's files and score it (the workflow's evaluate stage)."""
     from . import io

@@ -9,7 +9,6 @@ rule evaluate:
                     "masks": ("segment", "segments.npz"),
                     "segments": ("segment", "segments.json"),
                     "order": ("order", "order.json"),
-                    "complete": ("complete", "complete.json"),
                     "rgba": ("rgba", "amodal.png"),
                     "placement": ("rgba", "placement.json"),
                 },

@@ -15,7 +15,6 @@ def main():
         segments_npz=snakemake.input.masks,
         segments_json=snakemake.input.segments,
         order=snakemake.input.order,
-        complete=snakemake.input.complete,
         rgba=snakemake.input.rgba,
         placement=snakemake.input.placement,
         gt=snakemake.input.gt,
