@@ -27,8 +27,9 @@ test: $(BIN)/.installed
 lint: $(BIN)/.installed
 	PATH=$(abspath $(BIN)):$$PATH snakemake --lint --cores 1
 
+# The demo's work in one process on one core, then the demo workflow on $(CORES) cores, and their ratio.
 bench: $(BIN)/.installed
-	$(BIN)/python benchmarks/classical_speed.py
+	PATH=$(abspath $(BIN)):$$PATH $(BIN)/python benchmarks/classical_speed.py --workflow --cores $(CORES)
 
 # Re-resolve requirements.in into requirements.lock (and envs/amodal.yaml) in a scratch venv.
 lock:

@@ -10,24 +10,18 @@ report: "workflow/report/workflow.rst"
 
 
 include: "workflow/rules/common.smk"
-include: "workflow/rules/datasets.smk"
-include: "workflow/rules/ground.smk"
-include: "workflow/rules/tag.smk"
-include: "workflow/rules/segment.smk"
-include: "workflow/rules/order.smk"
-include: "workflow/rules/prompt.smk"
-include: "workflow/rules/complete.smk"
-include: "workflow/rules/rgba.smk"
-include: "workflow/rules/evaluate.smk"
+include: "workflow/rules/shards.smk"
 include: "workflow/rules/aggregate.smk"
 
 
 rule all:
     input:
-        all_targets,
+        comparison_tables,
+        missing_instance_folders,
     default_target: True
 
 
 rule tables:
     input:
         comparison_tables,
+        missing_instance_folders,

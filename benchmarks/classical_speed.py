@@ -1,98 +1,133 @@
-"""Seconds per instance of the weight-free path (ground, segment, order, complete, rgba, evaluate)
-on 512-px synthetic-benchmark scenes, in one process: the algorithms' cost without Snakemake's
-per-job start-up. Prints a table per stage and the total.
+"""The demo's work in one process on one core: the same jobs `make demo` runs (its scenes, both
+experiments, collect, tables), planned by amodal.workplan from config/config.yaml and run by
+amodal.runner, with no Snakemake and no process per job. Prints seconds per instance per stage.
 
-    python benchmarks/classical_speed.py [--n 12] [--size 512] [--repeat 3]
+    python benchmarks/classical_speed.py [--config config/config.yaml] [--out DIR]
+
+With --workflow it then runs the demo workflow itself (`snakemake --cores 2`, fresh results
+folder) in the same run and prints the ratio of the two wall times: the workflow's overhead.
 """
 
 from __future__ import annotations
 
 import argparse
+import logging
 import os
 import platform
-import statistics
+import subprocess
+import sys
 import tempfile
 import time
+from collections import defaultdict
 from pathlib import Path
 
+import cv2
 import yaml
 from snakemake.utils import validate
 
-from amodal import io
-from amodal.benchmark import make_benchmark
-from amodal.complete import complete, make_backend
-from amodal.evaluate import GroundTruth, instance_record
-from amodal.ground import ground_oracle
-from amodal.order import geometric_order, occluder_mask
-from amodal.rgba import deliverable
-from amodal.segment import segment_oracle
-from amodal.truth import load_truth
+from amodal.datasets import load_dataset_cached
+from amodal.experiments import Plan
+from amodal.report import aggregate_experiment, compare_experiments
+from amodal.runner import run_job
+from amodal.workplan import Workplan
 
 ROOT = Path(__file__).resolve().parent.parent
+SCHEMAS = ROOT / "workflow" / "schemas"
 
 
-def experiment(name: str) -> dict:
-    spec = yaml.safe_load((ROOT / "config" / "experiments" / f"{name}.yaml").read_text())
-    validate(spec, str(ROOT / "workflow" / "schemas" / "experiment.schema.yaml"))
-    return spec
+def load_config(path: Path, results: str) -> tuple[dict, Plan]:
+    config = yaml.safe_load(path.read_text())
+    config["results"] = results
+    validate(config, str(SCHEMAS / "config.schema.yaml"))
+    experiments = {}
+    for name in config["experiments"]:
+        spec = yaml.safe_load((ROOT / config["experiments_dir"] / f"{name}.yaml").read_text()) or {}
+        validate(spec, str(SCHEMAS / "experiment.schema.yaml"))
+        experiments[name] = spec
+    return config, Plan(experiments)
 
 
-def run_instance(scene_json: Path, spec: dict, wallpaper) -> dict[str, float]:
-    times = {}
+def run_in_process(config: dict, plan: Plan) -> dict[str, float]:
+    """Seconds spent per job kind (scenes, each stage, collect, tables)."""
+    spent: dict[str, float] = defaultdict(float)
     start = time.perf_counter()
+    tables = {name: load_dataset_cached(name, spec, config["results"]) for name, spec in config["datasets"].items()}
+    work = Workplan(config, plan, tables)
+    spent["plan"] += time.perf_counter() - start
+    for job in work.jobs:
+        start = time.perf_counter()
+        run_job(job.kind, job.spec, job.key, job.items, job.manifest, job.shared)
+        spent[job.kind] += time.perf_counter() - start
+    start = time.perf_counter()
+    for dataset in config["datasets"]:
+        summaries = []
+        for experiment in config["experiments"]:
+            folder = Path(config["results"]) / experiment / dataset
+            aggregate_experiment(work.metrics_files(experiment, dataset), not_ok=work.not_ok(dataset),
+                                 experiment=experiment, dataset=dataset, description="",
+                                 csv_path=folder / "metrics.csv", table_path=folder / "table.md",
+                                 summary_path=folder / "summary.json")
+            summaries.append(folder / "summary.json")
+        tables_dir = Path(config["results"]) / "tables"
+        compare_experiments(summaries, experiments=config["experiments"], descriptions={}, dataset=dataset,
+                            table_path=tables_dir / f"{dataset}.md", csv_path=tables_dir / f"{dataset}.csv")
+    spent["tables"] += time.perf_counter() - start
+    return dict(spent), work
 
-    def lap(name):
-        nonlocal start
-        now = time.perf_counter()
-        times[name] = now - start
-        start = now
 
-    truth = load_truth(scene_json)
-    image = io.read_rgb(scene_json.parent / "image.png")
-    lap("load")
-    visible, _ = ground_oracle(truth, spec["ground"])
-    lap("ground")
-    segments, record = segment_oracle(truth, visible, spec["segment"])
-    lap("segment")
-    order = geometric_order(visible, segments, record["segments"], spec["order"])
-    occluders = occluder_mask(segments, order["occluders"], visible)
-    lap("order")
-    result = complete(image, visible, occluders, truth.category, spec["complete"], wallpaper, make_backend(spec["complete"]))
-    lap("complete")
-    rgba, offset = deliverable(image, visible, result.status, result.completion, result.amodal, result.region, spec["rgba"])
-    lap("rgba")
-    gt = GroundTruth(truth.visible, truth.amodal_in_frame, truth.whole, truth.whole_offset)
-    instance_record(image, visible, rgba, offset, gt=gt)
-    lap("evaluate")
-    return times
+def run_workflow(config_path: Path, cores: int, shard_size: int | None = None) -> float:
+    """Wall seconds of `snakemake --cores N` on the same config in a fresh folder."""
+    with tempfile.TemporaryDirectory() as folder:
+        config = yaml.safe_load(config_path.read_text())
+        config["experiments_dir"] = str(ROOT / config["experiments_dir"])
+        config["wallpaper"] = str(ROOT / config["wallpaper"])
+        if shard_size:
+            config["shard_size"] = shard_size
+        for spec in config["datasets"].values():
+            for key in ("cutouts", "backgrounds"):
+                spec.setdefault(key, str(ROOT / "data" / key))
+        (Path(folder) / "config.yaml").write_text(yaml.safe_dump(config))
+        snakemake = Path(sys.executable).parent / "snakemake"
+        command = [str(snakemake), "--snakefile", str(ROOT / "Snakefile"), "--directory", folder,
+                   "--configfile", str(Path(folder) / "config.yaml"), "--profile", str(ROOT / "profiles" / "local"),
+                   "--cores", str(cores), "--quiet"]
+        start = time.perf_counter()
+        subprocess.run(command, check=True, capture_output=True, env=dict(os.environ, HF_HUB_OFFLINE="1"))
+        return time.perf_counter() - start
 
 
 def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
-    parser.add_argument("--n", type=int, default=12)
-    parser.add_argument("--size", type=int, default=512)
-    parser.add_argument("--repeat", type=int, default=3)
-    parser.add_argument("--experiment", default="baseline_classical")
+    parser.add_argument("--config", type=Path, default=ROOT / "config" / "config.yaml")
+    parser.add_argument("--workflow", action="store_true", help="also time the workflow and print the ratio")
+    parser.add_argument("--cores", type=int, default=2, help="cores for the workflow run (default 2)")
+    parser.add_argument("--shard-size", type=int, default=None, help="override config shard_size (both classes)")
     args = parser.parse_args()
-    spec = experiment(args.experiment)
-    wallpaper = io.read_rgb(ROOT / "data" / "seed_examples" / "gray_wallpaper.jpeg")
-    with tempfile.TemporaryDirectory() as folder:
-        table = make_benchmark(folder, cutouts_dir=ROOT / "data" / "cutouts", backgrounds_dir=ROOT / "data" / "backgrounds",
-                               n_scenes=args.n, seed=0, image_size=args.size)
-        scenes = [Path(folder) / gt for gt in table["gt"]]
-        runs = []
-        for _ in range(args.repeat):
-            for scene in scenes:
-                runs.append(run_instance(scene, spec, wallpaper))
-    stages = list(runs[0])
-    totals = [sum(r.values()) for r in runs]
-    print(f"classical path, {args.experiment}, {args.n} scenes of {args.size} px x {args.repeat} repeats")
+    os.chdir(ROOT)  # the demo config's relative paths (cutouts, wallpaper) are relative to the repository
+    cores = os.sched_getaffinity(0)
+    os.sched_setaffinity(0, {min(cores)})  # one core, as one job would have
+    cv2.setNumThreads(1)
+    logging.getLogger("amodal").setLevel(logging.WARNING)
+    with tempfile.TemporaryDirectory() as results:
+        config, plan = load_config(args.config, results)
+        if args.shard_size:
+            config["shard_size"] = args.shard_size
+        start = time.perf_counter()
+        spent, work = run_in_process(config, plan)
+        in_process = time.perf_counter() - start
+    os.sched_setaffinity(0, cores)
+    n = sum(len(work.ok_ids(d)) for d in config["datasets"])
+    print(f"the demo's work in one process: {n} instances x {len(config['experiments'])} experiments "
+          f"({', '.join(config['experiments'])}), {len(work.jobs)} shard jobs")
     print(f"machine: {platform.processor() or platform.machine()}, {os.cpu_count()} cores, one process, CPU only")
-    print(f"{'stage':<10} {'mean s':>8} {'max s':>8}")
-    for stage in stages:
-        values = [r[stage] for r in runs]
-        print(f"{stage:<10} {statistics.mean(values):8.3f} {max(values):8.3f}")
-    print(f"{'total':<10} {statistics.mean(totals):8.3f} {max(totals):8.3f}   seconds per instance (goal <= 2 s)")
+    print(f"{'stage':<10} {'s/instance':>10} {'total s':>8}")
+    for kind, seconds in spent.items():
+        print(f"{kind:<10} {seconds / max(n, 1):10.3f} {seconds:8.2f}")
+    print(f"{'total':<10} {in_process / max(n, 1):10.3f} {in_process:8.2f}")
+    if args.workflow:
+        wall = run_workflow(args.config, args.cores, args.shard_size)
+        print(f"workflow, snakemake --cores {args.cores} --profile profiles/local, fresh folder: {wall:.2f} s")
+        print(f"overhead ratio workflow / one process: {wall / in_process:.2f}x (goal <= 1.5x)")
 
 
 if __name__ == "__main__":

@@ -546,15 +546,18 @@ def test_shipped_cutouts_make_valid_scenes(tmp_path):
         _check_objects_behind(scene_dir, record, SHIPPED_CUTOUTS)
 
 
-def test_build_scene_writes_what_make_benchmark_writes_for_that_scene(tmp_path):
+def test_build_scenes_writes_what_make_benchmark_writes_for_those_scenes(tmp_path):
     benchmark.make_benchmark(tmp_path / "all", cutouts_dir=SHIPPED_CUTOUTS, backgrounds_dir=SHIPPED_BACKGROUNDS,
-                             n_scenes=3, seed=4, image_size=SIZE)
-    benchmark.build_scene(tmp_path / "one", "scene_0002", cutouts_dir=SHIPPED_CUTOUTS,
-                          backgrounds_dir=SHIPPED_BACKGROUNDS, seed=4, image_size=SIZE)
-    one = tmp_path / "one" / "scene_0002"
-    for path in one.rglob("*"):
-        if path.is_file():
-            assert path.read_bytes() == (tmp_path / "all" / "scene_0002" / path.relative_to(one)).read_bytes(), path
+                             n_scenes=4, seed=4, image_size=SIZE)
+    benchmark.build_scenes(tmp_path / "some", ["scene_0003", "scene_0001"], cutouts_dir=SHIPPED_CUTOUTS,
+                           backgrounds_dir=SHIPPED_BACKGROUNDS, seed=4, image_size=SIZE)
+    assert sorted(p.name for p in (tmp_path / "some").iterdir()) == ["scene_0001", "scene_0003"]
+    for scene in ("scene_0001", "scene_0003"):
+        some = tmp_path / "some" / scene
+        files = [path for path in some.rglob("*") if path.is_file()]
+        assert len(files) >= 6
+        for path in files:
+            assert path.read_bytes() == (tmp_path / "all" / scene / path.relative_to(some)).read_bytes(), path
     with pytest.raises(ValueError, match="scene id"):
-        benchmark.build_scene(tmp_path / "one", "cat_1", cutouts_dir=SHIPPED_CUTOUTS,
-                              backgrounds_dir=SHIPPED_BACKGROUNDS, seed=4)
+        benchmark.build_scenes(tmp_path / "some", ["cat_1"], cutouts_dir=SHIPPED_CUTOUTS,
+                               backgrounds_dir=SHIPPED_BACKGROUNDS, seed=4)

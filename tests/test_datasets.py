@@ -373,3 +373,70 @@ def test_load_dataset_marks_an_unreadable_image_and_keeps_the_others(tmp_path):
     assert rows.loc["a", "status"] == "ok"
     assert rows.loc["b", "status"] == "unreadable_image"
     assert "'b'" in rows.loc["b", "message"] and "b.jpg" in rows.loc["b", "message"]
+
+
+# ----------------------------------------------------------------------------- cached tables
+
+
+def _seed_dataset(tmp_path: Path, names: dict) -> dict:
+    """Images named in `names` (file -> bytes) and an annotation with one label each."""
+    images = tmp_path / "imgs"
+    images.mkdir(exist_ok=True)
+    for name, data in names.items():
+        (images / name).write_bytes(data)
+    annotations = tmp_path / "ann.json"
+    annotations.write_text(json.dumps({"annotations": [{"filename": n, "labels": ["cat"]} for n in names]}))
+    return {"format": "seed", "annotations": str(annotations), "images": str(images)}
+
+
+def test_the_cached_table_is_reused_and_only_changed_images_are_decoded_again(tmp_path, monkeypatch):
+    from amodal import datasets
+
+    photo = (SEED / "cat-7875506_640_cat.jpg").read_bytes()
+    spec = _seed_dataset(tmp_path, {"a.jpg": photo, "b.jpg": b"truncated", "c.jpg": photo})
+    results = tmp_path / "results"
+    decoded = []
+    real = datasets._image_problem
+    monkeypatch.setattr(datasets, "_image_problem", lambda path: decoded.append(Path(path).name) or real(path))
+
+    first = datasets.load_dataset_cached("mine", spec, results)
+    assert sorted(decoded) == ["a.jpg", "b.jpg", "c.jpg"]
+    assert list(first["status"]) == ["ok", "unreadable_image", "ok"]
+    assert (results / ".cache" / "instances" / "mine.csv").is_file()
+
+    decoded.clear()
+    again = datasets.load_dataset_cached("mine", spec, results)
+    assert decoded == []  # no image opened
+    pd.testing.assert_frame_equal(again, first)
+
+    (tmp_path / "imgs" / "b.jpg").write_bytes(photo)  # the broken image is replaced by a good one
+    decoded.clear()
+    fixed = datasets.load_dataset_cached("mine", spec, results)
+    assert decoded == ["b.jpg"]
+    assert list(fixed["status"]) == ["ok", "ok", "ok"] and list(fixed["message"]) == ["", "", ""]
+
+    (tmp_path / "imgs" / "c.jpg").write_bytes(b"now broken too, and of another size")
+    decoded.clear()
+    broken = datasets.load_dataset_cached("mine", spec, results)
+    assert decoded == ["c.jpg"]
+    assert list(broken["status"]) == ["ok", "ok", "unreadable_image"]
+    assert "'c'" in broken.loc[2, "message"] and "c.jpg" in broken.loc[2, "message"]
+
+
+def test_a_changed_annotation_file_rebuilds_the_cached_table(tmp_path):
+    from amodal.datasets import load_dataset_cached
+
+    photo = (SEED / "cat-7875506_640_cat.jpg").read_bytes()
+    spec = _seed_dataset(tmp_path, {"a.jpg": photo})
+    assert list(load_dataset_cached("mine", spec, tmp_path / "results")["id"]) == ["a"]
+    spec = _seed_dataset(tmp_path, {"a.jpg": photo, "z.jpg": photo})  # an image and its entry appended
+    table = load_dataset_cached("mine", spec, tmp_path / "results")
+    assert list(table["id"]) == ["a", "z"] and list(table["status"]) == ["ok", "ok"]
+
+
+def test_validate_table_handles_a_large_table(tmp_path):
+    # 20,000 unique ids plus one repeat: the repeat is named (the check used to be quadratic)
+    ids = [f"i{k}" for k in range(20000)] + ["i7"]
+    table = pd.DataFrame({"id": ids, "image": "", "query": "", "gt": "", "status": "ok", "message": ""})
+    with pytest.raises(ValueError, match=r"\['i7'\]"):
+        validate_table(table)

@@ -652,9 +652,9 @@ def _painter_order(n_occluders: int, n_behind: int) -> list[int]:
     return [*range(first_behind, first_behind + n_behind), 0, *range(1, first_behind)]
 
 
-def build_scene(
+def build_scenes(
     out_dir,
-    scene_id: str,
+    scene_ids: list[str],
     *,
     cutouts_dir,
     backgrounds_dir,
@@ -666,12 +666,15 @@ def build_scene(
     target_size=(0.45, 0.75),
     behind=(0, 1),
 ) -> None:
-    """Write one scene of a benchmark (what make_benchmark writes for it), for per-scene jobs."""
-    index = scene_ids_index(scene_id)
-    params = _check_params(index + 1, seed, hidden_fraction, border_share, occluders, image_size, target_size, behind)
+    """Write some scenes of a benchmark (what make_benchmark writes for them), reading the
+    cutouts and backgrounds once: one shard of the workflow's scene jobs."""
+    indices = [scene_ids_index(scene_id) for scene_id in scene_ids]
+    params = _check_params(max(indices, default=0) + 1, seed, hidden_fraction, border_share, occluders, image_size,
+                           target_size, behind)
     cutouts, backgrounds = load_cutouts(cutouts_dir), load_backgrounds(backgrounds_dir)
-    scene = _indexed_scene(scene_id, index, cutouts, backgrounds, params, border_share, image_size, seed)
-    write_scene(Path(out_dir) / scene_id, scene)
+    for scene_id, index in zip(scene_ids, indices):
+        scene = _indexed_scene(scene_id, index, cutouts, backgrounds, params, border_share, image_size, seed)
+        write_scene(Path(out_dir) / scene_id, scene)
 
 
 def _indexed_scene(scene_id, index, cutouts, backgrounds, params, border_share, image_size, seed) -> Scene:

@@ -49,6 +49,19 @@ def instances(args) -> int:
     return 0
 
 
+def invalidate(args) -> int:
+    from .invalidate import invalidate as remove
+
+    removed = remove(args.results, args.stage, args.instances, dataset=args.dataset, key=args.key)
+    for folder in removed:
+        print(f"removed {folder}")
+    if not removed:
+        print(f"no {args.stage} folder found for {', '.join(args.instances)} under {args.results}/stages", file=sys.stderr)
+        return 1
+    print("the next snakemake run recomputes these (with the rest of their shards) and what depends on them")
+    return 0
+
+
 def main(argv=None) -> int:
     parser = argparse.ArgumentParser(prog="amodal", description=__doc__)
     commands = parser.add_subparsers(dest="command", required=True)
@@ -72,6 +85,14 @@ def main(argv=None) -> int:
     table.add_argument("--images", required=True)
     table.add_argument("--filenames", default=None, help="seed format: optional list of filenames")
     table.set_defaults(run=instances)
+
+    forget = commands.add_parser("invalidate", help="forget one stage's cached results for some instances, so the next run recomputes them")
+    forget.add_argument("instances", nargs="+", help="instance ids")
+    forget.add_argument("--stage", required=True, help="ground, tag, segment, order, prompt, complete, rgba or evaluate")
+    forget.add_argument("--results", default="results", help="results folder (config 'results'; default results)")
+    forget.add_argument("--dataset", default=None, help="only this dataset (default: every dataset)")
+    forget.add_argument("--key", default=None, help="only this stage folder key, e.g. geometric-6cb33e9c (default: every key)")
+    forget.set_defaults(run=invalidate)
 
     args = parser.parse_args(argv)
     return args.run(args)

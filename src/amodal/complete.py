@@ -13,6 +13,7 @@ when one pass predicts the whole shape); the `classical` backend here needs no w
 from __future__ import annotations
 
 from dataclasses import dataclass, field
+from functools import lru_cache
 
 import cv2
 import numpy as np
@@ -247,6 +248,16 @@ def make_backend(spec: dict):
 # ---------------------------------------------------------------- files
 
 
+@lru_cache(maxsize=4)
+def _read_wallpaper(path: str) -> np.ndarray:
+    """The wallpaper, read once per job (a shard's instances share it); read-only, as it is shared."""
+    from . import io
+
+    wallpaper = io.read_rgb(path)
+    wallpaper.flags.writeable = False
+    return wallpaper
+
+
 def run_complete(spec, image_path, visible_path, ground_path, occluders_path, prompt_path, wallpaper_path, instance):
     from . import InstanceError, io
 
@@ -256,7 +267,7 @@ def run_complete(spec, image_path, visible_path, ground_path, occluders_path, pr
     prompt = io.read_json(prompt_path)["prompt"]
     ground = io.read_json(ground_path)
     try:
-        wallpaper = io.read_rgb(wallpaper_path)
+        wallpaper = _read_wallpaper(str(wallpaper_path))
     except OSError as error:
         raise InstanceError(instance, wallpaper_path, f"clean wallpaper cannot be read ({error}); set config 'wallpaper'") from None
     if ground["status"] != "ok":

@@ -17,8 +17,11 @@ top-level shape) raise.
 
 from __future__ import annotations
 
+import hashlib
 import json
+import os
 import re
+from collections import Counter
 from pathlib import Path, PurePosixPath
 from typing import Iterable
 
@@ -140,7 +143,7 @@ def validate_table(df: pd.DataFrame) -> pd.DataFrame:
     if unsafe:
         raise ValueError(f"instance ids are not filesystem-safe ([A-Za-z0-9._-]+): {unsafe}; "
                          "rename them (datasets.safe_id does this)")
-    repeated = sorted({i for i in ids if ids.count(i) > 1})
+    repeated = sorted(i for i, n in Counter(ids).items() if n > 1)
     if repeated:
         raise ValueError(f"instance ids are not unique: {repeated}; "
                          "give each instance its own id (datasets.dedupe_ids does this)")
@@ -380,43 +383,125 @@ def _require(name: str, spec: dict, keys: tuple[str, ...]) -> None:
                          "add them to its spec")
 
 
-def load_dataset(name: str, spec: dict, results_dir="results") -> pd.DataFrame:
-    """The instance table of dataset `name`, described by its config `spec`."""
+def load_dataset(name: str, spec: dict, results_dir="results", check: bool = True) -> pd.DataFrame:
+    """The instance table of dataset `name`, described by its config `spec`; `check` decodes
+    every image header (`check_images`)."""
     if not _SAFE_ID.fullmatch(str(name)) or name in (".", ".."):
         raise ValueError(f"dataset name {name!r} is not filesystem-safe; "
                          "use only letters, digits, '.', '_' and '-'")
     fmt = spec.get("format")
     if fmt == "seed":
         _require(name, spec, ("annotations", "images"))
-        return check_images(load_seed(spec["annotations"], spec["images"], spec.get("filenames") or None))
+        table = load_seed(spec["annotations"], spec["images"], spec.get("filenames") or None)
+        return check_images(table) if check else table
     if fmt == "coco":
         _require(name, spec, ("annotations", "images"))
-        return check_images(load_coco(spec["annotations"], spec["images"], spec.get("categories")))
+        table = load_coco(spec["annotations"], spec["images"], spec.get("categories"))
+        return check_images(table) if check else table
     if fmt == "synthetic":
         _require(name, spec, ("n_scenes",))
         return synthetic_table(Path(results_dir) / "datasets" / name, spec["n_scenes"])
     raise ValueError(f"dataset {name!r} has format {fmt!r}; set 'format' to one of {list(FORMATS)}")
 
 
+def _image_problem(path) -> str | None:
+    """None if the file's header decodes as an image, else the error's name."""
+    from PIL import Image, UnidentifiedImageError
+
+    try:
+        with Image.open(path) as image:
+            image.size
+    except (UnidentifiedImageError, OSError) as error:
+        return type(error).__name__
+    return None
+
+
+def _unreadable(table: pd.DataFrame, index, problem: str) -> None:
+    row = table.loc[index]
+    table.loc[index, "status"] = "unreadable_image"
+    table.loc[index, "message"] = (
+        f"instance '{row['id']}': image {row['image']} cannot be read ({problem}); "
+        "replace the file or remove the instance"
+    )
+
+
 def check_images(table: pd.DataFrame) -> pd.DataFrame:
     """Mark rows whose image exists but is not a readable image as 'unreadable_image'.
 
-    Only the header is decoded, so checking thousands of images when the workflow starts is
-    cheap, and a corrupt file is reported by name instead of failing a job later.
+    Only the header is decoded, and `load_dataset_cached` keeps the result per file version,
+    so a corrupt file is reported by name instead of failing a job later.
     """
-    from PIL import Image, UnidentifiedImageError
-
     table = table.copy()
-    for index, row in table.iterrows():
-        if row["status"] != "ok":
-            continue
-        try:
-            with Image.open(row["image"]) as image:
-                image.size
-        except (UnidentifiedImageError, OSError) as error:
-            table.loc[index, "status"] = "unreadable_image"
-            table.loc[index, "message"] = (
-                f"instance '{row['id']}': image {row['image']} cannot be read ({type(error).__name__}); "
-                "replace the file or remove the instance"
-            )
+    for index in table.index[table["status"] == OK]:
+        problem = _image_problem(table.loc[index, "image"])
+        if problem:
+            _unreadable(table, index, problem)
     return table
+
+
+# ----------------------------------------------------------------------------- cache
+
+CACHE_VERSION = 1
+
+
+def _stat_key(path) -> list:
+    """(size, mtime in ns) of a file or folder, or None where it does not exist."""
+    try:
+        stat = os.stat(path)
+    except OSError:
+        return None
+    return [stat.st_size, stat.st_mtime_ns]
+
+
+def dataset_fingerprint(name: str, spec: dict) -> str:
+    """Changes whenever the spec, the annotation or filename-list file, or the image folder's
+    listing changes (adding or removing an image changes the folder's mtime)."""
+    sources = {key: [str(Path(spec[key]).resolve()), _stat_key(spec[key])]
+               for key in ("annotations", "filenames", "images") if spec.get(key)}
+    payload = json.dumps({"version": CACHE_VERSION, "name": name, "spec": spec, "sources": sources},
+                         sort_keys=True, default=str)
+    return hashlib.sha1(payload.encode()).hexdigest()
+
+
+def load_dataset_cached(name: str, spec: dict, results_dir="results") -> pd.DataFrame:
+    """`load_dataset`, built once per dataset version and kept under <results>/.cache/instances.
+
+    A later call (the next `snakemake` run, every cluster job's parse) reads the cached table
+    when the dataset's fingerprint is unchanged, and decodes the header again only of images
+    whose size or mtime changed since they were checked. Synthetic tables need no files and
+    are never cached.
+    """
+    if spec.get("format") == "synthetic":
+        return load_dataset(name, spec, results_dir)
+    folder = Path(results_dir) / ".cache" / "instances"
+    table_path, meta_path = folder / f"{name}.csv", folder / f"{name}.json"
+    fingerprint = dataset_fingerprint(name, spec)
+    cached = None
+    if meta_path.is_file() and table_path.is_file():
+        try:
+            meta = json.loads(meta_path.read_text())
+            if meta.get("fingerprint") == fingerprint:
+                cached = pd.read_csv(table_path, dtype=str, keep_default_na=False)
+        except (ValueError, OSError):
+            cached = None
+    if cached is None:
+        table = load_dataset(name, spec, results_dir, check=False)
+        checked = pd.Series([""] * len(table), index=table.index)
+        verdicts = pd.Series([""] * len(table), index=table.index)
+    else:
+        table = cached.drop(columns=["checked", "verdict"])
+        checked, verdicts = cached["checked"], cached["verdict"]
+    changed = False
+    for index in table.index[table["status"].isin([OK, "unreadable_image"])]:
+        stamp = json.dumps(_stat_key(table.loc[index, "image"]))
+        if checked[index] != stamp:
+            checked[index], verdicts[index], changed = stamp, _image_problem(table.loc[index, "image"]) or "", True
+        table.loc[index, ["status", "message"]] = [OK, ""]
+        if verdicts[index]:
+            _unreadable(table, index, verdicts[index])
+    if changed or cached is None:
+        with atomic_path(table_path) as tmp:
+            table.assign(checked=checked, verdict=verdicts).to_csv(tmp, index=False)
+        with atomic_path(meta_path) as tmp:
+            tmp.write_text(json.dumps({"fingerprint": fingerprint, "dataset": name}) + "\n")
+    return validate_table(table)

@@ -36,7 +36,6 @@ from typing import Iterable, Sequence
 
 import numpy as np
 from pycocotools import mask as coco_mask
-from skimage.metrics import peak_signal_noise_ratio, structural_similarity
 
 # Flat colour behind every composite (a mid grey-brown). Both sides of a comparison use it,
 # so a prediction that leaves the object transparent shows up as an error, not as a hole.
@@ -180,6 +179,8 @@ def _padded_box_frame(mask: np.ndarray, origin: Offset, pad: int) -> tuple[Offse
 
 def _ssim_map(reference: np.ndarray, test: np.ndarray) -> np.ndarray:
     """Per-pixel SSIM of two float RGB images, averaged over the channels."""
+    from skimage.metrics import structural_similarity  # imports scipy.stats: 0.5 s, only where scored
+
     _, full = structural_similarity(reference, test, channel_axis=-1, data_range=255, full=True)
     return full.mean(axis=-1)
 
@@ -280,6 +281,8 @@ def hidden_region_quality(
 def _psnr(reference: np.ndarray, test: np.ndarray, sse: float) -> float:
     if sse == 0:
         return PSNR_CAP  # a perfect match: skimage would return inf, which JSON cannot hold
+    from skimage.metrics import peak_signal_noise_ratio
+
     value = peak_signal_noise_ratio(reference, test, data_range=255)
     return min(float(value), PSNR_CAP)
 

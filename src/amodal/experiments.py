@@ -27,10 +27,14 @@ UPSTREAM = {
     "evaluate": ("rgba",),
 }
 
+# Backends that run on a GPU: their jobs take the `gpu` shard size and resources, and each job
+# claims a device of its own (amodal.devices). Every backend of this build runs on the CPU.
+GPU_BACKENDS: frozenset[tuple[str, str]] = frozenset()
+
 KEY_PATTERN = r"[a-z0-9_]+-[0-9a-f]{8}"
 NAME_PATTERN = r"[A-Za-z0-9_.-]+"
 # Folder names under results/ that an experiment may not take.
-RESERVED_NAMES = {"stages", "datasets", "tables", "logs", "benchmarks", "report"}
+RESERVED_NAMES = {"stages", "datasets", "tables", "logs", "benchmarks", "report", "shards"}
 
 
 def stage_key(stage: str, spec: dict, upstream_keys: dict[str, str]) -> str:
@@ -46,6 +50,11 @@ def experiment_keys(spec: dict) -> dict[str, str]:
         upstream = {name: keys[name] for name in UPSTREAM[stage]}
         keys[stage] = stage_key(stage, spec[stage], upstream)
     return keys
+
+
+def device_class(stage: str, spec: dict) -> str:
+    """"gpu" if the stage's backend runs on a GPU, else "cpu"."""
+    return "gpu" if (stage, spec["backend"]) in GPU_BACKENDS else "cpu"
 
 
 @dataclass

@@ -2,27 +2,17 @@
 
 from __future__ import annotations
 
-import shutil
 from pathlib import Path
 
 import pandas as pd
 
 from . import io
 from .evaluate import METRIC_DEFINITIONS, aggregate, failed_record, is_missing
-from .experiments import STAGES
 
 TABLE_METRICS = (
     "visible_iou", "amodal_iou", "amodal_iou_in_frame", "hidden_psnr", "hidden_ssim",
     "visible_ssim", "order_accuracy", "clip_score", "lpips", "feature_similarity",
 )
-
-
-def collect_instance(inputs: dict, outputs: dict, *, keys: dict, stage_root: str) -> None:
-    """Copy one experiment's deliverable and metrics next to a map of the stage folders used."""
-    for name in ("metrics", "rgba", "placement"):
-        with io.atomic_path(outputs[name]) as tmp:
-            shutil.copyfile(inputs[name], tmp)
-    io.write_json(outputs["stages"], {stage: f"{stage_root}/{stage}/{keys[stage]}" for stage in STAGES})
 
 
 def instance_records(metric_paths: list, not_ok: list[dict]) -> tuple[list[str], list[dict]]:

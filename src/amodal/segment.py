@@ -4,7 +4,6 @@ from __future__ import annotations
 
 import cv2
 import numpy as np
-from skimage.morphology import disk, erosion
 
 
 def background_segments(masks: list[np.ndarray], shape, erode_radius: int = 2, min_area: float = 100) -> list[np.ndarray]:
@@ -14,6 +13,8 @@ def background_segments(masks: list[np.ndarray], shape, erode_radius: int = 2, m
     Unlike the seed, which fills each contour, a region keeps its holes: a background that
     surrounds an object must not contain it, or it would overlap the very object it is behind.
     """
+    from skimage.morphology import disk, erosion  # 0.4 s to import; only jobs that segment pay it
+
     covered = np.zeros(shape, dtype=bool)
     for mask in masks:
         covered |= mask

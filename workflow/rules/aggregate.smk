@@ -1,33 +1,13 @@
-rule collect:
-    """One experiment's deliverable and metrics for one instance, with the stage folders they came from."""
-    input:
-        unpack(experiment_instance_files),
-    output:
-        metrics=f"{RESULTS}/{{experiment}}/{{dataset}}/{{instance}}/metrics.json",
-        rgba=f"{RESULTS}/{{experiment}}/{{dataset}}/{{instance}}/amodal.png",
-        placement=f"{RESULTS}/{{experiment}}/{{dataset}}/{{instance}}/placement.json",
-        stages=f"{RESULTS}/{{experiment}}/{{dataset}}/{{instance}}/stages.json",
-    params:
-        stage_keys=experiment_keys,
-        stage_root=STAGE_ROOT,
-    log:
-        f"{LOGS}/{{experiment}}/{{dataset}}/{{instance}}/collect.log",
-    localrule: True
-    conda:
-        "../../envs/amodal.yaml"
-    script:
-        "../scripts/collect.py"
-
-
 rule aggregate:
     """One metrics table per experiment and dataset."""
     input:
-        metrics=experiment_metrics,
+        collect_manifests,
     output:
         csv=f"{RESULTS}/{{experiment}}/{{dataset}}/metrics.csv",
         table=f"{RESULTS}/{{experiment}}/{{dataset}}/table.md",
         summary=f"{RESULTS}/{{experiment}}/{{dataset}}/summary.json",
     params:
+        metrics=experiment_metrics,
         not_ok=not_ok_instances,
         description=experiment_description,
     log:

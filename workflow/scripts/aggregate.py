@@ -5,7 +5,7 @@ sys.stderr = open(snakemake.log[0], "w")
 from amodal.report import aggregate_experiment
 
 aggregate_experiment(
-    list(snakemake.input.metrics),
+    snakemake.params.metrics,
     not_ok=snakemake.params.not_ok,
     experiment=snakemake.wildcards.experiment,
     dataset=snakemake.wildcards.dataset,

@@ -1,0 +1,162 @@
+"""Running one shard job in this process: each of its instances in turn.
+
+A job loads what it needs once and writes, for every instance, the same files into the
+same folder as if that instance had a job of its own. Bad input fails only its instance
+(`amodal.stage.run_stage` writes a failed record naming the instance and the file); the
+other instances of the shard run. The workflow's one script (`workflow/scripts/run_shard.py`)
+and the in-process benchmark both call `run_job`.
+"""
+
+from __future__ import annotations
+
+import logging
+import sys
+from typing import Callable
+
+from . import layout, provenance
+
+log = logging.getLogger("amodal")
+
+
+def _ground(spec, key, item, out, shared):
+    from . import io
+    from .ground import run_ground
+
+    mask, record = run_ground(spec, item["image"], item["gt"], item["id"])
+    io.write_mask(out["mask"], mask)
+    io.write_json(out["record"], provenance.stamp(record, "ground", key))
+
+
+def _tag(spec, key, item, out, shared):
+    from . import io
+    from .tag import run_tag
+
+    io.write_json(out["record"], provenance.stamp(run_tag(spec, item["gt"], item["id"]), "tag", key))
+
+
+def _segment(spec, key, item, out, shared):
+    from . import io
+    from .segment import run_segment
+
+    masks, record = run_segment(spec, item["reads"]["visible"], item["gt"], item["id"])
+    io.write_mask_stack(out["masks"], masks)
+    io.write_json(out["record"], provenance.stamp(record, "segment", key))
+
+
+def _order(spec, key, item, out, shared):
+    from . import io
+    from .order import run_order
+
+    reads = item["reads"]
+    record, occluders = run_order(spec, reads["visible"], reads["masks"], reads["segments"], item["gt"], item["id"])
+    io.write_mask(out["occluders"], occluders)
+    io.write_json(out["record"], provenance.stamp(record, "order", key))
+
+
+def _prompt(spec, key, item, out, shared):
+    from . import io
+    from .prompt import run_prompt
+
+    io.write_json(out["record"], provenance.stamp(run_prompt(spec, item["query"], item["gt"]), "prompt", key))
+
+
+def _complete(spec, key, item, out, shared):
+    from .complete import run_complete, write_completion
+
+    reads = item["reads"]
+    result, record = run_complete(spec, item["image"], reads["visible"], reads["ground"], reads["occluders"],
+                                  reads["prompt"], shared["wallpaper"], item["id"])
+    write_completion(result, provenance.stamp(record, "complete", key), record_path=out["record"],
+                     completion_path=out["completion"], amodal_path=out["amodal"], iterations_dir=out["iterations"])
+
+
+def _rgba(spec, key, item, out, shared):
+    from . import io
+    from .rgba import run_rgba
+
+    reads = item["reads"]
+    rgba, placement = run_rgba(spec, item["image"], reads["visible"], reads["complete"], reads["completion"], reads["amodal"])
+    io.write_image(out["rgba"], rgba)
+    io.write_json(out["placement"], provenance.stamp(placement, "rgba", key))
+
+
+def _evaluate(spec, key, item, out, shared):
+    from . import io
+    from .evaluate import run_evaluate
+
+    reads = item["reads"]
+    record = run_evaluate(spec, image=item["image"], visible=reads["visible"], segments_npz=reads["masks"],
+                          segments_json=reads["segments"], order=reads["order"], rgba=reads["rgba"],
+                          placement=reads["placement"], gt=item["gt"], instance=item["id"])
+    io.write_json(out["metrics"], provenance.stamp(record, "evaluate", key))
+
+
+STAGE_BODIES: dict[str, Callable] = {
+    "ground": _ground, "tag": _tag, "segment": _segment, "order": _order,
+    "prompt": _prompt, "complete": _complete, "rgba": _rgba, "evaluate": _evaluate,
+}
+
+
+def _failed_record(stage: str):
+    if stage == "evaluate":
+        from .evaluate import failed_record
+
+        return failed_record
+    return None
+
+
+def run_stage_job(stage: str, spec: dict, key: str, items: list[dict], shared: dict | None = None) -> dict[str, str]:
+    """Run one stage over a shard; returns each instance's status ("ok" or "failed")."""
+    from .stage import run_stage
+
+    body, shared = STAGE_BODIES[stage], shared or {}
+    statuses = {}
+    for item in items:
+        out = layout.stage_outputs(item["folder"], stage)
+        inputs = dict(item["reads"], **{name: item[name] for name in layout.INSTANCE_READS[stage] if item[name]})
+        statuses[item["id"]] = run_stage(inputs, out, lambda: body(spec, key, item, out, shared), _failed_record(stage))
+        log.info("%s %s: %s", stage, item["id"], statuses[item["id"]])
+    return statuses
+
+
+def run_scenes_job(spec: dict, items: list[dict]) -> None:
+    """Build a shard of synthetic-benchmark scenes (cutouts and backgrounds read once)."""
+    from pathlib import Path
+
+    from .benchmark import build_scenes
+
+    if items:
+        build_scenes(Path(items[0]["folder"]).parent, [item["id"] for item in items], cutouts_dir=spec["cutouts"],
+                     backgrounds_dir=spec["backgrounds"], seed=spec["seed"], hidden_fraction=tuple(spec["hidden_fraction"]),
+                     border_share=spec["border_share"], occluders=tuple(spec["occluders"]), behind=tuple(spec["behind"]),
+                     image_size=spec["image_size"])
+
+
+def run_collect_job(items: list[dict]) -> None:
+    from .collect import collect_instance
+
+    for item in items:
+        collect_instance(item["reads"], layout.collected_outputs(item["folder"]), stages=item["stages"])
+
+
+def run_job(kind: str, spec: dict, key: str, items: list[dict], manifest: str, shared: dict | None = None,
+            gpus: int = 0) -> dict[str, str]:
+    """Run one planned job (amodal.workplan.Job fields), then write its manifest; a GPU job
+    first claims its devices. Returns each instance's status."""
+    from . import io
+
+    logging.basicConfig(stream=sys.stderr, level=logging.INFO, format="%(levelname)s %(message)s")
+    if gpus:
+        from .devices import claim
+
+        claim(gpus)
+    if kind == "scenes":
+        run_scenes_job(spec, items)
+    elif kind == "collect":
+        run_collect_job(items)
+    else:
+        statuses = run_stage_job(kind, spec, key, items, shared)
+    if kind in ("scenes", "collect"):
+        statuses = {item["id"]: "ok" for item in items}
+    io.write_json(manifest, {"kind": kind, "key": key, "instances": statuses})
+    return statuses

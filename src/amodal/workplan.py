@@ -1,0 +1,247 @@
+"""Every job of a run, planned once from the config, the experiments and the instance tables.
+
+A job processes one shard of one dataset for one stage folder key (or one experiment, for
+`collect`). Its outputs are the per-instance folders it fills, so Snakemake caches and checks
+each instance's stage folder. Jobs depend on each other through shard manifests (see
+`Workplan`), on the stages directly upstream (`experiments.UPSTREAM`) only: a stage also reads
+files of earlier ancestors (complete reads ground's mask), and those reach it through the
+chain, since whatever reruns an ancestor reruns every stage between. The workflow turns each job into one rule (`workflow/rules/*.smk`), and
+`benchmarks/classical_speed.py` runs the very same jobs in one process, so both do the same
+work. Nothing here imports Snakemake.
+"""
+
+from __future__ import annotations
+
+import math
+import re
+from dataclasses import dataclass, field
+
+import pandas as pd
+
+from . import layout
+from .datasets import OK
+from .experiments import STAGES, UPSTREAM, Plan, device_class
+from .shards import shards
+
+DEFAULT_SHARD_SIZE = {"cpu": 16, "gpu": 32}
+DEFAULT_RESOURCES = {
+    "cpu": {"threads": 1, "mem_mb": 1000, "gpu": 0, "runtime_base_min": 5, "runtime_per_instance_s": 10},
+    "gpu": {"threads": 4, "mem_mb": 16000, "gpu": 1, "runtime_base_min": 10, "runtime_per_instance_s": 60},
+}
+
+
+@dataclass
+class Job:
+    """One shard job: what it reads, the folders it makes, and each instance's files."""
+
+    rule: str
+    kind: str  # "scenes", a stage name, or "collect"
+    dataset: str
+    shard: str
+    key: str  # the stage folder key; the experiment name for collect; "" for scenes
+    spec: dict
+    items: list[dict]
+    inputs: list[str]  # upstream shard manifests (or source files) the job needs
+    outputs: list[str]  # the instance folders it fills
+    manifest: str  # written last: the shard's ids and statuses
+    log: str
+    benchmark: str  # Snakemake's timing of the job
+    device: str = "cpu"
+    shared: dict = field(default_factory=dict)  # job-wide inputs by name (e.g. the wallpaper)
+
+
+def rule_name(*parts: str) -> str:
+    """A rule name (a Python identifier) made of the parts."""
+    return "__".join(re.sub(r"[^A-Za-z0-9]", "_", part) for part in parts)
+
+
+def shard_size(config: dict, device: str) -> int:
+    sizes = config.get("shard_size", DEFAULT_SHARD_SIZE)
+    if isinstance(sizes, dict):
+        return sizes.get(device, DEFAULT_SHARD_SIZE[device])
+    if isinstance(sizes, int) and not isinstance(sizes, bool):
+        return sizes
+    raise ValueError(f"config 'shard_size' must be an integer or {{cpu: n, gpu: n}}, got {sizes!r}")
+
+
+def job_resources(config: dict, job: Job) -> dict:
+    """threads, mem_mb (before scaling by attempt), runtime in minutes and gpu count."""
+    spec = dict(DEFAULT_RESOURCES[job.device], **(config.get("resources", {}).get(job.device) or {}))
+    runtime = spec["runtime_base_min"] + math.ceil(spec["runtime_per_instance_s"] * len(job.items) / 60)
+    return {"threads": spec["threads"], "mem_mb": spec["mem_mb"], "runtime": runtime, "gpu": spec["gpu"]}
+
+
+class Workplan:
+    """All jobs of a run. `tables` are the datasets' instance tables (amodal.datasets).
+
+    Every job also writes a manifest, `<results>/shards/<dataset>/<kind>/<key>/<shard>.json`,
+    after all its instances (their ids and statuses). Jobs depend on each other through these
+    manifests: a job's inputs are the manifests of the upstream shards that hold its
+    instances, not every instance folder, so Snakemake plans a few files per shard instead of
+    dozens per instance. Each instance folder is still an output of its job, and
+    `missing_outputs` lets `rule all` ask for the ones that are gone: a missing folder reruns
+    its job, and whatever reads its manifest after it.
+    """
+
+    def __init__(self, config: dict, plan: Plan, tables: dict[str, pd.DataFrame]):
+        self.config = config
+        self.plan = plan
+        self.results = config["results"]
+        self.tables = tables
+        self.rows = {name: {row["id"]: row for row in table.to_dict("records")} for name, table in tables.items()}
+        self.jobs: list[Job] = []
+        self.collected: dict[tuple[str, str], list[str]] = {}
+        self.collect_manifests: dict[tuple[str, str], list[str]] = {}
+        for dataset, table in tables.items():
+            ids = list(table["id"])
+            runnable = list(table["status"] == OK)
+            self._plan_dataset(dataset, ids, runnable)
+
+    # ------------------------------------------------------------------ queries
+
+    def by_kind(self, kind: str) -> list[Job]:
+        return [job for job in self.jobs if job.kind == kind]
+
+    def ok_ids(self, dataset: str) -> list[str]:
+        return [i for i, row in self.rows[dataset].items() if row["status"] == OK]
+
+    def not_ok(self, dataset: str) -> list[dict]:
+        return [{"id": i, "status": row["status"], "message": row["message"]}
+                for i, row in self.rows[dataset].items() if row["status"] != OK]
+
+    def missing_outputs(self) -> list[str]:
+        """Instance folders that are gone although their job's manifest is there.
+
+        Snakemake checks only the outputs that something downstream asks for, and jobs ask for
+        manifests; `rule all` asks for these folders too, so a removed instance folder, or a
+        shard that gained instances, reruns its job (and, through its manifest, what follows).
+        """
+        import os
+
+        return [folder for job in self.jobs if os.path.exists(job.manifest)
+                for folder in job.outputs if not os.path.isdir(folder)]
+
+    def metrics_files(self, experiment: str, dataset: str) -> list[str]:
+        """Every collected metrics file of one experiment and dataset, in table order."""
+        return [layout.collected_outputs(folder)["metrics"] for folder in self.collected[(experiment, dataset)]]
+
+    # ------------------------------------------------------------------ planning
+
+    def _is_synthetic(self, dataset: str) -> bool:
+        return self.config["datasets"][dataset].get("format") == "synthetic"
+
+    def _manifests(self, dataset: str, kind: str, key: str, members: list[str], shard_of: dict) -> list[str]:
+        """The manifests of the `kind` shards that hold `members`, in shard order."""
+        names = sorted({shard_of[i] for i in members})
+        return [layout.shard_manifest(self.results, dataset, kind, key, name) for name in names]
+
+    def _plan_dataset(self, dataset: str, ids: list[str], runnable: list[bool]) -> None:
+        sizes = {device: shard_size(self.config, device) for device in ("cpu", "gpu")}
+        by_device = {device: shards(ids, runnable, size) for device, size in sizes.items()}
+        shard_of = {device: {i: name for name, members in found.items() for i in members}
+                    for device, found in by_device.items()}
+        stage_device: dict[tuple[str, str], str] = {}
+        if self._is_synthetic(dataset):
+            for shard, members in by_device["cpu"].items():
+                self._scene_job(dataset, shard, members)
+        for experiment, keys in self.plan.keys.items():
+            for stage in STAGES:
+                key = keys[stage]
+                if (stage, key) in stage_device:
+                    continue
+                spec = self.plan.run(stage, key).spec
+                device = stage_device[(stage, key)] = device_class(stage, spec)
+                for shard, members in by_device[device].items():
+                    if UPSTREAM[stage]:
+                        lineage = self.plan.run(stage, key).lineage
+                        needs = [m for up in UPSTREAM[stage] for m in self._manifests(
+                            dataset, up, lineage[up], members, shard_of[stage_device[(up, lineage[up])]])]
+                    elif self._is_synthetic(dataset):
+                        needs = self._manifests(dataset, "scenes", "synthetic", members, shard_of["cpu"])
+                    else:
+                        rows = self.rows[dataset]
+                        needs = [rows[i][name] for i in members for name in layout.INSTANCE_READS[stage] if rows[i][name]]
+                    self._stage_job(dataset, stage, key, spec, device, shard, members, needs)
+            self.collected[(experiment, dataset)] = []
+            self.collect_manifests[(experiment, dataset)] = []
+            evaluate_shards = shard_of[stage_device[("evaluate", keys["evaluate"])]]
+            for shard, members in by_device["cpu"].items():
+                needs = self._manifests(dataset, "evaluate", keys["evaluate"], members, evaluate_shards)
+                self._collect_job(dataset, experiment, keys, shard, members, needs)
+
+    def _scene_job(self, dataset: str, shard: str, members: list[str]) -> None:
+        # Without n_scenes: growing the benchmark must not change the params of existing shards.
+        spec = {k: v for k, v in self.config["datasets"][dataset].items() if k != "n_scenes"}
+        self.jobs.append(Job(
+            rule=rule_name("scenes", dataset, shard),
+            kind="scenes",
+            dataset=dataset,
+            shard=shard,
+            key="synthetic",
+            spec=spec,
+            items=[{"id": i, "folder": layout.scene_folder(self.results, dataset, i)} for i in members],
+            inputs=[f"{spec['cutouts']}/cutouts.csv", f"{spec['backgrounds']}/backgrounds.csv"],
+            outputs=[layout.scene_folder(self.results, dataset, i) for i in members],
+            manifest=layout.shard_manifest(self.results, dataset, "scenes", "synthetic", shard),
+            log=layout.shard_log(self.results, dataset, "scenes", "synthetic", shard),
+            benchmark=layout.shard_benchmark(self.results, dataset, "scenes", "synthetic", shard),
+        ))
+
+    def _stage_job(self, dataset, stage, key, spec, device, shard, members, needs) -> None:
+        lineage = dict(self.plan.run(stage, key).lineage)
+        items = []
+        for instance in members:
+            row = self.rows[dataset][instance]
+            folders = {up: layout.stage_folder(self.results, dataset, instance, up, lineage[up]) for up in lineage}
+            reads = {name: layout.stage_outputs(folders[up], up)[file] for name, (up, file) in layout.STAGE_READS[stage].items()}
+            items.append({
+                "id": instance,
+                "image": row["image"],
+                "gt": row["gt"],
+                "query": row["query"],
+                "reads": reads,
+                "folder": layout.stage_folder(self.results, dataset, instance, stage, key),
+            })
+        shared = {"wallpaper": self.config["wallpaper"]} if stage == "complete" else {}
+        self.jobs.append(Job(
+            rule=rule_name(stage, dataset, key, shard),
+            kind=stage,
+            dataset=dataset,
+            shard=shard,
+            key=key,
+            spec=spec,
+            items=items,
+            inputs=list(dict.fromkeys(needs)) + list(shared.values()),
+            outputs=[item["folder"] for item in items],
+            manifest=layout.shard_manifest(self.results, dataset, stage, key, shard),
+            log=layout.shard_log(self.results, dataset, stage, key, shard),
+            benchmark=layout.shard_benchmark(self.results, dataset, stage, key, shard),
+            device=device,
+            shared=shared,
+        ))
+
+    def _collect_job(self, dataset, experiment, keys, shard, members, needs) -> None:
+        items = []
+        for instance in members:
+            folders = {stage: layout.stage_folder(self.results, dataset, instance, stage, keys[stage]) for stage in STAGES}
+            reads = {name: layout.stage_outputs(folders[stage], stage)[file]
+                     for name, (stage, file) in layout.DELIVERABLES.items()}
+            folder = layout.experiment_folder(self.results, experiment, dataset, instance)
+            items.append({"id": instance, "reads": reads, "stages": folders, "folder": folder})
+            self.collected[(experiment, dataset)].append(folder)
+        manifest = layout.shard_manifest(self.results, dataset, "collect", experiment, shard)
+        self.collect_manifests[(experiment, dataset)].append(manifest)
+        self.jobs.append(Job(
+            rule=rule_name("collect", dataset, experiment, shard),
+            kind="collect",
+            dataset=dataset,
+            shard=shard,
+            key=experiment,
+            spec={},
+            items=items,
+            inputs=needs,
+            outputs=[item["folder"] for item in items],
+            manifest=manifest,
+            log=layout.shard_log(self.results, dataset, "collect", experiment, shard),
+            benchmark=layout.shard_benchmark(self.results, dataset, "collect", experiment, shard),
+        ))

@@ -1,0 +1,128 @@
+"""The real workflow at shard sizes 1, 3 and 16: the same files byte for byte, every stage file
+and table present, and a killed run that resumes to the same result without redoing finished
+shards. The runs of the fixture are only read; tests that change a run make their own."""
+
+import json
+import os
+import signal
+import subprocess
+import time
+
+import pandas as pd
+import pytest
+
+from workflow_helpers import (EXPERIMENTS, command, environment, make_workdir, planned_rules, result_files,
+                              snakemake)
+
+IDS = ["scene_0000", "scene_0001", "scene_0002", "scene_0003"]
+STAGE_FILES = {
+    "ground": ["visible_mask.png", "ground.json"],
+    "tag": ["tags.json"],
+    "segment": ["segments.npz", "segments.json"],
+    "order": ["order.json", "occluder_mask.png"],
+    "prompt": ["prompt.json"],
+    "complete": ["complete.json", "completion.png", "amodal_mask.png", "iterations/0/input.png",
+                 "iterations/0/mask.png", "iterations/0/completion.png", "iterations/0/amodal_mask.png",
+                 "iterations/0/occluder_mask.png"],
+    "rgba": ["amodal.png", "placement.json"],
+    "evaluate": ["metrics.json"],
+}
+
+
+@pytest.fixture(scope="module")
+def runs(tmp_path_factory):
+    """One complete run per shard size, each in its own folder."""
+    found = {}
+    for size in (1, 3, 16):
+        workdir = make_workdir(tmp_path_factory.mktemp(f"shard{size}"), n_scenes=4, shard_size=size)
+        snakemake(workdir)
+        found[size] = workdir
+    return found
+
+
+def test_outputs_are_byte_identical_whatever_the_shard_size(runs):
+    one, three, sixteen = (result_files(runs[size]) for size in (1, 3, 16))
+    assert len(one) > 4 * 20  # every stage file of every instance, both experiments
+    assert sorted(one) == sorted(three) == sorted(sixteen)
+    differing = [name for name in one if not (one[name] == three[name] == sixteen[name])]
+    assert differing == []
+
+
+def test_every_per_instance_file_and_table_exists(runs):
+    results = runs[3] / "results"
+    for experiment in EXPERIMENTS:
+        for instance in IDS:
+            folder = results / experiment / "bench" / instance
+            for name in ["amodal.png", "placement.json", "metrics.json", "stages.json"]:
+                assert (folder / name).is_file(), folder / name
+            stages = json.loads((folder / "stages.json").read_text())
+            for stage, names in STAGE_FILES.items():
+                assert stages[stage].startswith(f"results/stages/bench/{instance}/{stage}/")
+                for name in names:
+                    assert (runs[3] / stages[stage] / name).is_file(), f"{stages[stage]}/{name}"
+            metrics = json.loads((folder / "metrics.json").read_text())
+            assert metrics["status"] == "ok"
+            assert 0.0 < metrics["metrics"]["amodal_iou"] <= 1.0
+            assert metrics["metrics"]["visible_iou"] == 1.0  # oracle grounding
+            assert metrics["clip_score"]["missing"]  # no weights: missing, never a number
+        table = pd.read_csv(results / experiment / "bench" / "metrics.csv")
+        assert sorted(table["id"]) == IDS
+    comparison = (results / "tables" / "bench.md").read_text()
+    for experiment in EXPERIMENTS:
+        assert f"| {experiment} | 4 |" in comparison
+    assert "Metric definitions" in comparison and "missing" in comparison
+
+
+def test_every_shard_manifest_lists_its_instances_and_their_status(runs):
+    manifests = sorted((runs[3] / "results" / "shards" / "bench" / "ground").rglob("*.json"))
+    assert [m.name for m in manifests] == ["s00000.json", "s00001.json"]
+    assert json.loads(manifests[0].read_text())["instances"] == {i: "ok" for i in IDS[:3]}
+    assert json.loads(manifests[1].read_text())["instances"] == {"scene_0003": "ok"}
+
+
+def test_experiments_share_upstream_stage_folders(runs):
+    folder = runs[3] / "results"
+    stages = {e: json.loads((folder / e / "bench" / IDS[0] / "stages.json").read_text()) for e in EXPERIMENTS}
+    for stage in ("ground", "tag", "segment", "prompt"):
+        assert stages[EXPERIMENTS[0]][stage] == stages[EXPERIMENTS[1]][stage]
+    for stage in ("order", "complete", "rgba", "evaluate"):
+        assert stages[EXPERIMENTS[0]][stage] != stages[EXPERIMENTS[1]][stage]
+
+
+def test_oracle_order_is_perfect_on_the_benchmark(runs):
+    summary = json.loads((runs[3] / "results" / "oracle_order" / "bench" / "summary.json").read_text())
+    assert summary["metrics"]["order_accuracy"]["pooled"] == 1.0
+
+
+def test_lint_is_clean(runs):
+    assert "Congratulations" in snakemake(runs[3], "--lint")
+
+
+def test_a_killed_run_resumes_without_redoing_finished_shards(runs, tmp_path):
+    workdir = make_workdir(tmp_path / "killed", n_scenes=4, shard_size=1)
+    total = sum(planned_rules(snakemake(workdir, "--dry-run")).values())
+    process = subprocess.Popen(command(workdir), env=environment(), start_new_session=True,
+                               stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL)
+    manifests = workdir / "results" / "shards" / "bench"
+    deadline = time.monotonic() + 300
+    while not list(manifests.glob("complete/*/*.json")) and time.monotonic() < deadline and process.poll() is None:
+        time.sleep(0.1)
+    os.killpg(process.pid, signal.SIGKILL)  # the whole run, its job processes included
+    process.wait()
+    assert list(manifests.glob("complete/*/*.json")), "the run was killed before any completion finished"
+
+    snakemake(workdir, "--unlock")
+    replanned = planned_rules(snakemake(workdir, "--dry-run", "--rerun-incomplete"))
+    assert 0 < sum(replanned.values()) < total  # finished shards are kept
+    kept = {}
+    for manifest in manifests.rglob("*.json"):
+        kind, key, shard = manifest.parent.parent.name, manifest.parent.name, manifest.stem
+        rule = "__".join(part.replace("-", "_") for part in (kind, "bench", key, shard))
+        if kind == "scenes":
+            rule = f"scenes__bench__{shard}"
+        if rule not in replanned:
+            kept[manifest] = manifest.stat().st_mtime_ns
+    assert kept
+    snakemake(workdir, "--rerun-incomplete")
+    assert {m: m.stat().st_mtime_ns for m in kept} == kept  # not one finished shard ran again
+    assert result_files(workdir) == result_files(runs[1])  # and the result is the uninterrupted run's

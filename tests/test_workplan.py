@@ -1,0 +1,122 @@
+"""The planned jobs: which instances each processes, which folders it reads and fills, and
+what it asks the scheduler for. Expected paths are written out by hand."""
+
+import pandas as pd
+import pytest
+
+from amodal import experiments
+from amodal.experiments import Plan
+from amodal.workplan import Workplan, job_resources
+
+SPEC = {
+    "ground": {"backend": "oracle"}, "tag": {"backend": "oracle"}, "segment": {"backend": "oracle"},
+    "order": {"backend": "geometric"}, "prompt": {"backend": "query"}, "complete": {"backend": "classical"},
+    "rgba": {"backend": "blend"}, "evaluate": {"backend": "standard"},
+}
+
+
+def table(ids, statuses=None, gt=True):
+    statuses = statuses or ["ok"] * len(ids)
+    return pd.DataFrame({"id": ids, "image": [f"imgs/{i}.jpg" for i in ids], "query": ["the cat"] * len(ids),
+                         "gt": [f"gt/{i}.json" if gt else "" for i in ids], "status": statuses,
+                         "message": [""] * len(ids)})
+
+
+def config(**extra):
+    return {"results": "R", "wallpaper": "wall.jpg", "datasets": {"photos": {"format": "seed"}}, **extra}
+
+
+def test_jobs_cover_each_stage_key_once_per_shard_and_skip_instances_that_cannot_run():
+    plan = Plan({"a": SPEC, "b": dict(SPEC, order={"backend": "oracle"})})
+    work = Workplan(config(shard_size=2), plan, {"photos": table(["p0", "p1", "p2", "p3", "p4"], ["ok", "ok", "missing_image", "ok", "ok"])})
+    ground = work.by_kind("ground")
+    assert [job.items and [i["id"] for i in job.items] for job in ground] == [["p0", "p1"], ["p3"], ["p4"]]
+    # shared stages once, order and everything after it once per experiment
+    assert len(work.by_kind("order")) == 6 and len(work.by_kind("prompt")) == 3 and len(work.by_kind("collect")) == 6
+    assert work.not_ok("photos")[0]["id"] == "p2"
+    assert len({job.rule for job in work.jobs}) == len(work.jobs)
+
+
+def test_a_stage_job_fills_its_instances_folders_and_needs_the_upstream_shard_manifests():
+    plan = Plan({"a": SPEC})
+    keys = plan.keys["a"]
+    work = Workplan(config(shard_size=8), plan, {"photos": table(["p0", "p1"])})
+    (job,) = work.by_kind("order")
+    folder = f"R/stages/photos/p1/order/{keys['order']}"
+    assert job.outputs == [f"R/stages/photos/p0/order/{keys['order']}", folder]
+    assert job.manifest == f"R/shards/photos/order/{keys['order']}/s00000.json"
+    assert job.rule == f"order__photos__{keys['order'].replace('-', '_')}__s00000"
+    assert job.inputs == [f"R/shards/photos/segment/{keys['segment']}/s00000.json"]  # segment is order's only direct upstream
+    item = job.items[1]
+    # it still reads ground's mask, an ancestor's file, by its path
+    assert item["reads"]["visible"] == f"R/stages/photos/p1/ground/{keys['ground']}/visible_mask.png"
+    assert item["reads"]["masks"] == f"R/stages/photos/p1/segment/{keys['segment']}/segments.npz"
+    assert item["folder"] == folder and item["gt"] == "gt/p1.json"
+    (ground,) = work.by_kind("ground")
+    assert ground.inputs == ["imgs/p0.jpg", "gt/p0.json", "imgs/p1.jpg", "gt/p1.json"]  # a first stage needs the sources
+    (tag,) = work.by_kind("tag")
+    assert tag.inputs == ["gt/p0.json", "gt/p1.json"]
+    (complete,) = work.by_kind("complete")
+    assert complete.shared == {"wallpaper": "wall.jpg"} and "wall.jpg" in complete.inputs
+    (collect,) = work.by_kind("collect")
+    assert collect.outputs == ["R/a/photos/p0", "R/a/photos/p1"]
+    assert collect.inputs == [f"R/shards/photos/evaluate/{keys['evaluate']}/s00000.json"]
+    assert work.collect_manifests[("a", "photos")] == ["R/shards/photos/collect/a/s00000.json"]
+    assert work.metrics_files("a", "photos") == ["R/a/photos/p0/metrics.json", "R/a/photos/p1/metrics.json"]
+
+
+def test_a_job_needs_every_upstream_shard_that_holds_one_of_its_instances(monkeypatch):
+    monkeypatch.setattr(experiments, "GPU_BACKENDS", frozenset({("order", "geometric")}))
+    plan = Plan({"a": SPEC})
+    keys = plan.keys["a"]
+    work = Workplan(config(shard_size={"cpu": 2, "gpu": 3}), plan, {"photos": table([f"p{i}" for i in range(5)])})
+    # order (gpu) shards: p0-p2, p3-p4; segment (cpu) shards: p0-p1, p2-p3, p4
+    first, second = work.by_kind("order")
+    segment = f"R/shards/photos/segment/{keys['segment']}"
+    assert first.inputs == [f"{segment}/s00000.json", f"{segment}/s00001.json"]
+    assert second.inputs == [f"{segment}/s00001.json", f"{segment}/s00002.json"]
+    order = f"R/shards/photos/order/{keys['order']}"
+    complete = work.by_kind("complete")  # cpu again: p0-p1, p2-p3, p4
+    assert [job.inputs[:-1] for job in complete] == [
+        [f"{order}/s00000.json", f"R/shards/photos/prompt/{keys['prompt']}/s00000.json"],
+        [f"{order}/s00000.json", f"{order}/s00001.json", f"R/shards/photos/prompt/{keys['prompt']}/s00001.json"],
+        [f"{order}/s00001.json", f"R/shards/photos/prompt/{keys['prompt']}/s00002.json"],
+    ]
+
+
+def test_a_synthetic_scene_is_one_folder_made_by_a_scene_job_and_read_as_a_whole():
+    plan = Plan({"a": SPEC})
+    cfg = config(shard_size=3, datasets={"bench": {"format": "synthetic", "cutouts": "C", "backgrounds": "B"}})
+    work = Workplan(cfg, plan, {"bench": table(["scene_0000", "scene_0001"])})
+    (scenes,) = work.by_kind("scenes")
+    assert scenes.outputs == ["R/datasets/bench/scene_0000", "R/datasets/bench/scene_0001"]
+    assert scenes.inputs == ["C/cutouts.csv", "B/backgrounds.csv"]
+    assert scenes.manifest == "R/shards/bench/scenes/synthetic/s00000.json"
+    (ground,) = work.by_kind("ground")
+    assert ground.inputs == ["R/shards/bench/scenes/synthetic/s00000.json"]
+
+
+def test_gpu_stages_take_the_gpu_shard_size_and_resources(monkeypatch):
+    monkeypatch.setattr(experiments, "GPU_BACKENDS", frozenset({("complete", "classical")}))
+    plan = Plan({"a": SPEC})
+    cfg = config(shard_size={"cpu": 2, "gpu": 5},
+                 resources={"gpu": {"mem_mb": 20000, "runtime_base_min": 10, "runtime_per_instance_s": 30}})
+    work = Workplan(cfg, plan, {"photos": table([f"p{i}" for i in range(7)])})
+    assert [len(job.items) for job in work.by_kind("complete")] == [5, 2]
+    assert [len(job.items) for job in work.by_kind("rgba")] == [2, 2, 2, 1]
+    gpu_job = work.by_kind("complete")[0]
+    assert gpu_job.device == "gpu"
+    # 10 min + 5 instances x 30 s = 12.5 min, rounded up to 13
+    assert job_resources(cfg, gpu_job) == {"threads": 4, "mem_mb": 20000, "runtime": 13, "gpu": 1}
+    assert job_resources(cfg, work.by_kind("rgba")[3]) == {"threads": 1, "mem_mb": 1000, "runtime": 6, "gpu": 0}
+
+
+def test_shard_size_one_gives_one_job_per_instance():
+    work = Workplan(config(shard_size=1), Plan({"a": SPEC}), {"photos": table(["p0", "p1", "p2"])})
+    assert [job.shard for job in work.by_kind("evaluate")] == ["s00000", "s00001", "s00002"]
+
+
+@pytest.mark.parametrize("size", [0, "big"])
+def test_a_bad_shard_size_is_refused(size):
+    with pytest.raises((ValueError, TypeError)):
+        Workplan(config(shard_size=size), Plan({"a": SPEC}), {"photos": table(["p0"])})

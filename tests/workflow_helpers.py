@@ -1,0 +1,82 @@
+"""Running the real workflow in a throw-away folder, for the end-to-end tests."""
+
+from __future__ import annotations
+
+import os
+import re
+import subprocess
+import sys
+from pathlib import Path
+
+import yaml
+
+ROOT = Path(__file__).resolve().parent.parent
+SNAKEMAKE = Path(sys.executable).parent / "snakemake"
+EXPERIMENTS = ["baseline_classical", "oracle_order"]
+# Result trees whose files must not depend on how instances were sharded. Logs, benchmarks,
+# manifests and caches are about jobs, not instances, and are left out.
+COMPARED = ("stages", "datasets", "tables", *EXPERIMENTS)
+
+
+def make_workdir(folder: Path, n_scenes: int = 4, shard_size=3) -> Path:
+    folder.mkdir(parents=True, exist_ok=True)
+    write_config(folder, n_scenes, shard_size)
+    return folder
+
+
+def write_config(folder: Path, n_scenes: int, shard_size) -> None:
+    config = {
+        "results": "results",
+        "experiments_dir": str(ROOT / "config" / "experiments"),
+        "experiments": EXPERIMENTS,
+        "wallpaper": str(ROOT / "data" / "seed_examples" / "gray_wallpaper.jpeg"),
+        "shard_size": shard_size,
+        "datasets": {
+            "bench": {"format": "synthetic", "n_scenes": n_scenes, "seed": 1, "image_size": 256,
+                      "cutouts": str(ROOT / "data" / "cutouts"), "backgrounds": str(ROOT / "data" / "backgrounds")}
+        },
+    }
+    (folder / "config").mkdir(exist_ok=True)
+    (folder / "config" / "config.yaml").write_text(yaml.safe_dump(config))
+
+
+def command(workdir: Path, *args: str) -> list[str]:
+    return [str(SNAKEMAKE), "--snakefile", str(ROOT / "Snakefile"), "--directory", str(workdir), "--cores", "2", *args]
+
+
+def environment() -> dict:
+    return dict(os.environ, HF_HUB_OFFLINE="1", PATH=f"{SNAKEMAKE.parent}:{os.environ['PATH']}")
+
+
+def snakemake(workdir: Path, *args: str) -> str:
+    done = subprocess.run(command(workdir, *args), capture_output=True, text=True, env=environment(), timeout=900)
+    assert done.returncode == 0, done.stdout[-4000:] + done.stderr[-4000:]
+    return done.stdout + done.stderr
+
+
+def planned_rules(output: str) -> dict[str, int]:
+    """The 'Job stats' table of a dry run: rule name -> jobs."""
+    if "Nothing to be done" in output:
+        return {}
+    table = output.split("Job stats:")[1].split("Reasons:")[0]
+    return {m.group(1): int(m.group(2)) for m in re.finditer(r"^(\w+)\s+(\d+)$", table, re.M) if m.group(1) != "total"}
+
+
+def job_counts(output: str) -> dict[str, int]:
+    """Planned jobs by kind: shard rules (<kind>__<dataset>__...) are counted under their kind."""
+    counts: dict[str, int] = {}
+    for rule, n in planned_rules(output).items():
+        kind = rule.split("__")[0]
+        counts[kind] = counts.get(kind, 0) + n
+    return counts
+
+
+def result_files(workdir: Path) -> dict[str, bytes]:
+    """Every instance and table file of a run, by path relative to results/."""
+    results = workdir / "results"
+    found = {}
+    for top in COMPARED:
+        for path in (results / top).rglob("*"):
+            if path.is_file() and path.name != ".snakemake_timestamp":
+                found[str(path.relative_to(results))] = path.read_bytes()
+    return found

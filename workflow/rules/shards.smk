@@ -1,0 +1,35 @@
+# One rule per shard job planned by amodal.workplan: synthetic scenes, every stage (one rule
+# per stage folder key), and collect (one per experiment). A rule's outputs are the
+# per-instance folders it fills (so a missing one reruns the job) and the shard's manifest;
+# its inputs are the manifests of the upstream shards holding its instances (or, for the
+# first stages, the instances' source files).
+for job in WORK.jobs:
+    job_threads, job_resources_ = resources_of(job)
+
+    rule:
+        name:
+            job.rule
+        input:
+            *job.inputs,
+            **job.shared,
+        output:
+            # The manifest first (the script finds it as output[0]): Snakemake matches a
+            # requested file against a rule's outputs in order, and downstream jobs ask for manifests.
+            job.manifest,
+            *[directory(folder) for folder in job.outputs],
+        params:
+            kind=job.kind,
+            key=job.key,
+            spec=job.spec,
+            instances=job.items,
+        log:
+            job.log,
+        benchmark:
+            job.benchmark
+        threads: job_threads
+        resources:
+            **job_resources_,
+        conda:
+            "../../envs/amodal.yaml"
+        script:
+            "../scripts/run_shard.py"

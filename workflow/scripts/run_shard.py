@@ -1,0 +1,15 @@
+import sys
+
+sys.stderr = open(snakemake.log[0], "w")
+
+from amodal.runner import run_job
+
+run_job(
+    snakemake.params.kind,
+    snakemake.params.spec,
+    snakemake.params.key,
+    snakemake.params.instances,
+    manifest=snakemake.output[0],
+    shared=dict(snakemake.input.items()),
+    gpus=snakemake.resources.get("gpu", 0),
+)
