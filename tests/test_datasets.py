@@ -423,19 +423,24 @@ def test_the_cached_table_is_reused_and_only_changed_images_are_decoded_again(tm
     assert "'c'" in broken.loc[2, "message"] and "c.jpg" in broken.loc[2, "message"]
 
 
-def test_a_changed_annotation_file_rebuilds_the_cached_table(tmp_path):
+def test_a_changed_annotation_file_or_image_folder_rebuilds_the_cached_table(tmp_path):
     from amodal.datasets import load_dataset_cached
 
     photo = (SEED / "cat-7875506_640_cat.jpg").read_bytes()
-    spec = _seed_dataset(tmp_path, {"a.jpg": photo})
-    assert list(load_dataset_cached("mine", spec, tmp_path / "results")["id"]) == ["a"]
-    spec = _seed_dataset(tmp_path, {"a.jpg": photo, "z.jpg": photo})  # an image and its entry appended
-    table = load_dataset_cached("mine", spec, tmp_path / "results")
-    assert list(table["id"]) == ["a", "z"] and list(table["status"]) == ["ok", "ok"]
+    spec = _seed_dataset(tmp_path, {"a.jpg": photo, "b.jpg": photo})
+    results = tmp_path / "results"
+    assert list(load_dataset_cached("mine", spec, results)["query"]) == ["cat", "cat"]
+    annotations = Path(spec["annotations"])
+    annotations.write_text(json.dumps({"annotations": [{"filename": "a.jpg", "labels": ["dog"]},
+                                                       {"filename": "b.jpg", "labels": ["cat"]}]}))
+    assert list(load_dataset_cached("mine", spec, results)["query"]) == ["dog", "cat"]  # the annotation alone changed
+    (tmp_path / "imgs" / "b.jpg").unlink()  # the folder's listing changed
+    table = load_dataset_cached("mine", spec, results)
+    assert list(table["status"]) == ["ok", "missing_image"]
 
 
-def test_validate_table_handles_a_large_table(tmp_path):
-    # 20,000 unique ids plus one repeat: the repeat is named (the check used to be quadratic)
+def test_validate_table_names_a_repeat_among_many_ids(tmp_path):
+    # 20,000 unique ids plus one repeat: exactly the repeat is named
     ids = [f"i{k}" for k in range(20000)] + ["i7"]
     table = pd.DataFrame({"id": ids, "image": "", "query": "", "gt": "", "status": "ok", "message": ""})
     with pytest.raises(ValueError, match=r"\['i7'\]"):

@@ -41,28 +41,60 @@ def first_line(process) -> dict:
     return json.loads(process.stdout.readline())
 
 
-def test_two_concurrent_jobs_get_different_devices_and_see_only_theirs(tmp_path):
-    a, b = start_holder(tmp_path, 2), start_holder(tmp_path, 2)
-    got_a, got_b = first_line(a), first_line(b)
-    assert {got_a["visible"], got_b["visible"]} == {"0", "1"}
-    assert got_a["got"] == [got_a["visible"]] and got_b["got"] == [got_b["visible"]]
-    for process in (a, b):
+@pytest.fixture
+def processes():
+    started = []
+    yield started
+    for process in started:
         process.kill()
         process.wait()
 
 
-def test_a_third_job_waits_and_a_killed_job_frees_its_device(tmp_path):
-    a, b = start_holder(tmp_path, 60), start_holder(tmp_path, 60)
-    held = {first_line(a)["visible"]: a, first_line(b)["visible"]: b}
+def test_two_concurrent_jobs_get_different_devices_and_see_only_theirs(tmp_path, processes):
+    processes += [start_holder(tmp_path, 60), start_holder(tmp_path, 60)]
+    got_a, got_b = (first_line(p) for p in processes)
+    assert {got_a["visible"], got_b["visible"]} == {"0", "1"}
+    assert got_a["got"] == [got_a["visible"]] and got_b["got"] == [got_b["visible"]]
+
+
+def test_a_third_job_waits_and_a_killed_job_frees_its_device(tmp_path, processes):
+    processes += [start_holder(tmp_path, 60), start_holder(tmp_path, 60)]
+    held = {first_line(p)["visible"]: p for p in processes}
     third = start_holder(tmp_path, 0)
+    processes.append(third)
     time.sleep(1.0)
     assert third.poll() is None  # still waiting: both devices are held
     held["1"].send_signal(signal.SIGKILL)  # a crash: no clean-up code runs
     held["1"].wait()
     assert first_line(third)["got"] == ["1"]
-    third.wait(timeout=30)
-    held["0"].kill()
-    held["0"].wait()
+
+
+def test_waiting_ends_with_a_clear_error_after_the_timeout(tmp_path, processes, monkeypatch):
+    processes += [start_holder(tmp_path, 60), start_holder(tmp_path, 60)]
+    [first_line(p) for p in processes]
+    for name, value in env_for(tmp_path).items():
+        monkeypatch.setenv(name, value)
+    monkeypatch.delenv("SLURM_JOB_ID", raising=False)
+    with pytest.raises(devices.NoDeviceError, match="no free GPU among"):
+        devices.claim(1, timeout_s=0.3, poll_s=0.05)
+    assert devices._held == []
+
+
+def test_a_job_can_claim_several_devices(tmp_path):
+    code = "import json, os; from amodal.devices import claim; print(json.dumps([claim(2), os.environ['CUDA_VISIBLE_DEVICES']]))"
+    out = subprocess.run([sys.executable, "-c", code], env=env_for(tmp_path, ids="4,6,7"), capture_output=True,
+                         text=True, check=True).stdout
+    assert json.loads(out) == [["4", "6"], "4,6"]
+
+
+def test_a_gpu_job_claims_its_device_before_it_runs(tmp_path):
+    code = ("import os; from amodal.runner import run_job; "
+            f"run_job('collect', {{}}, 'exp', [], manifest={str(tmp_path / 'm.json')!r}, gpus=1); "
+            "print(os.environ['CUDA_VISIBLE_DEVICES'])")
+    out = subprocess.run([sys.executable, "-c", code], env=env_for(tmp_path, ids="3"), capture_output=True,
+                         text=True, check=True).stdout
+    assert out.strip() == "3"
+    assert json.loads((tmp_path / "m.json").read_text()) == {"kind": "collect", "key": "exp", "instances": {}}
 
 
 def test_under_slurm_the_allocation_is_used_and_nothing_is_locked(tmp_path):
@@ -72,6 +104,14 @@ def test_under_slurm_the_allocation_is_used_and_nothing_is_locked(tmp_path):
     out = subprocess.run([sys.executable, "-c", code], env=env, capture_output=True, text=True, check=True).stdout
     assert json.loads(out) == ["3"]
     assert not (tmp_path / "locks").exists()
+
+
+def test_a_slurm_allocation_smaller_than_asked_is_a_clear_error(tmp_path):
+    code = "from amodal.devices import claim; claim(2)"
+    env = env_for(tmp_path, ids="", SLURM_JOB_ID="42", CUDA_VISIBLE_DEVICES="3")
+    env.pop("AMODAL_GPU_IDS")
+    done = subprocess.run([sys.executable, "-c", code], env=env, capture_output=True, text=True)
+    assert done.returncode != 0 and "needs 2 GPU(s) but was given ['3']" in done.stderr
 
 
 def test_no_device_is_a_clear_error(monkeypatch, tmp_path):

@@ -4,6 +4,7 @@ dataset. Each test makes and owns its folder."""
 import json
 
 import pandas as pd
+import pytest
 
 from amodal.cli import main as cli
 from workflow_helpers import job_counts, make_workdir, planned_rules, snakemake, write_config
@@ -49,6 +50,11 @@ def test_amodal_invalidate_makes_the_next_run_recompute_one_instances_stage(tmp_
     snakemake(workdir)
     assert (folder / "order.json").is_file()
     assert cli(["invalidate", "--results", str(workdir / "results"), "--stage", "order", "no_such_scene"]) == 1
+    # without --key: every order folder of the instance (both experiments' keys)
+    assert cli(["invalidate", "--results", str(workdir / "results"), "--stage", "order", "scene_0002"]) == 0
+    assert list((workdir / "results" / "stages" / "bench" / "scene_0002" / "order").iterdir()) == []
+    with pytest.raises(ValueError, match="unknown stage 'ordr'"):
+        cli(["invalidate", "--results", str(workdir / "results"), "--stage", "ordr", "scene_0002"])
 
 
 def test_a_corrupt_image_fails_only_its_instance_and_its_shard_goes_on(tmp_path):

@@ -107,9 +107,10 @@ def test_a_killed_run_resumes_without_redoing_finished_shards(runs, tmp_path):
     deadline = time.monotonic() + 300
     while not list(manifests.glob("complete/*/*.json")) and time.monotonic() < deadline and process.poll() is None:
         time.sleep(0.1)
+    assert process.poll() is None, "the run ended before it could be killed"
     os.killpg(process.pid, signal.SIGKILL)  # the whole run, its job processes included
     process.wait()
-    assert list(manifests.glob("complete/*/*.json")), "the run was killed before any completion finished"
+    assert list(manifests.glob("complete/*/*.json")), "no completion finished within 300 s"
 
     snakemake(workdir, "--unlock")
     replanned = planned_rules(snakemake(workdir, "--dry-run", "--rerun-incomplete"))

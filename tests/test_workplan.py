@@ -1,6 +1,8 @@
 """The planned jobs: which instances each processes, which folders it reads and fills, and
 what it asks the scheduler for. Expected paths are written out by hand."""
 
+from pathlib import Path
+
 import pandas as pd
 import pytest
 
@@ -57,7 +59,9 @@ def test_a_stage_job_fills_its_instances_folders_and_needs_the_upstream_shard_ma
     (tag,) = work.by_kind("tag")
     assert tag.inputs == ["gt/p0.json", "gt/p1.json"]
     (complete,) = work.by_kind("complete")
-    assert complete.shared == {"wallpaper": "wall.jpg"} and "wall.jpg" in complete.inputs
+    assert complete.shared == {"wallpaper": "wall.jpg"}
+    assert complete.inputs == [f"R/shards/photos/order/{keys['order']}/s00000.json",
+                               f"R/shards/photos/prompt/{keys['prompt']}/s00000.json"]
     (collect,) = work.by_kind("collect")
     assert collect.outputs == ["R/a/photos/p0", "R/a/photos/p1"]
     assert collect.inputs == [f"R/shards/photos/evaluate/{keys['evaluate']}/s00000.json"]
@@ -77,7 +81,7 @@ def test_a_job_needs_every_upstream_shard_that_holds_one_of_its_instances(monkey
     assert second.inputs == [f"{segment}/s00001.json", f"{segment}/s00002.json"]
     order = f"R/shards/photos/order/{keys['order']}"
     complete = work.by_kind("complete")  # cpu again: p0-p1, p2-p3, p4
-    assert [job.inputs[:-1] for job in complete] == [
+    assert [job.inputs for job in complete] == [
         [f"{order}/s00000.json", f"R/shards/photos/prompt/{keys['prompt']}/s00000.json"],
         [f"{order}/s00000.json", f"{order}/s00001.json", f"R/shards/photos/prompt/{keys['prompt']}/s00001.json"],
         [f"{order}/s00001.json", f"R/shards/photos/prompt/{keys['prompt']}/s00002.json"],
@@ -116,7 +120,29 @@ def test_shard_size_one_gives_one_job_per_instance():
     assert [job.shard for job in work.by_kind("evaluate")] == ["s00000", "s00001", "s00002"]
 
 
-@pytest.mark.parametrize("size", [0, "big"])
+@pytest.mark.parametrize("size", [0, "big", True])
 def test_a_bad_shard_size_is_refused(size):
-    with pytest.raises((ValueError, TypeError)):
+    with pytest.raises(ValueError, match="shard"):
         Workplan(config(shard_size=size), Plan({"a": SPEC}), {"photos": table(["p0"])})
+
+
+def test_a_class_left_out_of_shard_size_takes_its_default():
+    work = Workplan(config(shard_size={"gpu": 2}), Plan({"a": SPEC}), {"photos": table([f"p{i}" for i in range(20)])})
+    assert [len(job.items) for job in work.by_kind("ground")] == [16, 4]  # cpu default 16
+
+
+def test_missing_outputs_are_the_gone_folders_of_jobs_that_wrote_their_manifest(tmp_path):
+    cfg = config(shard_size=2, results=str(tmp_path / "R"))
+    work = Workplan(cfg, Plan({"a": SPEC}), {"photos": table(["p0", "p1", "p2"])})
+    assert work.missing_outputs() == []  # nothing ran: the manifests' absence already reruns
+    first, second = work.by_kind("ground")
+    for job in (first, second):
+        for folder in job.outputs:
+            Path(folder).mkdir(parents=True)
+        Path(job.manifest).parent.mkdir(parents=True, exist_ok=True)
+        Path(job.manifest).write_text("{}")
+    assert work.missing_outputs() == []
+    Path(first.outputs[1]).rmdir()
+    Path(second.manifest).unlink()
+    Path(second.outputs[0]).rmdir()  # its manifest is gone too: the manifest reruns it
+    assert work.missing_outputs() == [first.outputs[1]]

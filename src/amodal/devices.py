@@ -75,6 +75,11 @@ def claim(count: int = 1, *, timeout_s: float = 600, poll_s: float = 0.5) -> lis
         raise RuntimeError("claim GPUs before importing torch: CUDA reads CUDA_VISIBLE_DEVICES once, at its start")
     if os.environ.get("SLURM_JOB_ID"):
         granted = candidate_ids()
+        if len(granted) < count:
+            raise NoDeviceError(
+                f"this SLURM job needs {count} GPU(s) but was given {granted or 'none'}; "
+                "ask for them with the rule's gpu resource (profiles/slurm)"
+            )
         return granted[:count]
     ids = candidate_ids()
     if len(ids) < count:

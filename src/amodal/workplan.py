@@ -47,7 +47,7 @@ class Job:
     log: str
     benchmark: str  # Snakemake's timing of the job
     device: str = "cpu"
-    shared: dict = field(default_factory=dict)  # job-wide inputs by name (e.g. the wallpaper)
+    shared: dict = field(default_factory=dict)  # job-wide input files by name (e.g. the wallpaper), besides `inputs`
 
 
 def rule_name(*parts: str) -> str:
@@ -211,7 +211,7 @@ class Workplan:
             key=key,
             spec=spec,
             items=items,
-            inputs=list(dict.fromkeys(needs)) + list(shared.values()),
+            inputs=list(dict.fromkeys(needs)),
             outputs=[item["folder"] for item in items],
             manifest=layout.shard_manifest(self.results, dataset, stage, key, shard),
             log=layout.shard_log(self.results, dataset, stage, key, shard),
