@@ -146,3 +146,8 @@ def test_missing_outputs_are_the_gone_folders_of_jobs_that_wrote_their_manifest(
     Path(second.manifest).unlink()
     Path(second.outputs[0]).rmdir()  # its manifest is gone too: the manifest reruns it
     assert work.missing_outputs() == [first.outputs[1]]
+
+
+def test_an_oracle_backend_on_a_dataset_without_ground_truth_is_refused_before_any_job():
+    with pytest.raises(ValueError, match=r"uses ground backend 'oracle', which needs ground truth.*'p0'"):
+        Workplan(config(), Plan({"a": SPEC}), {"photos": table(["p0", "p1"], gt=False)})

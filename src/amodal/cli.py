@@ -62,6 +62,40 @@ def invalidate(args) -> int:
     return 0
 
 
+def weights_list(args) -> int:
+    from .models import weights
+
+    print(weights.format_rows(weights.list_rows(args.names or None), columns=("name", "needed_by", "path", "size", "licence")))
+    print(f"\nweights folder: {weights.weights_dir()} (set AMODAL_WEIGHTS to move it)")
+    return 0
+
+
+def weights_fetch(args) -> int:
+    from .models import weights
+
+    names = args.names or [n for n, e in weights.load_manifest().items() if e.kind != "manual"]
+    failed = 0
+    for name in names:
+        try:
+            path = weights.fetch(name, dest=args.dest, base_url=args.base_url)
+            print(f"{name}: {path}")
+        except (weights.ManualDownloadRequired, weights.DownloadError, ValueError, KeyError) as error:
+            print(f"{name}: {error}", file=sys.stderr)
+            failed += 1
+    return 1 if failed else 0
+
+
+def weights_verify(args) -> int:
+    from .models import weights
+
+    bad = 0
+    for name in args.names or list(weights.load_manifest()):
+        status = weights.verify(name, check_sha256=not args.no_sha256)
+        print(status)
+        bad += not status.ok
+    return 1 if bad else 0
+
+
 def main(argv=None) -> int:
     parser = argparse.ArgumentParser(prog="amodal", description=__doc__)
     commands = parser.add_subparsers(dest="command", required=True)
@@ -93,6 +127,21 @@ def main(argv=None) -> int:
     forget.add_argument("--dataset", default=None, help="only this dataset (default: every dataset)")
     forget.add_argument("--key", default=None, help="only this stage folder key, e.g. geometric-6cb33e9c (default: every key)")
     forget.set_defaults(run=invalidate)
+
+    weights = commands.add_parser("weights", help="the checkpoints the model backends use: list, fetch, verify")
+    actions = weights.add_subparsers(dest="action", required=True)
+    listing = actions.add_parser("list", help="every checkpoint, where it is found (or missing) and what needs it")
+    listing.add_argument("names", nargs="*")
+    listing.set_defaults(run=weights_list)
+    fetching = actions.add_parser("fetch", help="download checkpoints (resumable, checked) on a machine with internet")
+    fetching.add_argument("names", nargs="*", help="weights names (default: all that can be downloaded)")
+    fetching.add_argument("--dest", default=None, help="folder (default: $AMODAL_WEIGHTS or ~/.cache/amodal/weights)")
+    fetching.add_argument("--base-url", default=None, help="a mirror to download from instead of the manifest's source")
+    fetching.set_defaults(run=weights_fetch)
+    checking = actions.add_parser("verify", help="check the checkpoints on disk against the manifest")
+    checking.add_argument("names", nargs="*")
+    checking.add_argument("--no-sha256", action="store_true", help="compare sizes only (fast)")
+    checking.set_defaults(run=weights_verify)
 
     args = parser.parse_args(argv)
     return args.run(args)

@@ -2,7 +2,7 @@
 
 Snakemake's local executor counts GPUs (`--resources gpu=N`) but never says which one a job
 should use, so two jobs would both land on device 0. A GPU job therefore claims devices
-itself, before torch is imported: it takes an exclusive `flock` on `<lock_dir>/gpu<id>.lock`
+itself, before CUDA starts: it takes an exclusive `flock` on `<lock_dir>/gpu<id>.lock`
 for each device it gets and sets `CUDA_VISIBLE_DEVICES` to them. The kernel drops a flock when
 its process ends, however it ends (exit, exception, SIGKILL), so a crashed job never keeps a
 device. Under SLURM (`SLURM_JOB_ID` set) the scheduler has already chosen the devices and
@@ -71,8 +71,9 @@ def claim(count: int = 1, *, timeout_s: float = 600, poll_s: float = 0.5) -> lis
     Waits (up to `timeout_s`) while every device is held by another job, which happens only
     when something besides this workflow's scheduler uses the locks.
     """
-    if "torch" in sys.modules:
-        raise RuntimeError("claim GPUs before importing torch: CUDA reads CUDA_VISIBLE_DEVICES once, at its start")
+    torch = sys.modules.get("torch")
+    if torch is not None and torch.cuda.is_initialized():
+        raise RuntimeError("claim GPUs before CUDA starts: it reads CUDA_VISIBLE_DEVICES once, when first used")
     if os.environ.get("SLURM_JOB_ID"):
         granted = candidate_ids()
         if len(granted) < count:

@@ -31,6 +31,11 @@ UPSTREAM = {
 # claims a device of its own (amodal.devices). Every backend of this build runs on the CPU.
 GPU_BACKENDS: frozenset[tuple[str, str]] = frozenset()
 
+# Backends that read the ground truth: a dataset without it cannot run them.
+GT_BACKENDS: frozenset[tuple[str, str]] = frozenset(
+    {("ground", "oracle"), ("tag", "oracle"), ("segment", "oracle"), ("order", "oracle")}
+)
+
 KEY_PATTERN = r"[a-z0-9_]+-[0-9a-f]{8}"
 NAME_PATTERN = r"[A-Za-z0-9_.-]+"
 # Folder names under results/ that an experiment may not take.

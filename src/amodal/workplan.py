@@ -20,7 +20,7 @@ import pandas as pd
 
 from . import layout
 from .datasets import OK
-from .experiments import STAGES, UPSTREAM, Plan, device_class
+from .experiments import GT_BACKENDS, STAGES, UPSTREAM, Plan, device_class
 from .shards import shards
 
 DEFAULT_SHARD_SIZE = {"cpu": 16, "gpu": 32}
@@ -150,6 +150,7 @@ class Workplan:
                 if (stage, key) in stage_device:
                     continue
                 spec = self.plan.run(stage, key).spec
+                self._check_ground_truth(dataset, experiment, stage, spec, ids, runnable)
                 device = stage_device[(stage, key)] = device_class(stage, spec)
                 for shard, members in by_device[device].items():
                     if UPSTREAM[stage]:
@@ -168,6 +169,17 @@ class Workplan:
             for shard, members in by_device["cpu"].items():
                 needs = self._manifests(dataset, "evaluate", keys["evaluate"], members, evaluate_shards)
                 self._collect_job(dataset, experiment, keys, shard, members, needs)
+
+    def _check_ground_truth(self, dataset, experiment, stage, spec, ids, runnable) -> None:
+        if (stage, spec["backend"]) not in GT_BACKENDS:
+            return
+        lacking = [i for i, ok in zip(ids, runnable) if ok and not self.rows[dataset][i]["gt"]]
+        if lacking:
+            raise ValueError(
+                f"experiment {experiment!r} uses {stage} backend {spec['backend']!r}, which needs ground truth, "
+                f"but {len(lacking)} instance(s) of dataset {dataset!r} have none (e.g. {lacking[0]!r}); "
+                "choose a backend that needs no ground truth for this dataset"
+            )
 
     def _scene_job(self, dataset: str, shard: str, members: list[str]) -> None:
         # Without n_scenes: growing the benchmark must not change the params of existing shards.

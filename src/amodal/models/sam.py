@@ -1,0 +1,172 @@
+"""SAM (segment-anything 1.0): box-prompted instance masks.
+
+`build_sam` builds the released SAM architecture (ViT-H, ViT-L or ViT-B image encoder, the
+prompt encoder and the mask decoder) with random weights through segment_anything's own
+builders; `tiny=` builds a small image encoder of the same architecture, for tests.
+`load_sam` then loads a checkpoint in a second, explicit step (strict key and shape match) and
+moves the model to a device and dtype. Checkpoints are the files Meta released:
+
+    vit_h  sam_vit_h_4b8939.pth   (weights name sam_vit_h)
+    vit_l  sam_vit_l_0b3195.pth   (weights name sam_vit_l)
+    vit_b  sam_vit_b_01ec64.pth   (weights name sam_vit_b)
+
+Nothing is downloaded: a missing file is a `MissingCheckpoint` naming `amodal weights fetch
+sam_<variant>`.
+
+`BoxSegmenter.segment(image, boxes)` returns one boolean mask (at the image's own H x W) and
+one predicted IoU per box. The image embedding (the expensive ViT pass over the image resized
+to 1024 on its long side) is computed **once per image**: the segmenter keeps a reference to
+the last image array and re-embeds only when it is given a different array object. Calling
+`segment` again with the *same* object reuses the embedding, so do not modify an image in
+place between calls (pass a new array, or call `forget_image()`). All boxes of one call are
+decoded in one batched pass of the prompt encoder and mask decoder (single-mask output).
+"""
+
+from __future__ import annotations
+
+import contextlib
+from pathlib import Path
+
+import numpy as np
+import torch
+
+from amodal.models import require_file
+
+VARIANTS = ("vit_h", "vit_l", "vit_b")
+
+CHECKPOINT_FILES = {
+    "vit_h": "sam_vit_h_4b8939.pth",
+    "vit_l": "sam_vit_l_0b3195.pth",
+    "vit_b": "sam_vit_b_01ec64.pth",
+}
+
+TINY_KEYS = ("encoder_embed_dim", "encoder_depth", "encoder_num_heads", "encoder_global_attn_indexes")
+
+
+def _check_variant(variant: str) -> None:
+    if variant not in VARIANTS:
+        raise ValueError(f"unknown SAM variant {variant!r}; expected one of {', '.join(VARIANTS)}")
+
+
+def build_sam(variant: str = "vit_h", tiny: dict | None = None) -> torch.nn.Module:
+    """The SAM architecture with random weights, in eval mode, on the CPU in float32.
+
+    `tiny`, if given, is a dict with exactly the keys encoder_embed_dim, encoder_depth,
+    encoder_num_heads and encoder_global_attn_indexes: a small image encoder of the same
+    architecture (image size 1024, patch 16, same prompt encoder and mask decoder); `variant`
+    is then only a name.
+    """
+    from segment_anything.build_sam import _build_sam, sam_model_registry
+
+    _check_variant(variant)
+    if tiny is not None:
+        if set(tiny) != set(TINY_KEYS):
+            raise ValueError(f"tiny SAM needs exactly the keys {', '.join(TINY_KEYS)}; got {sorted(tiny)}")
+        model = _build_sam(
+            encoder_embed_dim=int(tiny["encoder_embed_dim"]),
+            encoder_depth=int(tiny["encoder_depth"]),
+            encoder_num_heads=int(tiny["encoder_num_heads"]),
+            encoder_global_attn_indexes=[int(i) for i in tiny["encoder_global_attn_indexes"]],
+            checkpoint=None,
+        )
+    else:
+        model = sam_model_registry[variant](checkpoint=None)
+    return model.eval()
+
+
+def load_sam(
+    checkpoint,
+    variant: str,
+    device="cpu",
+    dtype: torch.dtype = torch.float32,
+    tiny: dict | None = None,
+) -> torch.nn.Module:
+    """Build SAM `variant` (or `tiny`, see `build_sam`) and load `checkpoint` into it strictly.
+
+    Raises MissingCheckpoint if the file is absent, and RuntimeError naming the file if it is
+    not a state dict of this architecture (missing, unexpected or mis-shaped keys).
+    Returns the model on `device` in `dtype`, in eval mode. For bf16 on CUDA, load float32 and
+    use `BoxSegmenter(..., autocast_bf16=True)`: segment_anything's prompt encoder builds some
+    float32 tensors itself, so a model cast wholly to bf16 does not run without autocast.
+    """
+    _check_variant(variant)
+    path = require_file(checkpoint, "SAM", f"sam_{variant}", "the experiment's <stage>.sam.checkpoint")
+    model = build_sam(variant, tiny=tiny)
+    try:
+        state = torch.load(path, map_location="cpu", weights_only=True)
+    except Exception as err:
+        raise RuntimeError(f"cannot read SAM checkpoint {path}: {err}") from err
+    if not isinstance(state, dict):
+        raise RuntimeError(f"SAM checkpoint {path} is not a state dict (got {type(state).__name__})")
+    try:
+        model.load_state_dict(state, strict=True)
+    except RuntimeError as err:
+        raise RuntimeError(f"SAM checkpoint {path} does not match the {variant} architecture: {err}") from err
+    return model.to(device=device, dtype=dtype).eval()
+
+
+class BoxSegmenter:
+    """Box prompts -> masks with one SAM model; the image embedding is computed once per image.
+
+    The last image is remembered by identity (`is`): `segment` called again with the same array
+    object reuses its embedding; a different object is embedded anew. The segmenter holds a
+    reference to that array, so its id cannot be reused by another array meanwhile. In-place
+    changes to the remembered array are not detected (call `forget_image()`).
+
+    `autocast_bf16` runs the model under bf16 autocast when `device` is CUDA; on the CPU it is
+    ignored (no autocast).
+    """
+
+    def __init__(self, model: torch.nn.Module, device="cpu", autocast_bf16: bool = False):
+        from segment_anything import SamPredictor
+
+        self.device = torch.device(device)
+        self.model = model.to(self.device).eval()
+        self.predictor = SamPredictor(self.model)
+        self.autocast_bf16 = bool(autocast_bf16) and self.device.type == "cuda"
+        self._image = None
+
+    def forget_image(self) -> None:
+        """Drop the cached embedding; the next `segment` embeds its image again."""
+        self._image = None
+        self.predictor.reset_image()
+
+    def _autocast(self):
+        if self.autocast_bf16:
+            return torch.autocast(device_type="cuda", dtype=torch.bfloat16)
+        return contextlib.nullcontext()
+
+    def segment(self, image: np.ndarray, boxes_xyxy: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
+        """Masks (N, H, W) bool and predicted IoU (N,) float32 for N xyxy pixel boxes on `image`.
+
+        `image` is uint8 H x W x 3 RGB. Boxes are float pixel coordinates of the image as given
+        (the predictor rescales them with the image). N = 0 gives empty arrays.
+        """
+        if not (isinstance(image, np.ndarray) and image.dtype == np.uint8 and image.ndim == 3 and image.shape[2] == 3):
+            raise ValueError(
+                f"image must be a uint8 HxWx3 RGB array, got {getattr(image, 'dtype', type(image))} "
+                f"{getattr(image, 'shape', '')}"
+            )
+        boxes = np.asarray(boxes_xyxy, dtype=np.float32)
+        if boxes.size == 0:
+            boxes = boxes.reshape(0, 4)
+        if boxes.ndim != 2 or boxes.shape[1] != 4:
+            raise ValueError(f"boxes must have shape (N, 4), got {boxes.shape}")
+        height, width = image.shape[:2]
+        n = boxes.shape[0]
+        if n == 0:
+            return np.zeros((0, height, width), dtype=bool), np.zeros((0,), dtype=np.float32)
+
+        with torch.inference_mode(), self._autocast():
+            if self._image is not image or not self.predictor.is_image_set:
+                self._image = None
+                self.predictor.set_image(image, image_format="RGB")
+                self._image = image
+            boxes_t = torch.as_tensor(boxes, dtype=torch.float32, device=self.device)
+            boxes_t = self.predictor.transform.apply_boxes_torch(boxes_t, (height, width))
+            masks, iou, _ = self.predictor.predict_torch(
+                point_coords=None, point_labels=None, boxes=boxes_t, multimask_output=False
+            )
+        masks_np = masks[:, 0].cpu().numpy().astype(bool, copy=False)
+        iou_np = iou[:, 0].float().cpu().numpy().astype(np.float32, copy=False)
+        return masks_np, iou_np

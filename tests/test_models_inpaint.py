@@ -1,0 +1,198 @@
+"""amodal.models.inpaint with a tiny randomly initialised SD inpainting pipeline (CPU, offline)."""
+
+from __future__ import annotations
+
+import json
+
+import numpy as np
+import pytest
+
+torch = pytest.importorskip("torch")
+diffusers = pytest.importorskip("diffusers")
+transformers = pytest.importorskip("transformers")
+
+from amodal.models import MissingCheckpoint  # noqa: E402
+from amodal.models.inpaint import Inpainter, load_inpainter  # noqa: E402
+
+SIZE = 64
+STEPS = 2
+
+
+def _tiny_tokenizer(folder):
+    """A CLIPTokenizer from a hand-written BPE vocabulary (no hub access)."""
+    words = ["a", "cat", "dog", "cup"]
+    chars = sorted({c for w in words for c in w})
+    vocab = {"<|startoftext|>": 0, "<|endoftext|>": 1}
+    for tok in chars + [c + "</w>" for c in chars]:
+        vocab.setdefault(tok, len(vocab))
+    merges = []
+    for w in words:  # left-to-right merges building each word, e.g. "c a", "ca t</w>"
+        parts = list(w[:-1]) + [w[-1] + "</w>"]
+        while len(parts) > 1:
+            merges.append(f"{parts[0]} {parts[1]}")
+            parts = [parts[0] + parts[1]] + parts[2:]
+            vocab.setdefault(parts[0], len(vocab))
+    folder.mkdir(parents=True, exist_ok=True)
+    (folder / "vocab.json").write_text(json.dumps(vocab))
+    (folder / "merges.txt").write_text("#version: 0.2\n" + "\n".join(dict.fromkeys(merges)) + "\n")
+    tok = transformers.CLIPTokenizer(
+        vocab_file=str(folder / "vocab.json"), merges_file=str(folder / "merges.txt"), model_max_length=77
+    )
+    return tok
+
+
+@pytest.fixture(scope="module", autouse=True)
+def _one_cpu_thread():
+    """Tiny models on shared cores: OpenMP threads only contend (10x slower), so use one."""
+    before = torch.get_num_threads()
+    torch.set_num_threads(1)
+    yield
+    torch.set_num_threads(before)
+
+
+@pytest.fixture(scope="module")
+def tiny_pipeline_dir(tmp_path_factory):
+    root = tmp_path_factory.mktemp("tiny_sd_inpaint")
+    torch.manual_seed(0)
+    tokenizer = _tiny_tokenizer(root / "tok_src")
+    ids = tokenizer("a cat").input_ids
+    assert ids[0] == 0 and ids[-1] == 1 and tokenizer.unk_token_id not in ids[1:-1], ids
+    text_encoder = transformers.CLIPTextModel(
+        transformers.CLIPTextConfig(
+            vocab_size=len(tokenizer),
+            hidden_size=32,
+            intermediate_size=37,
+            num_hidden_layers=2,
+            num_attention_heads=2,
+            max_position_embeddings=77,
+            projection_dim=32,
+            bos_token_id=0,
+            eos_token_id=1,
+            pad_token_id=1,
+        )
+    )
+    unet = diffusers.UNet2DConditionModel(
+        sample_size=16,
+        in_channels=9,
+        out_channels=4,
+        block_out_channels=(32, 64),
+        layers_per_block=1,
+        down_block_types=("DownBlock2D", "CrossAttnDownBlock2D"),
+        up_block_types=("CrossAttnUpBlock2D", "UpBlock2D"),
+        cross_attention_dim=32,
+        attention_head_dim=(2, 4),
+    )
+    vae = diffusers.AutoencoderKL(
+        in_channels=3,
+        out_channels=3,
+        down_block_types=("DownEncoderBlock2D", "DownEncoderBlock2D"),
+        up_block_types=("UpDecoderBlock2D", "UpDecoderBlock2D"),
+        block_out_channels=(32, 64),
+        latent_channels=4,
+        sample_size=32,
+    )
+    pipe = diffusers.StableDiffusionInpaintPipeline(
+        vae=vae,
+        text_encoder=text_encoder,
+        tokenizer=tokenizer,
+        unet=unet,
+        scheduler=diffusers.PNDMScheduler(skip_prk_steps=True),
+        safety_checker=None,
+        feature_extractor=None,
+        requires_safety_checker=False,
+    )
+    folder = root / "pipeline"
+    pipe.save_pretrained(folder)
+    return folder
+
+
+@pytest.fixture(scope="module")
+def inpainter(tiny_pipeline_dir):
+    return load_inpainter(str(tiny_pipeline_dir), device="cpu", dtype="float32")
+
+
+def _inputs():
+    rng = np.random.default_rng(0)
+    img_a = rng.integers(0, 256, (40, 56, 3), dtype=np.uint8)
+    img_b = rng.integers(0, 256, (64, 48, 3), dtype=np.uint8)
+    mask_a = np.zeros((40, 56), bool)
+    mask_a[10:30, 15:40] = True
+    mask_b = np.zeros((64, 48), bool)
+    mask_b[20:50, 5:30] = True
+    return (img_a, mask_a), (img_b, mask_b)
+
+
+def _run(inp, items, seeds, prompts=None):
+    images = [i for i, _ in items]
+    masks = [m for _, m in items]
+    prompts = prompts or ["cat"] * len(items)
+    return inp.inpaint(images, masks, prompts, seeds, steps=STEPS, guidance=7.5, size=SIZE)
+
+
+def test_load_returns_inpainter_with_default_scheduler(inpainter):
+    assert isinstance(inpainter, Inpainter)
+    assert isinstance(inpainter.pipeline, diffusers.StableDiffusionInpaintPipeline)
+    assert isinstance(inpainter.pipeline.scheduler, diffusers.PNDMScheduler)
+    assert inpainter.pipeline.safety_checker is None
+
+
+def test_output_count_shape_dtype(inpainter):
+    a, b = _inputs()
+    out = _run(inpainter, [a, b], [1, 2], prompts=["cat", "dog"])
+    assert len(out) == 2
+    assert out[0].shape == (40, 56, 3) and out[1].shape == (64, 48, 3)
+    assert all(o.dtype == np.uint8 for o in out)
+    assert all(o.std() > 0 for o in out)  # not a constant image
+
+
+def test_same_seed_identical_different_seed_differs(inpainter):
+    a, _ = _inputs()
+    first = _run(inpainter, [a], [7])[0]
+    again = _run(inpainter, [a], [7])[0]
+    other = _run(inpainter, [a], [8])[0]
+    np.testing.assert_array_equal(first, again)
+    assert not np.array_equal(first, other)
+
+
+def test_batch_independence_exact_on_cpu(inpainter):
+    a, b = _inputs()
+    alone = _run(inpainter, [a], [11])[0]
+    first = _run(inpainter, [a, b], [11, 12])[0]
+    second = _run(inpainter, [b, a], [12, 11])[1]
+    np.testing.assert_array_equal(alone, first)
+    np.testing.assert_array_equal(alone, second)
+    # ... and the partner really is a different instance
+    assert not np.array_equal(_run(inpainter, [b], [12])[0][:40, :48], alone[:40, :48])
+
+
+def test_scheduler_switch(tiny_pipeline_dir):
+    inp = load_inpainter(tiny_pipeline_dir, scheduler="ddim")
+    assert isinstance(inp.pipeline.scheduler, diffusers.DDIMScheduler)
+    inp = load_inpainter(tiny_pipeline_dir, scheduler="euler_a")
+    assert isinstance(inp.pipeline.scheduler, diffusers.EulerAncestralDiscreteScheduler)
+    with pytest.raises(ValueError):
+        load_inpainter(tiny_pipeline_dir, scheduler="nope")
+
+
+def test_missing_folder_raises(tmp_path):
+    missing = tmp_path / "no_such_pipeline"
+    with pytest.raises(MissingCheckpoint) as err:
+        load_inpainter(str(missing))
+    assert str(missing) in str(err.value)
+    assert "amodal weights fetch sd2_inpainting" in str(err.value)
+    assert err.value.weights_name == "sd2_inpainting"
+
+
+def test_uncached_repo_id_raises(tmp_path, monkeypatch):
+    monkeypatch.setenv("HF_HUB_OFFLINE", "1")
+    monkeypatch.chdir(tmp_path)  # so "nobody/nothing" is not a folder by accident
+    with pytest.raises(MissingCheckpoint) as err:
+        load_inpainter("nobody/nothing", cache_dir=str(tmp_path / "hf_cache"))
+    assert "nobody/nothing" in str(err.value)
+    assert "amodal weights fetch sd2_inpainting" in str(err.value)
+
+
+def test_mismatched_lengths_rejected(inpainter):
+    a, _ = _inputs()
+    with pytest.raises(ValueError):
+        inpainter.inpaint([a[0]], [a[1]], ["cat"], [1, 2], steps=STEPS, size=SIZE)
