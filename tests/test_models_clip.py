@@ -17,14 +17,9 @@ from amodal.models.clip import (  # noqa: E402
     read_clip_state_dict,
 )
 
-# Widths of 64 give one head per tower under both open_clip's config (head_width 64) and the
-# architecture open_clip infers from an OpenAI state dict (width // 64), so the TorchScript test
-# can compare with open_clip's own OpenAI loader. The tokenizer needs vocab 49408 and ctx 77.
-TINY = {
-    "embed_dim": 32,
-    "vision_cfg": {"image_size": 32, "layers": 2, "width": 64, "patch_size": 8},
-    "text_cfg": {"context_length": 77, "vocab_size": 49408, "width": 64, "heads": 1, "layers": 2},
-}
+# tiny_models.CLIP has widths of 64, so the TorchScript test can compare with open_clip's own
+# OpenAI loader (which infers one head per 64 channels).
+from tiny_models import CLIP as TINY
 
 
 @pytest.fixture(scope="module")

@@ -19,24 +19,14 @@ import yaml
 gd = pytest.importorskip("amodal.models.grounding_dino")
 from amodal.models import MissingCheckpoint  # noqa: E402
 
-VOCAB = ["[PAD]", "[UNK]", "[CLS]", "[SEP]", "[MASK]", ".", "?", "a", "the", "cat", "dog", "photo", "of", "background"]
-TINY = dict(enc_layers=1, dec_layers=1, num_queries=12, dim_feedforward=64)
+from tiny_models import GROUNDING_DINO as TINY  # noqa: E402
+from tiny_models import write_tiny_bert  # noqa: E402
 H, W = 96, 128  # 12x16 + 6x8 + 3x4 + 2x2 = 256 encoder tokens at resize 96, >= num_queries
 
 
 @pytest.fixture(scope="module")
 def bert(tmp_path_factory) -> Path:
-    from transformers import BertConfig, BertModel, BertTokenizer
-
-    folder = tmp_path_factory.mktemp("tiny_bert")
-    (folder / "vocab.txt").write_text("\n".join(VOCAB) + "\n")
-    torch.manual_seed(0)
-    config = BertConfig(
-        vocab_size=len(VOCAB), hidden_size=32, num_hidden_layers=2, num_attention_heads=2, intermediate_size=64
-    )
-    BertModel(config).save_pretrained(folder)
-    BertTokenizer(str(folder / "vocab.txt")).save_pretrained(folder)
-    return folder
+    return write_tiny_bert(tmp_path_factory.mktemp("tiny_bert"))
 
 
 @pytest.fixture(scope="module")

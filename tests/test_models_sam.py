@@ -7,12 +7,7 @@ import torch
 from amodal.models import MissingCheckpoint
 from amodal.models.sam import BoxSegmenter, build_sam, load_sam
 
-TINY = {
-    "encoder_embed_dim": 32,
-    "encoder_depth": 2,
-    "encoder_num_heads": 2,
-    "encoder_global_attn_indexes": [1],
-}
+from tiny_models import SAM as TINY
 H, W = 96, 128
 BOXES = np.array([[10, 10, 60, 50], [30, 20, 120, 90], [0, 0, 127, 95]], dtype=np.float64)
 

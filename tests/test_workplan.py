@@ -103,7 +103,7 @@ def test_a_synthetic_scene_is_one_folder_made_by_a_scene_job_and_read_as_a_whole
 def test_gpu_stages_take_the_gpu_shard_size_and_resources(monkeypatch):
     monkeypatch.setattr(experiments, "GPU_BACKENDS", frozenset({("complete", "classical")}))
     plan = Plan({"a": SPEC})
-    cfg = config(shard_size={"cpu": 2, "gpu": 5},
+    cfg = config(shard_size={"cpu": 2, "gpu": 5}, models={"device": "cuda"},
                  resources={"gpu": {"mem_mb": 20000, "runtime_base_min": 10, "runtime_per_instance_s": 30}})
     work = Workplan(cfg, plan, {"photos": table([f"p{i}" for i in range(7)])})
     assert [len(job.items) for job in work.by_kind("complete")] == [5, 2]
@@ -113,6 +113,8 @@ def test_gpu_stages_take_the_gpu_shard_size_and_resources(monkeypatch):
     # 10 min + 5 instances x 30 s = 12.5 min, rounded up to 13
     assert job_resources(cfg, gpu_job) == {"threads": 4, "mem_mb": 20000, "runtime": 13, "gpu": 1}
     assert job_resources(cfg, work.by_kind("rgba")[3]) == {"threads": 1, "mem_mb": 1000, "runtime": 6, "gpu": 0}
+    # models on the CPU: a GPU-class job asks for no GPU (it would wait for one forever)
+    assert job_resources(dict(cfg, models={"device": "cpu"}), gpu_job)["gpu"] == 0
 
 
 def test_shard_size_one_gives_one_job_per_instance():

@@ -28,8 +28,10 @@ UPSTREAM = {
 }
 
 # Backends that run on a GPU: their jobs take the `gpu` shard size and resources, and each job
-# claims a device of its own (amodal.devices). Every backend of this build runs on the CPU.
-GPU_BACKENDS: frozenset[tuple[str, str]] = frozenset()
+# claims a device of its own (amodal.devices) unless config `models.device` is cpu.
+GPU_BACKENDS: frozenset[tuple[str, str]] = frozenset(
+    {("ground", "grounded_sam"), ("segment", "grounded_sam"), ("tag", "clip_vocab"), ("prompt", "clip")}
+)
 
 # Backends that read the ground truth: a dataset without it cannot run them.
 GT_BACKENDS: frozenset[tuple[str, str]] = frozenset(

@@ -37,12 +37,34 @@ def ground_oracle(truth, spec: dict) -> tuple[np.ndarray, dict]:
     return mask, ground_record(mask, 1.0, "oracle", spec)
 
 
-def run_ground(spec: dict, image_path, gt_path, instance: str):
+def ground_grounded_sam(image: np.ndarray, query: str, spec: dict, models: dict | None) -> tuple[np.ndarray, dict]:
+    """The best-scoring GroundingDINO box for the query, segmented by SAM, then the seed's validity test.
+    No box at all gives an empty mask with score 0 (an invalid query, not a failure)."""
+    from .models import loaded
+
+    params = spec["grounded_sam"]
+    grounder = loaded.grounder(params["detector"], params["text_encoder"], models,
+                               params["box_threshold"], params["text_threshold"])
+    detections = grounder.detect(image, query)
+    if not detections:
+        mask = np.zeros(image.shape[:2], dtype=bool)
+        return mask, dict(ground_record(mask, 0.0, "grounded_sam", spec), phrase="", detections=0)
+    best = max(detections, key=lambda d: d.score)  # the first of equal scores
+    masks, iou = loaded.sam_segmenter(params["sam"], models).segment(image, np.array([best.box_xyxy], dtype=np.float32))
+    mask = masks[0]
+    record = ground_record(mask, best.score, "grounded_sam", spec)
+    return mask, dict(record, phrase=best.phrase, detections=len(detections), sam_iou=float(iou[0]),
+                      detector_box_xyxy=[float(v) for v in best.box_xyxy])
+
+
+def run_ground(spec: dict, image_path, gt_path, instance: str, query: str = "", models: dict | None = None):
     """Load what the backend needs, check it, and ground the query."""
     from . import InstanceError, io
     from .truth import load_truth
 
     image = io.read_instance_image(image_path, instance)
+    if spec["backend"] == "grounded_sam":
+        return ground_grounded_sam(image, query, spec, models)
     if spec["backend"] != "oracle":
         raise ValueError(f"unknown ground backend {spec['backend']!r}")
     truth = load_truth(gt_path, instance)

@@ -22,7 +22,7 @@ def _ground(spec, key, item, out, shared):
     from . import io
     from .ground import run_ground
 
-    mask, record = run_ground(spec, item["image"], item["gt"], item["id"])
+    mask, record = run_ground(spec, item["image"], item["gt"], item["id"], query=item["query"], models=shared.get("models"))
     io.write_mask(out["mask"], mask)
     io.write_json(out["record"], provenance.stamp(record, "ground", key))
 
@@ -31,14 +31,16 @@ def _tag(spec, key, item, out, shared):
     from . import io
     from .tag import run_tag
 
-    io.write_json(out["record"], provenance.stamp(run_tag(spec, item["gt"], item["id"]), "tag", key))
+    record = run_tag(spec, item["gt"], item["id"], image_path=item["image"], models=shared.get("models"))
+    io.write_json(out["record"], provenance.stamp(record, "tag", key))
 
 
 def _segment(spec, key, item, out, shared):
     from . import io
     from .segment import run_segment
 
-    masks, record = run_segment(spec, item["reads"]["visible"], item["gt"], item["id"])
+    masks, record = run_segment(spec, item["reads"]["visible"], item["gt"], item["id"], image_path=item["image"],
+                                tags_path=item["reads"]["tags"], models=shared.get("models"))
     io.write_mask_stack(out["masks"], masks)
     io.write_json(out["record"], provenance.stamp(record, "segment", key))
 
@@ -57,7 +59,10 @@ def _prompt(spec, key, item, out, shared):
     from . import io
     from .prompt import run_prompt
 
-    io.write_json(out["record"], provenance.stamp(run_prompt(spec, item["query"], item["gt"]), "prompt", key))
+    reads = item["reads"]
+    record = run_prompt(spec, item["query"], item["gt"], image_path=item["image"], visible_path=reads["visible"],
+                        tags_path=reads["tags"], instance=item["id"], models=shared.get("models"))
+    io.write_json(out["record"], provenance.stamp(record, "prompt", key))
 
 
 def _complete(spec, key, item, out, shared):
@@ -105,13 +110,26 @@ def _failed_record(stage: str):
     return None
 
 
+def with_query(item: dict) -> dict:
+    """The item with its text query; a synthetic scene's query lives in its scene file."""
+    if item.get("query") or not item.get("gt"):
+        return item
+    from . import io
+
+    try:
+        return dict(item, query=io.read_json(item["gt"]).get("query", ""))
+    except (OSError, ValueError):
+        return item  # the stage that needs it reports the unreadable file for this instance
+
+
 def run_stage_job(stage: str, spec: dict, key: str, items: list[dict], shared: dict | None = None) -> dict[str, str]:
-    """Run one stage over a shard; returns each instance's status ("ok" or "failed")."""
+    """Run one stage over a shard; returns each instance's status ("ok" or "failed").
+    `shared` holds the job's shared input files (the wallpaper) and the run's `models` config."""
     from .stage import run_stage
 
     body, shared = STAGE_BODIES[stage], shared or {}
     statuses = {}
-    for item in items:
+    for item in map(with_query, items):
         out = layout.stage_outputs(item["folder"], stage)
         inputs = dict(item["reads"], **{name: item[name] for name in layout.INSTANCE_READS[stage] if item[name]})
         statuses[item["id"]] = run_stage(inputs, out, lambda: body(spec, key, item, out, shared), _failed_record(stage))
@@ -140,7 +158,7 @@ def run_collect_job(items: list[dict]) -> None:
 
 
 def run_job(kind: str, spec: dict, key: str, items: list[dict], manifest: str, shared: dict | None = None,
-            gpus: int = 0) -> dict[str, str]:
+            gpus: int = 0, models: dict | None = None) -> dict[str, str]:
     """Run one planned job (amodal.workplan.Job fields), then write its manifest; a GPU job
     first claims its devices. Returns each instance's status."""
     from . import io
@@ -155,7 +173,7 @@ def run_job(kind: str, spec: dict, key: str, items: list[dict], manifest: str, s
     elif kind == "collect":
         run_collect_job(items)
     else:
-        statuses = run_stage_job(kind, spec, key, items, shared)
+        statuses = run_stage_job(kind, spec, key, items, dict(shared or {}, models=models))
     if kind in ("scenes", "collect"):
         statuses = {item["id"]: "ok" for item in items}
     io.write_json(manifest, {"kind": kind, "key": key, "instances": statuses})

@@ -59,10 +59,56 @@ def segment_oracle(truth, visible: np.ndarray, spec: dict):
     return stack, {"backend": "oracle", "segments": records}
 
 
-def run_segment(spec: dict, visible_path, gt_path, instance: str):
+def _iou(a: np.ndarray, b: np.ndarray) -> float:
+    union = np.logical_or(a, b).sum()
+    return float(np.logical_and(a, b).sum() / union) if union else 0.0
+
+
+def segment_grounded_sam(image: np.ndarray, visible: np.ndarray, tags: list[str], spec: dict, models: dict | None):
+    """GroundingDINO boxes for all tags in one caption (the seed's ". ".join), one SAM mask per
+    box (all boxes of the image decoded together), then background segments as for `oracle`.
+
+    A detected mask that overlaps the target's visible mask by `target_iou` or more is the
+    target itself and is dropped. Boxes whose phrase is 'background' (the seed keeps that tag
+    in its caption) become background segments."""
+    from .models import loaded
+    from .models.grounding_dino import caption_for
+
+    params = spec["grounded_sam"]
+    labels = [t for t in tags if params["include_background_tag"] or t != "background"]
+    caption = caption_for(labels) if labels else ""
+    detections = []
+    if labels:
+        grounder = loaded.grounder(params["detector"], params["text_encoder"], models,
+                                   params["box_threshold"], params["text_threshold"])
+        detections = grounder.detect(image, caption)
+    objects, backgrounds = [], []
+    if detections:
+        boxes = np.array([d.box_xyxy for d in detections], dtype=np.float32)
+        found, ious = loaded.sam_segmenter(params["sam"], models).segment(image, boxes)
+        for detection, mask, iou in zip(detections, found, ious):
+            if not mask.any() or _iou(mask, visible) >= params["target_iou"]:
+                continue
+            record = {"label": detection.phrase, "score": float(detection.score), "sam_iou": float(iou),
+                      "box_xyxy": [float(v) for v in detection.box_xyxy]}
+            (backgrounds if detection.phrase == "background" else objects).append((record, mask))
+    stack, records = with_background([r for r, _ in objects], [m for _, m in objects], visible, spec)
+    extra = [m & ~visible for _, m in backgrounds]
+    for (record, _), mask in zip(backgrounds, extra):
+        records.append(dict(record, id=len(records), label=f"background_detected_{len(records)}", kind="background"))
+    if extra:
+        stack = np.concatenate([stack, np.stack(extra)])
+    return stack, {"backend": "grounded_sam", "caption": caption, "detections": len(detections), "segments": records}
+
+
+def run_segment(spec: dict, visible_path, gt_path, instance: str, image_path=None, tags_path=None,
+                models: dict | None = None):
     from . import io
     from .truth import load_truth
 
+    if spec["backend"] == "grounded_sam":
+        image = io.read_instance_image(image_path, instance)
+        return segment_grounded_sam(image, io.read_mask(visible_path), io.read_json(tags_path)["tags"], spec, models)
     if spec["backend"] != "oracle":
         raise ValueError(f"unknown segment backend {spec['backend']!r}")
     return segment_oracle(load_truth(gt_path, instance), io.read_mask(visible_path), spec)

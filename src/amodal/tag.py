@@ -14,9 +14,35 @@ def tag_oracle(truth) -> dict:
     return {"backend": "oracle", "tags": tags}
 
 
-def run_tag(spec: dict, gt_path, instance: str) -> dict:
+def vocabulary(name: str) -> list[str]:
+    """`coco` (the 80 COCO category names shipped with amodal) or a text file, one name a line."""
+    from pathlib import Path
+
+    path = Path(__file__).parent / "data" / "vocabulary_coco.txt" if name == "coco" else Path(name)
+    if not path.is_file():
+        raise FileNotFoundError(f"tag vocabulary {name!r} not found at {path}; use 'coco' or a text file, one name a line")
+    return [line.strip() for line in path.read_text().splitlines() if line.strip()]
+
+
+def tag_clip_vocab(image, spec: dict, models: dict | None) -> dict:
+    """CLIP zero-shot over a vocabulary ("a photo of a {c}"): the most probable names, then
+    'background' as the seed adds to its tags."""
+    from .models import loaded
+
+    params = spec["clip_vocab"]
+    scorer = loaded.clip_scorer(params["model"], models)
+    found = scorer.zero_shot_tags(image, vocabulary(params["vocabulary"]), params["top_k"], params["min_probability"])
+    tags = [name for name, _ in found]
+    return {"backend": "clip_vocab", "tags": tags + ([] if "background" in tags else ["background"]),
+            "scores": {name: float(p) for name, p in found}}
+
+
+def run_tag(spec: dict, gt_path, instance: str, image_path=None, models: dict | None = None) -> dict:
+    from . import io
     from .truth import load_truth
 
+    if spec["backend"] == "clip_vocab":
+        return tag_clip_vocab(io.read_instance_image(image_path, instance), spec, models)
     if spec["backend"] != "oracle":
         raise ValueError(f"unknown tag backend {spec['backend']!r}")
     return tag_oracle(load_truth(gt_path, instance))

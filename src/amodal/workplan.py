@@ -14,6 +14,7 @@ from __future__ import annotations
 
 import math
 import re
+from functools import lru_cache
 from dataclasses import dataclass, field
 
 import pandas as pd
@@ -65,10 +66,25 @@ def shard_size(config: dict, device: str) -> int:
 
 
 def job_resources(config: dict, job: Job) -> dict:
-    """threads, mem_mb (before scaling by attempt), runtime in minutes and gpu count."""
+    """threads, mem_mb (before scaling by attempt), runtime in minutes and gpu count; a GPU-class
+    job asks for no GPU when config `models.device` is cpu (or auto on a machine without one)."""
     spec = dict(DEFAULT_RESOURCES[job.device], **(config.get("resources", {}).get(job.device) or {}))
     runtime = spec["runtime_base_min"] + math.ceil(spec["runtime_per_instance_s"] * len(job.items) / 60)
-    return {"threads": spec["threads"], "mem_mb": spec["mem_mb"], "runtime": runtime, "gpu": spec["gpu"]}
+    gpu = spec["gpu"] if models_on_gpu(config) else 0
+    return {"threads": spec["threads"], "mem_mb": spec["mem_mb"], "runtime": runtime, "gpu": gpu}
+
+
+def models_on_gpu(config: dict) -> bool:
+    device = (config.get("models") or {}).get("device", "auto")
+    return _gpu_visible() if device == "auto" else device.startswith("cuda")
+
+
+@lru_cache(maxsize=1)
+def _gpu_visible() -> bool:
+    """Whether this machine shows a GPU (asked once per process: it may run nvidia-smi)."""
+    from .devices import candidate_ids
+
+    return bool(candidate_ids())
 
 
 class Workplan:

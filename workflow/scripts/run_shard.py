@@ -12,4 +12,5 @@ run_job(
     manifest=snakemake.output[0],
     shared=dict(snakemake.input.items()),
     gpus=snakemake.resources.get("gpu", 0),
+    models=snakemake.config.get("models", {}),
 )

@@ -1,0 +1,86 @@
+"""Models loaded once per process (one shard job) from the run's `models` config.
+
+A stage backend asks for a model by its weights name (`sam_vit_h`, ...); the first request
+resolves the checkpoint (`models.paths`, `$AMODAL_WEIGHTS`, the Hugging Face cache: see
+`amodal.models.weights`), builds and loads it on the configured device, and every later
+request in the same process gets the same object. `models.architectures.<name>` holds extra
+arguments for the loader (a smaller architecture for tests or a custom checkpoint).
+"""
+
+from __future__ import annotations
+
+import json
+
+_LOADED: dict[tuple, object] = {}
+
+SAM_VARIANTS = {"sam_vit_h": "vit_h", "sam_vit_l": "vit_l", "sam_vit_b": "vit_b"}
+DINO_CONFIGS = {"groundingdino_swint_ogc": "swint_ogc", "groundingdino_swinb": "swinb"}
+CLIP_MODELS = {"clip_vit_b32_openai": "ViT-B-32"}
+
+
+def device_of(models: dict | None) -> str:
+    """The torch device of the config: `auto` is cuda when torch sees a GPU, else cpu."""
+    device = (models or {}).get("device", "auto")
+    if device != "auto":
+        return device
+    import torch
+
+    return "cuda" if torch.cuda.is_available() else "cpu"
+
+
+def _once(key: tuple, models: dict | None, build):
+    full = key + (json.dumps(models or {}, sort_keys=True),)
+    if full not in _LOADED:
+        _LOADED[full] = build()
+    return _LOADED[full]
+
+
+def _path(name: str, models: dict | None, config_key: str):
+    from .weights import resolve
+
+    return resolve(name, (models or {}).get("paths", {}).get(name), config_key=config_key)
+
+
+def _arch(name: str, models: dict | None) -> dict:
+    return dict((models or {}).get("architectures", {}).get(name, {}))
+
+
+def sam_segmenter(name: str, models: dict | None):
+    """A `BoxSegmenter` on SAM checkpoint `name` (bf16 autocast on CUDA)."""
+
+    def build():
+        from .sam import BoxSegmenter, load_sam
+
+        device = device_of(models)
+        model = load_sam(_path(name, models, f"models.paths.{name}"), SAM_VARIANTS[name], device=device,
+                         **_arch(name, models))
+        return BoxSegmenter(model, device, autocast_bf16=device.startswith("cuda"))
+
+    return _once(("sam", name), models, build)
+
+
+def grounder(name: str, text_encoder: str, models: dict | None, box_threshold: float, text_threshold: float):
+    """A `Grounder` on GroundingDINO checkpoint `name` with BERT folder `text_encoder`."""
+
+    def build():
+        from .grounding_dino import Grounder, load_grounding_dino
+
+        device = device_of(models)
+        model = load_grounding_dino(_path(name, models, f"models.paths.{name}"), DINO_CONFIGS[name],
+                                    _path(text_encoder, models, f"models.paths.{text_encoder}"), device=device,
+                                    **_arch(name, models))
+        return Grounder(model, device, box_threshold=box_threshold, text_threshold=text_threshold)
+
+    return _once(("grounding_dino", name, text_encoder, box_threshold, text_threshold), models, build)
+
+
+def clip_scorer(name: str, models: dict | None):
+    """A `ClipScorer` on CLIP checkpoint `name`."""
+
+    def build():
+        from .clip import load_clip
+
+        return load_clip(_path(name, models, f"models.paths.{name}"), CLIP_MODELS[name], device=device_of(models),
+                         **_arch(name, models))
+
+    return _once(("clip", name), models, build)

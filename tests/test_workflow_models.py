@@ -1,0 +1,123 @@
+"""The model backends through the real workflow, on the CPU, with tiny random-weight checkpoints
+of the real architectures: 2 of the seed's example photos (no ground truth) and 2 benchmark
+scenes. The outputs are noise; every file, shape, range and record is checked."""
+
+import json
+
+import pytest
+import yaml
+
+from amodal import io
+from tiny_models import write_tiny_checkpoints
+from workflow_helpers import ROOT, snakemake
+
+EXPERIMENT = {
+    "description": "Tiny random-weight models on the CPU (tests).",
+    "ground": {"backend": "grounded_sam", "grounded_sam": {"sam": "sam_vit_b", "box_threshold": 0.0, "text_threshold": 0.0}},
+    "tag": {"backend": "clip_vocab", "clip_vocab": {"top_k": 3, "min_probability": 0.0}},
+    "segment": {"backend": "grounded_sam", "grounded_sam": {"sam": "sam_vit_b", "box_threshold": 0.3, "text_threshold": 0.0}},
+    "order": {"backend": "geometric"},
+    "prompt": {"backend": "clip"},
+    "complete": {"backend": "classical"},
+}
+EXAMPLES = ["cat-7875506_640_cat", "bird-8951872_640_bird"]
+COCO = set((ROOT / "src" / "amodal" / "data" / "vocabulary_coco.txt").read_text().split("\n"))
+
+
+@pytest.fixture(scope="module")
+def run(tmp_path_factory):
+    workdir = tmp_path_factory.mktemp("models")
+    (workdir / "experiments").mkdir()
+    (workdir / "experiments" / "tiny_models.yaml").write_text(yaml.safe_dump(EXPERIMENT))
+    (workdir / "examples.txt").write_text("\n".join(f"{name}.jpg" for name in EXAMPLES) + "\n")
+    seed = ROOT / "data" / "seed_examples"
+    config = {
+        "results": "results",
+        "experiments_dir": str(workdir / "experiments"),
+        "experiments": ["tiny_models"],
+        "wallpaper": str(seed / "gray_wallpaper.jpeg"),
+        "models": write_tiny_checkpoints(workdir / "weights"),
+        "datasets": {
+            "examples": {"format": "seed", "annotations": str(seed / "example_annotation.json"), "images": str(seed),
+                         "filenames": str(workdir / "examples.txt")},
+            "bench": {"format": "synthetic", "n_scenes": 2, "seed": 3, "image_size": 256,
+                      "cutouts": str(ROOT / "data" / "cutouts"), "backgrounds": str(ROOT / "data" / "backgrounds")},
+        },
+    }
+    (workdir / "config").mkdir()
+    (workdir / "config" / "config.yaml").write_text(yaml.safe_dump(config))
+    snakemake(workdir)
+    return workdir
+
+
+def stage_files(workdir, dataset, instance):
+    stages = json.loads((workdir / "results" / "tiny_models" / dataset / instance / "stages.json").read_text())
+    return {stage: workdir / folder for stage, folder in stages.items()}
+
+
+@pytest.mark.parametrize("dataset,instance", [("examples", EXAMPLES[0]), ("examples", EXAMPLES[1]),
+                                              ("bench", "scene_0000"), ("bench", "scene_0001")])
+def test_every_stage_of_every_instance_wrote_its_records(run, dataset, instance):
+    folders = stage_files(run, dataset, instance)
+    image = io.read_rgb(run / "results" / "datasets" / "bench" / instance / "image.png" if dataset == "bench"
+                        else ROOT / "data" / "seed_examples" / f"{instance}.jpg")
+
+    ground = io.read_json(folders["ground"] / "ground.json")
+    visible = io.read_mask(folders["ground"] / "visible_mask.png")
+    assert ground["backend"] == "grounded_sam" and ground["detections"] == 12  # box threshold 0: every query
+    assert 0.0 <= ground["score"] <= 1.0 and ground["status"] in ("ok", "invalid_query")
+    assert visible.shape == image.shape[:2] and ground["area"] == int(visible.sum())
+    x0, y0, x1, y1 = ground["detector_box_xyxy"]
+    assert 0 <= x0 <= x1 <= image.shape[1] and 0 <= y0 <= y1 <= image.shape[0]
+
+    tags = io.read_json(folders["tag"] / "tags.json")
+    assert tags["backend"] == "clip_vocab" and tags["tags"][-1] == "background"
+    assert len(tags["tags"]) == 4 and set(tags["tags"][:-1]) <= COCO
+
+    segments = io.read_json(folders["segment"] / "segments.json")
+    masks = io.read_mask_stack(folders["segment"] / "segments.npz")
+    assert segments["backend"] == "grounded_sam"
+    assert segments["caption"] == ". ".join(tags["tags"]) + "."  # the seed's caption of the tags
+    assert masks.shape == (len(segments["segments"]),) + image.shape[:2]
+    for record, mask in zip(segments["segments"], masks):
+        assert record["kind"] in ("object", "background") and mask.any()
+
+    prompt = io.read_json(folders["prompt"] / "prompt.json")
+    assert prompt["backend"] == "clip"
+    probabilities = prompt["candidates"]
+    assert set(tags["tags"]) < set(probabilities) and abs(sum(probabilities.values()) - 1) < 1e-6
+    assert prompt["prompt"] == max(probabilities, key=probabilities.get)
+
+    complete = io.read_json(folders["complete"] / "complete.json")
+    assert complete["status"] in ("completed", "not_occluded", "invalid_query")
+    metrics = io.read_json(run / "results" / "tiny_models" / dataset / instance / "metrics.json")
+    assert metrics["status"] in ("ok", "failed")
+    if dataset == "examples":
+        assert metrics["has_ground_truth"] is False and metrics["amodal"] is None
+
+
+def test_the_queries_reach_the_models(run):
+    # the seed example's query is its label; the benchmark's lives in its scene file
+    cat = io.read_json(stage_files(run, "examples", EXAMPLES[0])["prompt"] / "prompt.json")
+    assert "cat" in cat["candidates"]
+    scene = json.loads((run / "results" / "datasets" / "bench" / "scene_0000" / "scene.json").read_text())
+    bench = io.read_json(stage_files(run, "bench", "scene_0000")["prompt"] / "prompt.json")
+    assert scene["query"].removeprefix("the ") in bench["candidates"]
+
+
+def test_tables_cover_both_datasets_and_gt_metrics_are_not_applicable_without_ground_truth(run):
+    examples = (run / "results" / "tables" / "examples.md").read_text()
+    assert "| tiny_models | 2 |" in examples
+    row = next(line for line in examples.splitlines() if line.startswith("| tiny_models"))
+    cells = [c.strip() for c in row.strip("|").split("|")]
+    header = next(line for line in examples.splitlines() if line.startswith("| experiment"))
+    names = [c.strip() for c in header.strip("|").split("|")]
+    assert cells[names.index("amodal_iou")] == "n/a"
+    assert (run / "results" / "tables" / "bench.md").is_file()
+
+
+def test_model_stages_ran_in_shards_on_a_machine_without_a_gpu(run):
+    manifests = run / "results" / "shards" / "examples"
+    for stage in ("ground", "tag", "segment", "prompt"):
+        (manifest,) = list((manifests / stage).glob("*/s00000.json"))
+        assert set(json.loads(manifest.read_text())["instances"]) == set(EXAMPLES)
