@@ -56,7 +56,7 @@ def run_in_process(config: dict, plan: Plan) -> dict[str, float]:
     spent["plan"] += time.perf_counter() - start
     for job in work.jobs:
         start = time.perf_counter()
-        run_job(job.kind, job.spec, job.key, job.items, job.manifest, job.shared)
+        run_job(job.kind, job.spec, job.key, job.items, job.manifest, job.shared, context=job.context)
         spent[job.kind] += time.perf_counter() - start
     start = time.perf_counter()
     for dataset in config["datasets"]:

@@ -5,7 +5,7 @@ import pytest
 import torch
 from PIL import Image
 
-open_clip = pytest.importorskip("open_clip")
+import open_clip
 
 from amodal.models import MissingCheckpoint  # noqa: E402
 from amodal.models.clip import (  # noqa: E402

@@ -16,7 +16,7 @@ import pytest
 import torch
 import yaml
 
-gd = pytest.importorskip("amodal.models.grounding_dino")
+import amodal.models.grounding_dino as gd  # noqa: E402
 from amodal.models import MissingCheckpoint  # noqa: E402
 
 from tiny_models import GROUNDING_DINO as TINY  # noqa: E402

@@ -7,38 +7,16 @@ import json
 import numpy as np
 import pytest
 
-torch = pytest.importorskip("torch")
-diffusers = pytest.importorskip("diffusers")
-transformers = pytest.importorskip("transformers")
+import diffusers
+import torch
+
+from tiny_models import write_tiny_inpainting
 
 from amodal.models import MissingCheckpoint  # noqa: E402
 from amodal.models.inpaint import Inpainter, load_inpainter  # noqa: E402
 
 SIZE = 64
 STEPS = 2
-
-
-def _tiny_tokenizer(folder):
-    """A CLIPTokenizer from a hand-written BPE vocabulary (no hub access)."""
-    words = ["a", "cat", "dog", "cup"]
-    chars = sorted({c for w in words for c in w})
-    vocab = {"<|startoftext|>": 0, "<|endoftext|>": 1}
-    for tok in chars + [c + "</w>" for c in chars]:
-        vocab.setdefault(tok, len(vocab))
-    merges = []
-    for w in words:  # left-to-right merges building each word, e.g. "c a", "ca t</w>"
-        parts = list(w[:-1]) + [w[-1] + "</w>"]
-        while len(parts) > 1:
-            merges.append(f"{parts[0]} {parts[1]}")
-            parts = [parts[0] + parts[1]] + parts[2:]
-            vocab.setdefault(parts[0], len(vocab))
-    folder.mkdir(parents=True, exist_ok=True)
-    (folder / "vocab.json").write_text(json.dumps(vocab))
-    (folder / "merges.txt").write_text("#version: 0.2\n" + "\n".join(dict.fromkeys(merges)) + "\n")
-    tok = transformers.CLIPTokenizer(
-        vocab_file=str(folder / "vocab.json"), merges_file=str(folder / "merges.txt"), model_max_length=77
-    )
-    return tok
 
 
 @pytest.fixture(scope="module", autouse=True)
@@ -52,58 +30,7 @@ def _one_cpu_thread():
 
 @pytest.fixture(scope="module")
 def tiny_pipeline_dir(tmp_path_factory):
-    root = tmp_path_factory.mktemp("tiny_sd_inpaint")
-    torch.manual_seed(0)
-    tokenizer = _tiny_tokenizer(root / "tok_src")
-    ids = tokenizer("a cat").input_ids
-    assert ids[0] == 0 and ids[-1] == 1 and tokenizer.unk_token_id not in ids[1:-1], ids
-    text_encoder = transformers.CLIPTextModel(
-        transformers.CLIPTextConfig(
-            vocab_size=len(tokenizer),
-            hidden_size=32,
-            intermediate_size=37,
-            num_hidden_layers=2,
-            num_attention_heads=2,
-            max_position_embeddings=77,
-            projection_dim=32,
-            bos_token_id=0,
-            eos_token_id=1,
-            pad_token_id=1,
-        )
-    )
-    unet = diffusers.UNet2DConditionModel(
-        sample_size=16,
-        in_channels=9,
-        out_channels=4,
-        block_out_channels=(32, 64),
-        layers_per_block=1,
-        down_block_types=("DownBlock2D", "CrossAttnDownBlock2D"),
-        up_block_types=("CrossAttnUpBlock2D", "UpBlock2D"),
-        cross_attention_dim=32,
-        attention_head_dim=(2, 4),
-    )
-    vae = diffusers.AutoencoderKL(
-        in_channels=3,
-        out_channels=3,
-        down_block_types=("DownEncoderBlock2D", "DownEncoderBlock2D"),
-        up_block_types=("UpDecoderBlock2D", "UpDecoderBlock2D"),
-        block_out_channels=(32, 64),
-        latent_channels=4,
-        sample_size=32,
-    )
-    pipe = diffusers.StableDiffusionInpaintPipeline(
-        vae=vae,
-        text_encoder=text_encoder,
-        tokenizer=tokenizer,
-        unet=unet,
-        scheduler=diffusers.PNDMScheduler(skip_prk_steps=True),
-        safety_checker=None,
-        feature_extractor=None,
-        requires_safety_checker=False,
-    )
-    folder = root / "pipeline"
-    pipe.save_pretrained(folder)
-    return folder
+    return write_tiny_inpainting(tmp_path_factory.mktemp("tiny_sd_inpaint"))
 
 
 @pytest.fixture(scope="module")

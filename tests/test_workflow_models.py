@@ -18,7 +18,8 @@ EXPERIMENT = {
     "segment": {"backend": "grounded_sam", "grounded_sam": {"sam": "sam_vit_b", "box_threshold": 0.3, "text_threshold": 0.0}},
     "order": {"backend": "geometric"},
     "prompt": {"backend": "clip"},
-    "complete": {"backend": "classical"},
+    "complete": {"backend": "diffusers", "size": 64, "max_passes": 2,
+                 "diffusers": {"steps": 2, "dtype": "float32", "seed": 7}},
 }
 EXAMPLES = ["cat-7875506_640_cat", "bird-8951872_640_bird"]
 COCO = set((ROOT / "src" / "amodal" / "data" / "vocabulary_coco.txt").read_text().split("\n"))
@@ -89,7 +90,13 @@ def test_every_stage_of_every_instance_wrote_its_records(run, dataset, instance)
     assert prompt["prompt"] == max(probabilities, key=probabilities.get)
 
     complete = io.read_json(folders["complete"] / "complete.json")
-    assert complete["status"] in ("completed", "not_occluded", "invalid_query")
+    assert complete["status"] in ("completed", "not_occluded", "invalid_query") and complete["backend"] == "diffusers"
+    if complete["status"] == "completed" and complete["passes"]:
+        crop = complete["crop"]
+        first = io.read_rgb(folders["complete"] / "iterations" / "0" / "completion.png")
+        assert first.shape[:2] == (crop["y1"] - crop["y0"], crop["x1"] - crop["x0"])
+        for record in complete["pass_log"]:
+            assert {"segments", "occluders", "amodal_segment"} <= set(record)
     metrics = io.read_json(run / "results" / "tiny_models" / dataset / instance / "metrics.json")
     assert metrics["status"] in ("ok", "failed")
     if dataset == "examples":

@@ -4,6 +4,7 @@ checkpoints written to disk with a `models` config that points the workflow at t
 
 from __future__ import annotations
 
+import json
 from pathlib import Path
 
 SAM = {"encoder_embed_dim": 32, "encoder_depth": 2, "encoder_num_heads": 2, "encoder_global_attn_indexes": [1]}
@@ -36,7 +37,7 @@ def write_tiny_bert(folder: Path) -> Path:
 
 
 def write_tiny_checkpoints(folder: Path) -> dict:
-    """Tiny SAM (vit_b layout), GroundingDINO SwinT-OGC and CLIP ViT-B-32 checkpoints under
+    """Tiny SAM (vit_b layout), GroundingDINO SwinT-OGC, CLIP ViT-B-32 and SD inpainting checkpoints under
     `folder`; returns the config `models` section that makes the workflow load them on the CPU."""
     import torch
 
@@ -51,10 +52,97 @@ def write_tiny_checkpoints(folder: Path) -> dict:
     dino = build_grounding_dino("swint_ogc", bert, overrides=GROUNDING_DINO)
     torch.save({"model": dino.state_dict()}, folder / "dino.pth")
     torch.save(build_clip(config=CLIP)[0].state_dict(), folder / "clip.pt")
+    inpainting = write_tiny_inpainting(folder / "sd")
     return {
         "device": "cpu",
         "paths": {"sam_vit_b": str(folder / "sam.pth"), "groundingdino_swint_ogc": str(folder / "dino.pth"),
-                  "bert_base_uncased": str(bert), "clip_vit_b32_openai": str(folder / "clip.pt")},
+                  "bert_base_uncased": str(bert), "clip_vit_b32_openai": str(folder / "clip.pt"),
+                  "sd2_inpainting": str(inpainting)},
         "architectures": {"sam_vit_b": {"tiny": SAM}, "groundingdino_swint_ogc": {"overrides": GROUNDING_DINO},
                           "clip_vit_b32_openai": {"config": CLIP}},
     }
+
+
+def _tiny_clip_tokenizer(folder):
+    """A CLIPTokenizer from a hand-written BPE vocabulary (no hub access)."""
+    words = ["a", "cat", "dog", "cup"]
+    chars = sorted({c for w in words for c in w})
+    vocab = {"<|startoftext|>": 0, "<|endoftext|>": 1}
+    for tok in chars + [c + "</w>" for c in chars]:
+        vocab.setdefault(tok, len(vocab))
+    merges = []
+    for w in words:  # left-to-right merges building each word, e.g. "c a", "ca t</w>"
+        parts = list(w[:-1]) + [w[-1] + "</w>"]
+        while len(parts) > 1:
+            merges.append(f"{parts[0]} {parts[1]}")
+            parts = [parts[0] + parts[1]] + parts[2:]
+            vocab.setdefault(parts[0], len(vocab))
+    folder.mkdir(parents=True, exist_ok=True)
+    (folder / "vocab.json").write_text(json.dumps(vocab))
+    (folder / "merges.txt").write_text("#version: 0.2\n" + "\n".join(dict.fromkeys(merges)) + "\n")
+    import transformers
+
+    tok = transformers.CLIPTokenizer(
+        vocab_file=str(folder / "vocab.json"), merges_file=str(folder / "merges.txt"), model_max_length=77
+    )
+    return tok
+
+
+def write_tiny_inpainting(root: Path) -> Path:
+    """A tiny Stable-Diffusion inpainting pipeline (random weights, the real classes) saved as a
+    diffusers folder under `root`; returns the folder."""
+    import diffusers
+    import torch
+    import transformers
+
+    torch.manual_seed(0)
+    tokenizer = _tiny_clip_tokenizer(root / "tok_src")
+    ids = tokenizer("a cat").input_ids
+    assert ids[0] == 0 and ids[-1] == 1 and tokenizer.unk_token_id not in ids[1:-1], ids
+    text_encoder = transformers.CLIPTextModel(
+        transformers.CLIPTextConfig(
+            vocab_size=len(tokenizer),
+            hidden_size=32,
+            intermediate_size=37,
+            num_hidden_layers=2,
+            num_attention_heads=2,
+            max_position_embeddings=77,
+            projection_dim=32,
+            bos_token_id=0,
+            eos_token_id=1,
+            pad_token_id=1,
+        )
+    )
+    unet = diffusers.UNet2DConditionModel(
+        sample_size=16,
+        in_channels=9,
+        out_channels=4,
+        block_out_channels=(32, 64),
+        layers_per_block=1,
+        down_block_types=("DownBlock2D", "CrossAttnDownBlock2D"),
+        up_block_types=("CrossAttnUpBlock2D", "UpBlock2D"),
+        cross_attention_dim=32,
+        attention_head_dim=(2, 4),
+    )
+    vae = diffusers.AutoencoderKL(
+        in_channels=3,
+        out_channels=3,
+        down_block_types=("DownEncoderBlock2D", "DownEncoderBlock2D"),
+        up_block_types=("UpDecoderBlock2D", "UpDecoderBlock2D"),
+        block_out_channels=(32, 64),
+        latent_channels=4,
+        sample_size=32,
+    )
+    pipe = diffusers.StableDiffusionInpaintPipeline(
+        vae=vae,
+        text_encoder=text_encoder,
+        tokenizer=tokenizer,
+        unet=unet,
+        scheduler=diffusers.PNDMScheduler(skip_prk_steps=True),
+        safety_checker=None,
+        feature_extractor=None,
+        requires_safety_checker=False,
+    )
+    folder = root / "pipeline"
+    pipe.save_pretrained(folder)
+    return folder

@@ -96,6 +96,21 @@ def weights_verify(args) -> int:
     return 1 if bad else 0
 
 
+def doctor(args) -> int:
+    import yaml
+
+    from .doctor import report
+    from .schema import load_experiment
+
+    models = {}
+    if args.config:
+        models = (yaml.safe_load(open(args.config)) or {}).get("models", {})
+    name, spec = load_experiment(args.experiment, args.experiments_dir)
+    text, ok = report(name, spec, models)
+    print(text)
+    return 0 if ok else 1
+
+
 def main(argv=None) -> int:
     parser = argparse.ArgumentParser(prog="amodal", description=__doc__)
     commands = parser.add_subparsers(dest="command", required=True)
@@ -142,6 +157,12 @@ def main(argv=None) -> int:
     checking.add_argument("names", nargs="*")
     checking.add_argument("--no-sha256", action="store_true", help="compare sizes only (fast)")
     checking.set_defaults(run=weights_verify)
+
+    check = commands.add_parser("doctor", help="what an experiment needs here: checkpoints (found or missing), device, versions")
+    check.add_argument("--experiment", required=True, help="an experiment name (config/experiments) or a .yaml path")
+    check.add_argument("--experiments-dir", default=None, help="folder of experiment files (default: the repository's config/experiments)")
+    check.add_argument("--config", default=None, help="a config.yaml whose `models` section says where checkpoints are")
+    check.set_defaults(run=doctor)
 
     args = parser.parse_args(argv)
     return args.run(args)

@@ -1,149 +1,23 @@
-"""Stage `complete`: reconstruct the whole object inside the seed's crop, pass by pass.
+"""Stage `complete`: its backends and file I/O; the seed's pass loop is `amodal.loop`.
 
-The pass loop follows the seed (Ao et al., after PD-MC): pass 0 puts the visible object on a
-clean wallpaper and inpaints the occluders and the area outside the image, with the mask
-dilated 5x5 three times; later passes dilate 3x3 once and stay inside pass 0's mask; after
-each pass the backend reports what still occludes the object, and the loop stops when nothing
-does and no crop side is touched, when the mask is empty, or at the pass limit.
-
-A backend is any object with `run_pass(state) -> PassResult` and a `single_pass` flag (True
-when one pass predicts the whole shape); the `classical` backend here needs no weights.
+A backend has `run_passes(states) -> results` (one PassInput per instance still running) and a
+`single_pass` flag (True when one pass predicts the whole shape). The `classical` backend here
+needs no weights; `diffusers` (amodal.diffusion) inpaints and re-segments every pass.
 """
 
 from __future__ import annotations
 
-from dataclasses import dataclass, field
 from functools import lru_cache
 
 import cv2
 import numpy as np
 
-from .geometry import Region, crop_region, extract, frame_mask, sides_touched
-
-
-@dataclass
-class PassInput:
-    index: int
-    image: np.ndarray  # (h, w, 3) uint8 crop fed to the backend
-    mask: np.ndarray  # (h, w) bool: where the backend may paint (dilated)
-    visible: np.ndarray  # (h, w) bool: the target's visible pixels in the crop
-    allowed: np.ndarray  # (h, w) bool: occluders and outside-the-image, undilated
-    frame: np.ndarray  # (h, w) bool: inside the image
-    sides: set[str]  # image sides the visible object touches
-    prompt: str
-
-
-@dataclass
-class PassResult:
-    completion: np.ndarray  # (h, w, 3) uint8
-    amodal: np.ndarray  # (h, w) bool
-    still_occluding: np.ndarray  # (h, w) bool: what the backend sees occluding after this pass
-    info: dict = field(default_factory=dict)  # backend-specific notes for complete.json
-
-
-@dataclass
-class Completion:
-    status: str  # completed | not_occluded | invalid_query
-    region: Region | None
-    completion: np.ndarray | None
-    amodal: np.ndarray | None
-    passes: list[dict] = field(default_factory=list)
-    iterations: list[dict] = field(default_factory=list)  # per pass: arrays to save
-    stop_reason: str = ""
-    sides: set[str] = field(default_factory=set)
-
-    def record(self, backend: str, prompt: str) -> dict:
-        return {
-            "status": self.status,
-            "backend": backend,
-            "prompt": prompt,
-            "passes": len(self.iterations),
-            "stop_reason": self.stop_reason,
-            "crop": None if self.region is None else self.region.as_dict(),
-            "sides_touched": sorted(self.sides),
-            "pass_log": self.passes,
-        }
-
-
-def fit_wallpaper(wallpaper: np.ndarray, shape) -> np.ndarray:
-    """The clean background resized to the crop (the seed instead skips crops larger than it)."""
-    h, w = shape
-    return cv2.resize(wallpaper, (w, h), interpolation=cv2.INTER_AREA if h * w < wallpaper.shape[0] * wallpaper.shape[1] else cv2.INTER_LINEAR)
-
-
-def _dilate_square(mask: np.ndarray, size: int, iterations: int) -> np.ndarray:
-    return cv2.dilate(mask.astype(np.uint8), np.ones((size, size), np.uint8), iterations=iterations) > 0
+from .loop import Completion, LoopInstance, PassInput, PassResult, run_loop
 
 
 def complete(image, visible, occluders, prompt: str, spec: dict, wallpaper: np.ndarray, backend) -> Completion:
-    """Run the pass loop for one instance. `occluders` is the aggregated occluder mask (H, W)."""
-    if not visible.any():
-        return Completion("invalid_query", None, None, None, stop_reason="empty_visible_mask")
-    sides = sides_touched(visible, spec["border_gap"])
-    if not occluders.any() and not sides:
-        return Completion("not_occluded", None, None, None, stop_reason="nothing_occludes")
-    region, sides = crop_region(visible, spec["canvas_scale"], spec["crop_buffer"], spec["border_pad"], spec["border_gap"])
-    crop_image = extract(image, region, 255)
-    crop_visible = extract(visible, region, False)
-    crop_occluders = extract(occluders, region, False)
-    frame = frame_mask(image.shape, region)
-    outside = ~frame
-
-    result = Completion("completed", region, crop_image, crop_visible.copy(), sides=sides)
-    first_mask = None
-    current = crop_image
-    for index in range(spec["max_passes"]):
-        mask = crop_occluders | outside
-        if first_mask is None:
-            first_mask = mask.copy()
-        else:
-            mask &= first_mask
-        if not mask.any():
-            result.stop_reason = "mask_empty"
-            break
-        dilated = _dilate_square(mask, 5, 3) if index == 0 else _dilate_square(mask, 3, 1)
-        if index == 0:
-            pass_image = np.where(crop_visible[..., None], crop_image, fit_wallpaper(wallpaper, region.shape))
-        else:
-            pass_image = current
-        state = PassInput(index, pass_image.astype(np.uint8), dilated, crop_visible, mask, frame, sides, prompt)
-        out = backend.run_pass(state)
-        # The amodal mask only grows: a later pass refines what is still hidden, it does not
-        # take back what an earlier pass found.
-        current, result.completion = out.completion, out.completion
-        result.amodal = result.amodal | out.amodal
-        touched = _crop_sides_touched(result.amodal, spec["border_gap"])
-        result.iterations.append({"input": pass_image, "mask": dilated, "completion": out.completion,
-                                  "amodal_mask": result.amodal, "occluder_mask": out.still_occluding})
-        result.passes.append({"pass": index, "mask_pixels": int(dilated.sum()), "amodal_pixels": int(result.amodal.sum()),
-                              "still_occluding_pixels": int(out.still_occluding.sum()), "crop_sides_touched": sorted(touched),
-                              **out.info})
-        if not out.still_occluding.any() and not touched:
-            result.stop_reason = "nothing_occludes"
-            break
-        if backend.single_pass:
-            # The crop is fixed for all passes (as in the seed), so a backend that already
-            # predicted the whole shape cannot gain from another pass.
-            result.stop_reason = "reached_crop_side"
-            break
-        # As the seed: what still occludes, plus a strip along each crop side the object reaches.
-        crop_occluders = out.still_occluding.copy()
-        outside = np.zeros_like(outside)
-        for side in touched:
-            crop_occluders |= _side_strip(crop_occluders.shape, side, 5)
-    else:
-        result.stop_reason = "pass_limit"
-    return result
-
-
-def _crop_sides_touched(mask: np.ndarray, gap: int) -> set[str]:
-    return sides_touched(mask, gap) if mask.any() else set()
-
-
-def _side_strip(shape, side: str, width: int) -> np.ndarray:
-    strip = np.zeros(shape, dtype=bool)
-    {"top": strip[:width, :], "bottom": strip[-width:, :], "left": strip[:, :width], "right": strip[:, -width:]}[side][...] = True
-    return strip
+    """The seed's loop for one instance (see `amodal.loop.run_loop`)."""
+    return run_loop([LoopInstance("instance", image, visible, occluders, prompt)], spec, wallpaper, backend)[0]
 
 
 # ---------------------------------------------------------------- classical backend
@@ -215,6 +89,9 @@ class ClassicalBackend:
         self.max_area_ratio = params["max_area_ratio"]
         self.size = spec["size"]
 
+    def run_passes(self, states: list[PassInput]) -> list[PassResult]:
+        return [self.run_pass(state) for state in states]
+
     def run_pass(self, state: PassInput) -> PassResult:
         amodal, prior = predict_amodal(state.visible, state.allowed, self.max_area_ratio)
         hidden = amodal & ~state.visible
@@ -235,13 +112,16 @@ class ClassicalBackend:
         return cv2.resize(filled, (w, h), interpolation=cv2.INTER_LINEAR)
 
 
-def make_backend(spec: dict):
+def make_backend(spec: dict, context: dict | None = None):
+    """The backend of `spec`; `diffusers` also needs the job's context: the experiment's segment
+    and order specs, each instance's tags and the run's models config."""
     if spec["backend"] == "classical":
         return ClassicalBackend(spec)
     if spec["backend"] == "diffusers":
-        raise NotImplementedError(
-            "complete backend 'diffusers' is not part of this build yet; use complete.backend: classical"
-        )
+        from .diffusion import DiffusersBackend
+
+        context = context or {}
+        return DiffusersBackend(spec, context["segment"], context["order"], context.get("tags", {}), context.get("models"))
     raise ValueError(f"unknown complete backend {spec['backend']!r}")
 
 
@@ -258,7 +138,9 @@ def _read_wallpaper(path: str) -> np.ndarray:
     return wallpaper
 
 
-def run_complete(spec, image_path, visible_path, ground_path, occluders_path, prompt_path, wallpaper_path, instance):
+def prepare_complete(spec, image_path, visible_path, ground_path, occluders_path, prompt_path, wallpaper_path, instance):
+    """One instance's loop input, or its final Completion when its query was invalid; with the
+    prompt and the wallpaper. Bad files raise this instance's InstanceError."""
     from . import InstanceError, io
 
     image = io.read_instance_image(image_path, instance)
@@ -271,10 +153,15 @@ def run_complete(spec, image_path, visible_path, ground_path, occluders_path, pr
     except OSError as error:
         raise InstanceError(instance, wallpaper_path, f"clean wallpaper cannot be read ({error}); set config 'wallpaper'") from None
     if ground["status"] != "ok":
-        result = Completion(ground["status"], None, None, None, stop_reason=ground["reason"])
-    else:
-        result = complete(image, visible, occluders, prompt, spec, wallpaper, make_backend(spec))
-    return result, result.record(spec["backend"], prompt)
+        return Completion(ground["status"], None, None, None, stop_reason=ground["reason"]), prompt, wallpaper
+    return LoopInstance(instance, image, visible, occluders, prompt), prompt, wallpaper
+
+
+def complete_prepared(prepared: list, spec: dict, wallpaper, context: dict | None = None) -> list[Completion]:
+    """Run the loop once over every prepared LoopInstance (others are already final)."""
+    running = [p for p in prepared if isinstance(p, LoopInstance)]
+    done = iter(run_loop(running, spec, wallpaper, make_backend(spec, context)) if running else [])
+    return [next(done) if isinstance(p, LoopInstance) else p for p in prepared]
 
 
 def write_completion(result: Completion, record: dict, *, record_path, completion_path, amodal_path, iterations_dir) -> None:

@@ -37,6 +37,7 @@ STAGE_READS: dict[str, dict[str, tuple[str, str]]] = {
         "occluders": ("order", "occluders"),
         "order": ("order", "record"),
         "prompt": ("prompt", "record"),
+        "tags": ("tag", "record"),  # the model backend re-segments every pass over the tags
     },
     "rgba": {
         "visible": ("ground", "mask"),

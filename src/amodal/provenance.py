@@ -6,7 +6,8 @@ import platform
 from functools import lru_cache
 from importlib import metadata
 
-PACKAGES = ("amodal", "numpy", "opencv-python-headless", "scikit-image", "pillow", "pandas")
+PACKAGES = ("amodal", "numpy", "opencv-python-headless", "scikit-image", "pillow", "pandas", "torch", "diffusers",
+            "transformers", "segment-anything", "groundingdino-py", "open-clip-torch")
 
 
 @lru_cache(maxsize=1)

@@ -65,16 +65,6 @@ def _prompt(spec, key, item, out, shared):
     io.write_json(out["record"], provenance.stamp(record, "prompt", key))
 
 
-def _complete(spec, key, item, out, shared):
-    from .complete import run_complete, write_completion
-
-    reads = item["reads"]
-    result, record = run_complete(spec, item["image"], reads["visible"], reads["ground"], reads["occluders"],
-                                  reads["prompt"], shared["wallpaper"], item["id"])
-    write_completion(result, provenance.stamp(record, "complete", key), record_path=out["record"],
-                     completion_path=out["completion"], amodal_path=out["amodal"], iterations_dir=out["iterations"])
-
-
 def _rgba(spec, key, item, out, shared):
     from . import io
     from .rgba import run_rgba
@@ -98,7 +88,7 @@ def _evaluate(spec, key, item, out, shared):
 
 STAGE_BODIES: dict[str, Callable] = {
     "ground": _ground, "tag": _tag, "segment": _segment, "order": _order,
-    "prompt": _prompt, "complete": _complete, "rgba": _rgba, "evaluate": _evaluate,
+    "prompt": _prompt, "rgba": _rgba, "evaluate": _evaluate,
 }
 
 
@@ -137,6 +127,41 @@ def run_stage_job(stage: str, spec: dict, key: str, items: list[dict], shared: d
     return statuses
 
 
+def run_complete_job(spec: dict, key: str, items: list[dict], shared: dict) -> dict[str, str]:
+    """The completion loop over the shard: each instance's inputs are read (a bad file fails
+    only that instance), then one loop runs every instance together, so a model backend
+    batches them pass by pass; then each instance's files are written."""
+    from . import io
+    from .complete import complete_prepared, prepare_complete, write_completion
+    from .stage import run_stage
+
+    prepared, statuses, wallpaper = {}, {}, None
+    for item in map(with_query, items):
+        reads, out = item["reads"], layout.stage_outputs(item["folder"], "complete")
+
+        def body(item=item, reads=reads):
+            nonlocal wallpaper
+            prepared[item["id"]] = prepare_complete(spec, item["image"], reads["visible"], reads["ground"], reads["occluders"],
+                                                    reads["prompt"], shared["wallpaper"], item["id"])
+            wallpaper = prepared[item["id"]][2]
+
+        statuses[item["id"]] = run_stage(dict(reads, image=item["image"]), out, body)
+    context = dict(shared.get("context") or {}, models=shared.get("models"),
+                   tags={i["id"]: io.read_json(i["reads"]["tags"])["tags"] for i in items if i["id"] in prepared})
+    ids = list(prepared)
+    results = complete_prepared([prepared[i][0] for i in ids], spec, wallpaper, context)
+    for item in items:
+        if item["id"] not in prepared:
+            continue
+        result, prompt = results[ids.index(item["id"])], prepared[item["id"]][1]
+        out = layout.stage_outputs(item["folder"], "complete")
+        write_completion(result, provenance.stamp(result.record(spec["backend"], prompt), "complete", key),
+                         record_path=out["record"], completion_path=out["completion"], amodal_path=out["amodal"],
+                         iterations_dir=out["iterations"])
+        log.info("complete %s: %s (%s)", item["id"], result.status, result.stop_reason)
+    return statuses
+
+
 def run_scenes_job(spec: dict, items: list[dict]) -> None:
     """Build a shard of synthetic-benchmark scenes (cutouts and backgrounds read once)."""
     from pathlib import Path
@@ -158,7 +183,7 @@ def run_collect_job(items: list[dict]) -> None:
 
 
 def run_job(kind: str, spec: dict, key: str, items: list[dict], manifest: str, shared: dict | None = None,
-            gpus: int = 0, models: dict | None = None) -> dict[str, str]:
+            gpus: int = 0, models: dict | None = None, context: dict | None = None) -> dict[str, str]:
     """Run one planned job (amodal.workplan.Job fields), then write its manifest; a GPU job
     first claims its devices. Returns each instance's status."""
     from . import io
@@ -170,6 +195,8 @@ def run_job(kind: str, spec: dict, key: str, items: list[dict], manifest: str, s
         claim(gpus)
     if kind == "scenes":
         run_scenes_job(spec, items)
+    elif kind == "complete":
+        statuses = run_complete_job(spec, key, items, dict(shared or {}, models=models, context=context))
     elif kind == "collect":
         run_collect_job(items)
     else:

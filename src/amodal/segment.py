@@ -64,41 +64,49 @@ def _iou(a: np.ndarray, b: np.ndarray) -> float:
     return float(np.logical_and(a, b).sum() / union) if union else 0.0
 
 
+def detect_and_segment(image: np.ndarray, labels: list[str], params: dict, models: dict | None):
+    """GroundingDINO boxes for all labels in one caption (the seed's ". ".join), one SAM mask per
+    box, every box decoded together on one image embedding. Returns ((N, H, W) masks, records)."""
+    from .models import loaded
+    from .models.grounding_dino import caption_for
+
+    if not labels:
+        return np.zeros((0,) + image.shape[:2], dtype=bool), [], ""
+    caption = caption_for(labels)
+    grounder = loaded.grounder(params["detector"], params["text_encoder"], models,
+                               params["box_threshold"], params["text_threshold"])
+    detections = grounder.detect(image, caption)
+    if not detections:
+        return np.zeros((0,) + image.shape[:2], dtype=bool), [], caption
+    boxes = np.array([d.box_xyxy for d in detections], dtype=np.float32)
+    masks, ious = loaded.sam_segmenter(params["sam"], models).segment(image, boxes)
+    records = [{"label": d.phrase, "score": float(d.score), "sam_iou": float(iou), "box_xyxy": [float(v) for v in d.box_xyxy]}
+               for d, iou in zip(detections, ious)]
+    return masks, records, caption
+
+
 def segment_grounded_sam(image: np.ndarray, visible: np.ndarray, tags: list[str], spec: dict, models: dict | None):
-    """GroundingDINO boxes for all tags in one caption (the seed's ". ".join), one SAM mask per
-    box (all boxes of the image decoded together), then background segments as for `oracle`.
+    """Every tag detected and segmented (`detect_and_segment`), then background segments as for
+    `oracle`.
 
     A detected mask that overlaps the target's visible mask by `target_iou` or more is the
     target itself and is dropped. Boxes whose phrase is 'background' (the seed keeps that tag
     in its caption) become background segments."""
-    from .models import loaded
-    from .models.grounding_dino import caption_for
-
     params = spec["grounded_sam"]
     labels = [t for t in tags if params["include_background_tag"] or t != "background"]
-    caption = caption_for(labels) if labels else ""
-    detections = []
-    if labels:
-        grounder = loaded.grounder(params["detector"], params["text_encoder"], models,
-                                   params["box_threshold"], params["text_threshold"])
-        detections = grounder.detect(image, caption)
+    masks, detected, caption = detect_and_segment(image, labels, params, models)
     objects, backgrounds = [], []
-    if detections:
-        boxes = np.array([d.box_xyxy for d in detections], dtype=np.float32)
-        found, ious = loaded.sam_segmenter(params["sam"], models).segment(image, boxes)
-        for detection, mask, iou in zip(detections, found, ious):
-            if not mask.any() or _iou(mask, visible) >= params["target_iou"]:
-                continue
-            record = {"label": detection.phrase, "score": float(detection.score), "sam_iou": float(iou),
-                      "box_xyxy": [float(v) for v in detection.box_xyxy]}
-            (backgrounds if detection.phrase == "background" else objects).append((record, mask))
+    for record, mask in zip(detected, masks):
+        if not mask.any() or _iou(mask, visible) >= params["target_iou"]:
+            continue
+        (backgrounds if record["label"] == "background" else objects).append((record, mask))
     stack, records = with_background([r for r, _ in objects], [m for _, m in objects], visible, spec)
     extra = [m & ~visible for _, m in backgrounds]
     for (record, _), mask in zip(backgrounds, extra):
         records.append(dict(record, id=len(records), label=f"background_detected_{len(records)}", kind="background"))
     if extra:
         stack = np.concatenate([stack, np.stack(extra)])
-    return stack, {"backend": "grounded_sam", "caption": caption, "detections": len(detections), "segments": records}
+    return stack, {"backend": "grounded_sam", "caption": caption, "detections": len(detected), "segments": records}
 
 
 def run_segment(spec: dict, visible_path, gt_path, instance: str, image_path=None, tags_path=None,

@@ -49,6 +49,7 @@ class Job:
     benchmark: str  # Snakemake's timing of the job
     device: str = "cpu"
     shared: dict = field(default_factory=dict)  # job-wide input files by name (e.g. the wallpaper), besides `inputs`
+    context: dict = field(default_factory=dict)  # upstream stage specs a backend needs (complete: segment, order)
 
 
 def rule_name(*parts: str) -> str:
@@ -231,6 +232,8 @@ class Workplan:
                 "folder": layout.stage_folder(self.results, dataset, instance, stage, key),
             })
         shared = {"wallpaper": self.config["wallpaper"]} if stage == "complete" else {}
+        context = ({up: self.plan.run(up, lineage[up]).spec for up in ("segment", "order")}
+                   if stage == "complete" else {})
         self.jobs.append(Job(
             rule=rule_name(stage, dataset, key, shard),
             kind=stage,
@@ -246,6 +249,7 @@ class Workplan:
             benchmark=layout.shard_benchmark(self.results, dataset, stage, key, shard),
             device=device,
             shared=shared,
+            context=context,
         ))
 
     def _collect_job(self, dataset, experiment, keys, shard, members, needs) -> None:

@@ -22,6 +22,7 @@ for job in WORK.jobs:
             key=job.key,
             spec=job.spec,
             instances=job.items,
+            context=job.context,
         log:
             job.log,
         benchmark:

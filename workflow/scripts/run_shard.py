@@ -13,4 +13,5 @@ run_job(
     shared=dict(snakemake.input.items()),
     gpus=snakemake.resources.get("gpu", 0),
     models=snakemake.config.get("models", {}),
+    context=snakemake.params.context,
 )

@@ -84,3 +84,23 @@ def clip_scorer(name: str, models: dict | None):
                          **_arch(name, models))
 
     return _once(("clip", name), models, build)
+
+
+def inpainter(model: str, models: dict | None, dtype: str, scheduler: str):
+    """An `Inpainter` on `model`: a weights name of the manifest (`sd2_inpainting`), a local
+    diffusers folder or a Hugging Face id already in the local cache. The CPU runs float32."""
+
+    def build():
+        from .inpaint import load_inpainter
+        from .weights import load_manifest, resolve
+
+        device = device_of(models)
+        configured = (models or {}).get("paths", {}).get(model)
+        if model in load_manifest():
+            source = resolve(model, configured, config_key=f"models.paths.{model}")
+        else:
+            source = configured or model
+        return load_inpainter(str(source), device=device, dtype=dtype if device.startswith("cuda") else "float32",
+                              scheduler=scheduler, **_arch(model, models))
+
+    return _once(("inpaint", model, dtype, scheduler), models, build)

@@ -1,0 +1,82 @@
+"""The `diffusers` completion backend: the seed's passes with a diffusion inpainter.
+
+Every pass inpaints all running instances of the shard in one batched pipeline call (prompt
+"a {prompt}", one seeded generator per instance and pass), then, per instance, re-segments the
+completion with the experiment's own segment settings (GroundingDINO + SAM over the instance's
+tags and the prompt, as the seed's `check_occlusion`), takes as the pass's amodal mask the
+segment that best overlaps the visible mask (the visible mask itself when none overlaps), and
+re-orders the other segments with the experiment's order settings to find what still occludes.
+"""
+
+from __future__ import annotations
+
+import zlib
+
+import numpy as np
+
+from .loop import PassInput, PassResult
+
+REORDER_BACKENDS = ("geometric",)
+
+
+def pass_seed(base: int, instance: str, index: int) -> int:
+    """A generator seed that depends only on the instance and the pass, never on the batch."""
+    return int(np.random.SeedSequence([base, zlib.crc32(instance.encode()), index]).generate_state(1)[0])
+
+
+def best_overlap(visible: np.ndarray, masks: np.ndarray) -> int | None:
+    """Index of the mask with the highest IoU with `visible` (the first of equals), None if none overlaps."""
+    best, best_iou = None, 0.0
+    for i, mask in enumerate(masks):
+        union = np.logical_or(mask, visible).sum()
+        iou = np.logical_and(mask, visible).sum() / union if union else 0.0
+        if iou > best_iou:
+            best, best_iou = i, iou
+    return best
+
+
+class DiffusersBackend:
+    single_pass = False
+
+    def __init__(self, spec: dict, segment_spec: dict, order_spec: dict, tags: dict[str, list[str]], models: dict | None):
+        if segment_spec["backend"] != "grounded_sam":
+            raise ValueError("complete backend 'diffusers' re-segments every pass with the experiment's segment "
+                             f"settings, which must be grounded_sam (got {segment_spec['backend']!r})")
+        if order_spec["backend"] not in REORDER_BACKENDS:
+            raise ValueError("complete backend 'diffusers' re-orders every pass with the experiment's order settings, "
+                             f"which must be one of {list(REORDER_BACKENDS)} (got {order_spec['backend']!r})")
+        self.spec, self.params = spec, spec["diffusers"]
+        self.segment_spec, self.order_spec = segment_spec, order_spec
+        self.tags, self.models = tags, models
+
+    def run_passes(self, states: list[PassInput]) -> list[PassResult]:
+        from .models import loaded
+
+        params = self.params
+        inpainter = loaded.inpainter(params["model"], self.models, params["dtype"], params["scheduler"])
+        completions = inpainter.inpaint(
+            [s.image for s in states], [s.mask for s in states], [s.prompt for s in states],
+            [pass_seed(params["seed"], s.instance, s.index) for s in states],
+            steps=params["steps"], guidance=params["guidance"], size=self.spec["size"],
+            prompt_template=params["prompt_template"],
+        )
+        return [self._check(state, completion) for state, completion in zip(states, completions)]
+
+    def _check(self, state: PassInput, completion: np.ndarray) -> PassResult:
+        """What the completion shows: the object's amodal mask and what still occludes it."""
+        from .order import geometric_order, occluder_mask
+        from .segment import detect_and_segment
+
+        labels = list(dict.fromkeys([*self.tags.get(state.instance, []), state.prompt]))
+        masks, records, _ = detect_and_segment(completion, labels, self.segment_spec["grounded_sam"], self.models)
+        target = best_overlap(state.visible, masks)
+        amodal = state.visible.copy() if target is None else masks[target]
+        others = [i for i in range(len(masks)) if i != target]
+        stack = masks[others] if others else np.zeros((0,) + amodal.shape, dtype=bool)
+        others_records = [dict(records[i], id=k, kind="object") for k, i in enumerate(others)]
+        order = geometric_order(amodal, stack, others_records, self.order_spec)
+        still = occluder_mask(stack, order["occluders"], amodal)
+        return PassResult(completion, amodal, still, {
+            "segments": len(masks), "amodal_segment": None if target is None else records[target]["label"],
+            "occluders": [others_records[i]["label"] for i in order["occluders"]],
+        })

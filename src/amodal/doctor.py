@@ -1,0 +1,88 @@
+"""What an experiment needs on this machine: its checkpoints (found or not), the device and the
+package versions. The workflow checks the checkpoints when it parses, so a missing one is one
+message naming the file and the command that gets it, before any job starts."""
+
+from __future__ import annotations
+
+from pathlib import Path
+
+
+def weights_needed(spec: dict) -> dict[str, list[str]]:
+    """Weights name (or diffusers folder / id) -> the "stage/backend"s of `spec` that load it."""
+    needs: dict[str, list[str]] = {}
+
+    def add(name: str, where: str) -> None:
+        needs.setdefault(name, [])
+        if where not in needs[name]:
+            needs[name].append(where)
+
+    for stage in ("ground", "segment"):
+        if spec[stage]["backend"] == "grounded_sam":
+            params = spec[stage]["grounded_sam"]
+            for key in ("detector", "text_encoder", "sam"):
+                add(params[key], f"{stage}/grounded_sam")
+    if spec["tag"]["backend"] == "clip_vocab":
+        add(spec["tag"]["clip_vocab"]["model"], "tag/clip_vocab")
+    if spec["prompt"]["backend"] == "clip":
+        add(spec["prompt"]["clip"]["model"], "prompt/clip")
+    if spec["complete"]["backend"] == "diffusers":
+        add(spec["complete"]["diffusers"]["model"], "complete/diffusers")
+    return needs
+
+
+def find(name: str, models: dict | None) -> tuple[Path | None, str]:
+    """(where it is, or None; where it was looked for)."""
+    from .models.weights import load_manifest, locate, weights_dir
+
+    configured = (models or {}).get("paths", {}).get(name)
+    manifest = load_manifest()
+    if name in manifest:
+        looked = configured or str(weights_dir() / manifest[name].file)
+        return locate(name, configured), looked
+    path = Path(configured or name).expanduser()
+    if path.exists():
+        return path, str(path)
+    from huggingface_hub import try_to_load_from_cache
+
+    cached = try_to_load_from_cache(str(name), "model_index.json")
+    return (Path(cached).parent if isinstance(cached, str) else None), f"{path} or the Hugging Face cache ({name})"
+
+
+def missing_weights(experiments: dict[str, dict], models: dict | None) -> list[str]:
+    """One line per checkpoint some experiment needs and this machine lacks."""
+    lines = []
+    seen = set()
+    for experiment, spec in experiments.items():
+        for name, where in weights_needed(spec).items():
+            if name in seen:
+                continue
+            seen.add(name)
+            found, looked = find(name, models)
+            if found is None:
+                lines.append(f"{name} (for {', '.join(where)} of experiment {experiment!r}) not found at {looked}; "
+                             f"run `amodal weights fetch {name}` on a machine with internet, or set models.paths.{name}")
+    return lines
+
+
+def report(experiment: str, spec: dict, models: dict | None) -> tuple[str, bool]:
+    """A readable report and whether everything needed is there."""
+    from .models.loaded import device_of
+    from .provenance import versions
+
+    lines = [f"experiment {experiment}"]
+    ok = True
+    needs = weights_needed(spec)
+    if not needs:
+        lines.append("  needs no checkpoints")
+    for name, where in needs.items():
+        found, looked = find(name, models)
+        ok &= found is not None
+        state = f"found at {found}" if found else f"MISSING (looked at {looked}): amodal weights fetch {name}"
+        lines.append(f"  {name:<26} {', '.join(where):<40} {state}")
+    try:
+        device = device_of(models)
+    except ImportError:
+        device = "cpu (torch not installed)"
+    lines.append(f"device: {device}")
+    lines.append("packages: " + ", ".join(f"{k} {v}" for k, v in versions().items()))
+    return "\n".join(lines), ok

@@ -1,0 +1,56 @@
+"""What an experiment needs: `amodal doctor`, and the workflow refusing to start without it."""
+
+import subprocess
+
+import yaml
+
+from amodal.cli import main as cli
+from amodal.doctor import weights_needed
+from amodal.schema import load_experiment
+from workflow_helpers import command, environment, make_workdir
+
+PAPER_WEIGHTS = {"groundingdino_swint_ogc", "bert_base_uncased", "sam_vit_h", "clip_vit_b32_openai", "sd2_inpainting"}
+
+
+def test_the_paper_experiment_needs_five_checkpoints_and_the_classical_one_none():
+    needs = weights_needed(load_experiment("paper")[1])
+    assert set(needs) == PAPER_WEIGHTS
+    assert needs["sam_vit_h"] == ["ground/grounded_sam", "segment/grounded_sam"]
+    assert needs["sd2_inpainting"] == ["complete/diffusers"]
+    assert weights_needed(load_experiment("baseline_classical")[1]) == {}
+
+
+def test_doctor_names_each_missing_file_and_its_fetch_command(tmp_path, monkeypatch, capsys):
+    monkeypatch.setenv("AMODAL_WEIGHTS", str(tmp_path / "empty"))
+    monkeypatch.setenv("HF_HOME", str(tmp_path / "hf"))
+    assert cli(["doctor", "--experiment", "paper"]) == 1
+    out = capsys.readouterr().out
+    for name in PAPER_WEIGHTS:
+        assert f"amodal weights fetch {name}" in out
+    assert str(tmp_path / "empty" / "sam_vit_h_4b8939.pth") in out
+
+
+def test_doctor_finds_checkpoints_at_configured_paths(tmp_path, monkeypatch, capsys):
+    monkeypatch.setenv("AMODAL_WEIGHTS", str(tmp_path / "empty"))
+    paths = {}
+    for name in PAPER_WEIGHTS:
+        (tmp_path / name).mkdir()
+        paths[name] = str(tmp_path / name)
+    (tmp_path / "config.yaml").write_text(yaml.safe_dump({"models": {"paths": paths}}))
+    assert cli(["doctor", "--experiment", "paper", "--config", str(tmp_path / "config.yaml")]) == 0
+    assert "MISSING" not in capsys.readouterr().out
+
+
+def test_the_workflow_stops_before_any_job_when_a_checkpoint_is_missing(tmp_path):
+    workdir = make_workdir(tmp_path / "run", n_scenes=2)
+    config = yaml.safe_load((workdir / "config" / "config.yaml").read_text())
+    config["experiments"] = ["paper"]
+    (workdir / "config" / "config.yaml").write_text(yaml.safe_dump(config))
+    env = dict(environment(), AMODAL_WEIGHTS=str(tmp_path / "empty"), HF_HOME=str(tmp_path / "hf"))
+    done = subprocess.run(command(workdir, "--dry-run"), capture_output=True, text=True, env=env, timeout=300)
+    assert done.returncode != 0
+    message = done.stdout + done.stderr
+    assert "checkpoints are missing" in message
+    assert "sam_vit_h (for ground/grounded_sam, segment/grounded_sam of experiment 'paper') not found" in message
+    assert "amodal weights fetch sd2_inpainting" in message
+    assert not (workdir / "results" / "shards").exists()
