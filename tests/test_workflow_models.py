@@ -25,11 +25,16 @@ EXAMPLES = ["cat-7875506_640_cat", "bird-8951872_640_bird"]
 COCO = set((ROOT / "src" / "amodal" / "data" / "vocabulary_coco.txt").read_text().split("\n"))
 
 
+def write_experiment(folder):
+    (folder / "experiments").mkdir(exist_ok=True)
+    (folder / "experiments" / "tiny_models.yaml").write_text(yaml.safe_dump(EXPERIMENT))
+    return folder / "experiments"
+
+
 @pytest.fixture(scope="module")
 def run(tmp_path_factory):
     workdir = tmp_path_factory.mktemp("models")
-    (workdir / "experiments").mkdir()
-    (workdir / "experiments" / "tiny_models.yaml").write_text(yaml.safe_dump(EXPERIMENT))
+    write_experiment(workdir)
     (workdir / "examples.txt").write_text("\n".join(f"{name}.jpg" for name in EXAMPLES) + "\n")
     seed = ROOT / "data" / "seed_examples"
     config = {
@@ -128,3 +133,40 @@ def test_model_stages_ran_in_shards_on_a_machine_without_a_gpu(run):
     for stage in ("ground", "tag", "segment", "prompt"):
         (manifest,) = list((manifests / stage).glob("*/s00000.json"))
         assert set(json.loads(manifest.read_text())["instances"]) == set(EXAMPLES)
+
+
+def test_one_image_from_the_command_line_writes_what_the_workflow_writes(run, tmp_path):
+    from amodal.cli import main as cli
+
+    config = yaml.safe_load((run / "config" / "config.yaml").read_text())
+    (tmp_path / "config.yaml").write_text(yaml.safe_dump({"models": config["models"]}))
+    out = tmp_path / "out"
+    image = ROOT / "data" / "seed_examples" / f"{EXAMPLES[0]}.jpg"
+    code = cli(["complete", str(image), "--query", "cat", "--experiment", "tiny_models", "--experiments-dir",
+                str(write_experiment(tmp_path)), "--out", str(out), "--config", str(tmp_path / "config.yaml")])
+    assert code in (0, 1)  # random weights may find no object
+    mine = stage_files_under(out, "single", EXAMPLES[0])
+    theirs = stage_files_under(run / "results", "examples", EXAMPLES[0])
+    assert sorted(mine) == sorted(theirs) and len(mine) > 15
+    for name in ("tag/tags.json", "ground/ground.json", "prompt/prompt.json"):
+        assert rounded(io.read_json(mine[name])) == rounded(io.read_json(theirs[name]))
+    assert (out / "tiny_models" / "single" / EXAMPLES[0] / "amodal.png").is_file()
+    assert (out / "tiny_models" / "single" / "table.md").is_file()
+
+
+def stage_files_under(results, dataset, instance):
+    """Every file of an instance's stage folders, by 'stage/file' (stage keys left out)."""
+    root = results / "stages" / dataset / instance
+    return {f"{p.relative_to(root).parts[0]}/{'/'.join(p.relative_to(root).parts[2:])}": p
+            for p in root.rglob("*") if p.is_file() and p.name != ".snakemake_timestamp"}
+
+
+def rounded(value):
+    """A record with floats rounded (two processes may sum in another order)."""
+    if isinstance(value, float):
+        return round(value, 4)
+    if isinstance(value, dict):
+        return {k: rounded(v) for k, v in value.items()}
+    if isinstance(value, list):
+        return [rounded(v) for v in value]
+    return value

@@ -111,6 +111,21 @@ def doctor(args) -> int:
     return 0 if ok else 1
 
 
+def complete_one(args) -> int:
+    import yaml
+
+    from .pipeline import complete_image
+
+    models = (yaml.safe_load(open(args.config)) or {}).get("models", {}) if args.config else {}
+    result = complete_image(args.image, args.query, experiment=args.experiment, out=args.out, models=models,
+                            experiments_dir=args.experiments_dir, wallpaper=args.wallpaper)
+    if result["status"] == "ok":
+        print(f"{result['rgba']} (placed at x, y = {result['offset_xy']} in the photo)")
+        return 0
+    print(f"no completion for {result['instance']}: {result['reason']}", file=sys.stderr)
+    return 1
+
+
 def main(argv=None) -> int:
     parser = argparse.ArgumentParser(prog="amodal", description=__doc__)
     commands = parser.add_subparsers(dest="command", required=True)
@@ -163,6 +178,16 @@ def main(argv=None) -> int:
     check.add_argument("--experiments-dir", default=None, help="folder of experiment files (default: the repository's config/experiments)")
     check.add_argument("--config", default=None, help="a config.yaml whose `models` section says where checkpoints are")
     check.set_defaults(run=doctor)
+
+    one = commands.add_parser("complete", help="complete one object in one image, every stage in this process")
+    one.add_argument("image")
+    one.add_argument("--query", required=True, help="the object, e.g. 'the cat'")
+    one.add_argument("--experiment", default="paper", help="an experiment name (config/experiments) or a .yaml path")
+    one.add_argument("--experiments-dir", default=None)
+    one.add_argument("--out", default="amodal_out", help="folder for every file (as the workflow's results folder)")
+    one.add_argument("--config", default=None, help="a config.yaml whose `models` section says where checkpoints are")
+    one.add_argument("--wallpaper", default=None, help="clean background for the first pass (default the seed's)")
+    one.set_defaults(run=complete_one)
 
     args = parser.parse_args(argv)
     return args.run(args)
