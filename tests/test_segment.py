@@ -45,3 +45,14 @@ def test_with_background_appends_backgrounds_after_objects():
     disabled = {"background": dict(SPEC["background"], enabled=False)}
     stack, records = with_background([{"label": "car", "score": 1.0}], [other], visible, disabled)
     assert len(records) == 1 and stack.shape[0] == 1
+
+
+def test_max_boxes_keeps_the_highest_scoring_detections_in_their_order():
+    from types import SimpleNamespace
+
+    from amodal.segment import strongest
+
+    found = [SimpleNamespace(score=s, phrase=p) for s, p in [(0.4, "a"), (0.9, "b"), (0.5, "c"), (0.9, "d")]]
+    assert [d.phrase for d in strongest(found, 2)] == ["b", "d"]
+    assert [d.phrase for d in strongest(found, 3)] == ["b", "c", "d"]
+    assert strongest(found, None) == found and strongest(found, 10) == found

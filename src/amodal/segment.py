@@ -64,6 +64,14 @@ def _iou(a: np.ndarray, b: np.ndarray) -> float:
     return float(np.logical_and(a, b).sum() / union) if union else 0.0
 
 
+def strongest(detections: list, limit: int | None) -> list:
+    """The `limit` highest-scoring detections in their original order (all when limit is None)."""
+    if limit is None or len(detections) <= limit:
+        return detections
+    keep = set(sorted(range(len(detections)), key=lambda i: -detections[i].score)[:limit])
+    return [d for i, d in enumerate(detections) if i in keep]
+
+
 def detect_and_segment(image: np.ndarray, labels: list[str], params: dict, models: dict | None):
     """GroundingDINO boxes for all labels in one caption (the seed's ". ".join), one SAM mask per
     box, every box decoded together on one image embedding. Returns ((N, H, W) masks, records)."""
@@ -75,7 +83,7 @@ def detect_and_segment(image: np.ndarray, labels: list[str], params: dict, model
     caption = caption_for(labels)
     grounder = loaded.grounder(params["detector"], params["text_encoder"], models,
                                params["box_threshold"], params["text_threshold"])
-    detections = grounder.detect(image, caption)
+    detections = strongest(grounder.detect(image, caption), params.get("max_boxes"))
     if not detections:
         return np.zeros((0,) + image.shape[:2], dtype=bool), [], caption
     boxes = np.array([d.box_xyxy for d in detections], dtype=np.float32)
