@@ -57,17 +57,9 @@ TINY_DINO = dict(enc_layers=1, dec_layers=1, num_queries=12, dim_feedforward=64)
 
 PHRASES = ["person", "car", "cup", "bird", "camera", "potato", "traffic cone"]
 CLIP_CANDIDATES = ["cat", "dog", "person", "car", "cup", "bird", "camera", "potato"]
-COCO = [
-    "person", "bicycle", "car", "motorcycle", "airplane", "bus", "train", "truck", "boat", "traffic light",
-    "fire hydrant", "stop sign", "parking meter", "bench", "bird", "cat", "dog", "horse", "sheep", "cow",
-    "elephant", "bear", "zebra", "giraffe", "backpack", "umbrella", "handbag", "tie", "suitcase", "frisbee",
-    "skis", "snowboard", "sports ball", "kite", "baseball bat", "baseball glove", "skateboard", "surfboard",
-    "tennis racket", "bottle", "wine glass", "cup", "fork", "knife", "spoon", "bowl", "banana", "apple",
-    "sandwich", "orange", "broccoli", "carrot", "hot dog", "pizza", "donut", "cake", "chair", "couch",
-    "potted plant", "bed", "dining table", "toilet", "tv", "laptop", "mouse", "remote", "keyboard", "cell phone",
-    "microwave", "oven", "toaster", "sink", "refrigerator", "book", "clock", "vase", "scissors", "teddy bear",
-    "hair drier", "toothbrush",
-]
+from amodal.tag import vocabulary  # noqa: E402
+
+COCO = vocabulary("coco")  # the 80 COCO names shipped with amodal
 assert len(COCO) == 80
 
 ROWS: list[dict] = []
