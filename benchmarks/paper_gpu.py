@@ -55,6 +55,10 @@ def main() -> None:
     parser.add_argument("--examples", type=int, default=2)
     parser.add_argument("--scenes", type=int, default=2)
     parser.add_argument("--cores", type=int, default=16)
+    parser.add_argument("--timeout", type=float, default=None, help="stop snakemake after this many seconds")
+    parser.add_argument("--max-boxes", type=int, default=None,
+                        help="run paper.yaml with grounded_sam.max_boxes set (experiment 'paper_bounded'): random "
+                             "weights keep ~900 boxes a caption, real ones a few")
     args = parser.parse_args()
     args.out.mkdir(parents=True, exist_ok=True)
     start = time.perf_counter()
@@ -63,9 +67,17 @@ def main() -> None:
     seed = ROOT / "data" / "seed_examples"
     photos = sorted(p.name for p in seed.glob("*.jpg"))[: args.examples]
     (args.work / "examples.txt").write_text("\n".join(photos) + "\n")
+    experiment, experiments_dir = "paper", ROOT / "config" / "experiments"
+    if args.max_boxes:
+        spec = yaml.safe_load((experiments_dir / "paper.yaml").read_text())
+        for stage in ("ground", "segment"):
+            spec[stage]["grounded_sam"]["max_boxes"] = args.max_boxes
+        experiment, experiments_dir = "paper_bounded", args.work / "experiments"
+        experiments_dir.mkdir(parents=True, exist_ok=True)
+        (experiments_dir / "paper_bounded.yaml").write_text(yaml.safe_dump(spec))
     config = {
-        "results": str(args.work / "results"), "experiments": ["paper"],
-        "experiments_dir": str(ROOT / "config" / "experiments"), "wallpaper": str(seed / "gray_wallpaper.jpeg"),
+        "results": str(args.work / "results"), "experiments": [experiment],
+        "experiments_dir": str(experiments_dir), "wallpaper": str(seed / "gray_wallpaper.jpeg"),
         "models": models,
         "datasets": {
             "examples": {"format": "seed", "annotations": str(seed / "example_annotation.json"), "images": str(seed),
@@ -81,7 +93,11 @@ def main() -> None:
     start = time.perf_counter()
     # Streamed to $OUT as it runs: a run cut short by the device's time limit still leaves its log.
     with open(args.out / "snakemake.log", "w") as log:
-        done = subprocess.run(command, stdout=log, stderr=subprocess.STDOUT, text=True)
+        try:
+            returncode = subprocess.run(command, stdout=log, stderr=subprocess.STDOUT, text=True,
+                                        timeout=args.timeout).returncode
+        except subprocess.TimeoutExpired:
+            returncode = "timeout"  # what finished is still reported below
     wall = time.perf_counter() - start
     rows = []
     for tsv in sorted((args.work / "results" / "benchmarks").rglob("*.tsv")):
@@ -93,15 +109,15 @@ def main() -> None:
     for manifest in (args.work / "results" / "shards").rglob("*.json"):
         statuses[str(manifest.relative_to(args.work / "results" / "shards"))] = json.loads(manifest.read_text())["instances"]
     summary = {"device": torch.cuda.get_device_name(), "torch": torch.__version__, "command": " ".join(command),
-               "checkpoints_written_s": written, "snakemake_rc": done.returncode, "snakemake_wall_s": wall,
+               "checkpoints_written_s": written, "snakemake_rc": returncode, "snakemake_wall_s": wall,
                "jobs": rows, "manifests": statuses}
     (args.out / "paper_gpu.json").write_text(json.dumps(summary, indent=2))
     for dataset in ("examples", "bench"):
-        table = args.work / "results" / "paper" / dataset / "metrics.csv"
+        table = args.work / "results" / experiment / dataset / "metrics.csv"
         if table.exists():
             (args.out / f"metrics_{dataset}.csv").write_text(table.read_text())
     print(f"device {summary['device']}, torch {summary['torch']}; checkpoints written in {written:.1f} s")
-    print(f"snakemake rc {done.returncode}, wall {wall:.1f} s for {args.examples} photos + {args.scenes} scenes")
+    print(f"snakemake rc {returncode}, wall {wall:.1f} s for {args.examples} photos + {args.scenes} scenes")
     print("| job | seconds |\n|---|---|")
     for row in rows:
         print(f"| {row['job']} | {row['s']:.1f} |")
