@@ -26,10 +26,11 @@ def pass_seed(base: int, instance: str, index: int) -> int:
 
 def best_overlap(visible: np.ndarray, masks: np.ndarray) -> int | None:
     """Index of the mask with the highest IoU with `visible` (the first of equals), None if none overlaps."""
+    from .segment import mask_iou
+
     best, best_iou = None, 0.0
     for i, mask in enumerate(masks):
-        union = np.logical_or(mask, visible).sum()
-        iou = np.logical_and(mask, visible).sum() / union if union else 0.0
+        iou = mask_iou(mask, visible)
         if iou > best_iou:
             best, best_iou = i, iou
     return best

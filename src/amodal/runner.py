@@ -148,12 +148,11 @@ def run_complete_job(spec: dict, key: str, items: list[dict], shared: dict) -> d
         statuses[item["id"]] = run_stage(dict(reads, image=item["image"]), out, body)
     context = dict(shared.get("context") or {}, models=shared.get("models"),
                    tags={i["id"]: io.read_json(i["reads"]["tags"])["tags"] for i in items if i["id"] in prepared})
-    ids = list(prepared)
-    results = complete_prepared([prepared[i][0] for i in ids], spec, wallpaper, context)
+    results = dict(zip(prepared, complete_prepared([p[0] for p in prepared.values()], spec, wallpaper, context)))
     for item in items:
         if item["id"] not in prepared:
             continue
-        result, prompt = results[ids.index(item["id"])], prepared[item["id"]][1]
+        result, prompt = results[item["id"]], prepared[item["id"]][1]
         out = layout.stage_outputs(item["folder"], "complete")
         write_completion(result, provenance.stamp(result.record(spec["backend"], prompt), "complete", key),
                          record_path=out["record"], completion_path=out["completion"], amodal_path=out["amodal"],

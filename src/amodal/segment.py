@@ -59,7 +59,8 @@ def segment_oracle(truth, visible: np.ndarray, spec: dict):
     return stack, {"backend": "oracle", "segments": records}
 
 
-def _iou(a: np.ndarray, b: np.ndarray) -> float:
+def mask_iou(a: np.ndarray, b: np.ndarray) -> float:
+    """Intersection over union of two boolean masks (0 when both are empty)."""
     union = np.logical_or(a, b).sum()
     return float(np.logical_and(a, b).sum() / union) if union else 0.0
 
@@ -105,7 +106,7 @@ def segment_grounded_sam(image: np.ndarray, visible: np.ndarray, tags: list[str]
     masks, detected, caption = detect_and_segment(image, labels, params, models)
     objects, backgrounds = [], []
     for record, mask in zip(detected, masks):
-        if not mask.any() or _iou(mask, visible) >= params["target_iou"]:
+        if not mask.any() or mask_iou(mask, visible) >= params["target_iou"]:
             continue
         (backgrounds if record["label"] == "background" else objects).append((record, mask))
     stack, records = with_background([r for r, _ in objects], [m for _, m in objects], visible, spec)
