@@ -22,7 +22,7 @@ demo: $(BIN)/.installed
 	@cat results/tables/bench.md
 
 test: $(BIN)/.installed
-	PATH=$(abspath $(BIN)):$$PATH $(BIN)/python -m pytest -n $(CORES) tests
+	PATH=$(abspath $(BIN)):$$PATH $(BIN)/python -m pytest -n $(CORES) --dist loadfile tests
 
 lint: $(BIN)/.installed
 	PATH=$(abspath $(BIN)):$$PATH snakemake --lint --cores 1

@@ -5,10 +5,13 @@ and prints the seconds of every shard job (Snakemake's benchmark files) and the 
 
     python benchmarks/paper_gpu.py --out DIR [--examples 2] [--scenes 2] [--cores 16]
 
+Either count may be 0 to leave that dataset out (one dataset per device call fits its time limit).
+
 Random weights make every output noise and GroundingDINO keeps nearly every query box (about
 900 per caption), so the stage times are upper bounds of the real ones. Seen on one H200
 (2026-11-29, 2 photos + 2 scenes, --cores 16): not finished within 9 minutes, the GPU idle most
-of the time; segment and order then handle ~900 masks per image on the CPU.
+of the time; segment and order then handle ~900 masks per image on the CPU. With --max-boxes 20
+the 7 photos and the 8 scenes each finish in about 3.5 minutes (docs/PERFORMANCE.md).
 """
 
 from __future__ import annotations
@@ -79,13 +82,16 @@ def main() -> None:
         "results": str(args.work / "results"), "experiments": [experiment],
         "experiments_dir": str(experiments_dir), "wallpaper": str(seed / "gray_wallpaper.jpeg"),
         "models": models,
-        "datasets": {
-            "examples": {"format": "seed", "annotations": str(seed / "example_annotation.json"), "images": str(seed),
-                         "filenames": str(args.work / "examples.txt")},
-            "bench": {"format": "synthetic", "n_scenes": args.scenes, "seed": 0, "image_size": 512,
-                      "cutouts": str(ROOT / "data" / "cutouts"), "backgrounds": str(ROOT / "data" / "backgrounds")},
-        },
+        "datasets": {},
     }
+    if args.examples:
+        config["datasets"]["examples"] = {
+            "format": "seed", "annotations": str(seed / "example_annotation.json"), "images": str(seed),
+            "filenames": str(args.work / "examples.txt")}
+    if args.scenes:
+        config["datasets"]["bench"] = {
+            "format": "synthetic", "n_scenes": args.scenes, "seed": 0, "image_size": 512,
+            "cutouts": str(ROOT / "data" / "cutouts"), "backgrounds": str(ROOT / "data" / "backgrounds")}
     (args.work / "config.yaml").write_text(yaml.safe_dump(config))
     command = [sys.executable, "-m", "snakemake", "--snakefile", str(ROOT / "Snakefile"), "--directory", str(args.work),
                "--configfile", str(args.work / "config.yaml"), "--cores", str(args.cores), "--resources", "gpu=1",
@@ -108,9 +114,14 @@ def main() -> None:
     statuses = {}
     for manifest in (args.work / "results" / "shards").rglob("*.json"):
         statuses[str(manifest.relative_to(args.work / "results" / "shards"))] = json.loads(manifest.read_text())["instances"]
+    loads = []  # "loaded <family> <name> in X s", written by amodal.models.loaded into each job's log
+    for log_file in sorted((args.work / "results" / "logs").rglob("*.log")):
+        for line in log_file.read_text(errors="replace").splitlines():
+            if " loaded " in f" {line}":
+                loads.append(f"{log_file.relative_to(args.work / 'results' / 'logs')}: {line}")
     summary = {"device": torch.cuda.get_device_name(), "torch": torch.__version__, "command": " ".join(command),
                "checkpoints_written_s": written, "snakemake_rc": returncode, "snakemake_wall_s": wall,
-               "jobs": rows, "manifests": statuses}
+               "jobs": rows, "model_loads": loads, "manifests": statuses}
     (args.out / "paper_gpu.json").write_text(json.dumps(summary, indent=2))
     for dataset in ("examples", "bench"):
         table = args.work / "results" / experiment / dataset / "metrics.csv"
@@ -121,6 +132,7 @@ def main() -> None:
     print("| job | seconds |\n|---|---|")
     for row in rows:
         print(f"| {row['job']} | {row['s']:.1f} |")
+    print("\n".join(loads))
 
 
 if __name__ == "__main__":

@@ -55,10 +55,13 @@ def write_tiny_checkpoints(folder: Path) -> dict:
     inpainting = write_tiny_inpainting(folder / "sd")
     return {
         "device": "cpu",
-        "paths": {"sam_vit_b": str(folder / "sam.pth"), "groundingdino_swint_ogc": str(folder / "dino.pth"),
+        # the same tiny SAM answers for vit_b (the tests' experiments) and vit_h (paper.yaml)
+        "paths": {"sam_vit_b": str(folder / "sam.pth"), "sam_vit_h": str(folder / "sam.pth"),
+                  "groundingdino_swint_ogc": str(folder / "dino.pth"),
                   "bert_base_uncased": str(bert), "clip_vit_b32_openai": str(folder / "clip.pt"),
                   "sd2_inpainting": str(inpainting)},
-        "architectures": {"sam_vit_b": {"tiny": SAM}, "groundingdino_swint_ogc": {"overrides": GROUNDING_DINO},
+        "architectures": {"sam_vit_b": {"tiny": SAM}, "sam_vit_h": {"tiny": SAM},
+                          "groundingdino_swint_ogc": {"overrides": GROUNDING_DINO},
                           "clip_vit_b32_openai": {"config": CLIP}},
     }
 
@@ -124,14 +127,18 @@ def write_tiny_inpainting(root: Path) -> Path:
         cross_attention_dim=32,
         attention_head_dim=(2, 4),
     )
+    # Four levels like SD's VAE (latents 8x smaller than the image), so that a 512 px completion,
+    # paper.yaml's size, gives the UNet 64x64 latents as it does at full size; narrow channels keep
+    # the 512 px decode cheap on the CPU.
     vae = diffusers.AutoencoderKL(
         in_channels=3,
         out_channels=3,
-        down_block_types=("DownEncoderBlock2D", "DownEncoderBlock2D"),
-        up_block_types=("UpDecoderBlock2D", "UpDecoderBlock2D"),
-        block_out_channels=(32, 64),
+        down_block_types=("DownEncoderBlock2D",) * 4,
+        up_block_types=("UpDecoderBlock2D",) * 4,
+        block_out_channels=(8, 8, 16, 16),
+        norm_num_groups=8,
         latent_channels=4,
-        sample_size=32,
+        sample_size=64,
     )
     pipe = diffusers.StableDiffusionInpaintPipeline(
         vae=vae,

@@ -10,6 +10,8 @@ arguments for the loader (a smaller architecture for tests or a custom checkpoin
 from __future__ import annotations
 
 import json
+import logging
+import time
 
 _LOADED: dict[tuple, object] = {}
 
@@ -31,7 +33,10 @@ def device_of(models: dict | None) -> str:
 def _once(key: tuple, models: dict | None, build):
     full = key + (json.dumps(models or {}, sort_keys=True),)
     if full not in _LOADED:
+        start = time.perf_counter()
         _LOADED[full] = build()
+        # The job's log (stderr) records what each model cost to load.
+        logging.getLogger(__name__).info("loaded %s %s in %.2f s", key[0], key[1], time.perf_counter() - start)
     return _LOADED[full]
 
 
