@@ -396,8 +396,8 @@ def test_the_cached_table_is_reused_and_only_changed_images_are_decoded_again(tm
     spec = _seed_dataset(tmp_path, {"a.jpg": photo, "b.jpg": b"truncated", "c.jpg": photo})
     results = tmp_path / "results"
     decoded = []
-    real = datasets._image_problem
-    monkeypatch.setattr(datasets, "_image_problem", lambda path: decoded.append(Path(path).name) or real(path))
+    real = datasets._image_header
+    monkeypatch.setattr(datasets, "_image_header", lambda path: decoded.append(Path(path).name) or real(path))
 
     first = datasets.load_dataset_cached("mine", spec, results)
     assert sorted(decoded) == ["a.jpg", "b.jpg", "c.jpg"]
@@ -445,3 +445,63 @@ def test_validate_table_names_a_repeat_among_many_ids(tmp_path):
     table = pd.DataFrame({"id": ids, "image": "", "query": "", "gt": "", "status": "ok", "message": ""})
     with pytest.raises(ValueError, match=r"\['i7'\]"):
         validate_table(table)
+
+
+# ----------------------------------------------------------------------------- paths out of the image folder
+
+
+def _escape_layout(tmp_path: Path) -> tuple[Path, Path]:
+    """An image folder with one real image and a secret image beside it, outside the folder."""
+    images = tmp_path / "dataset" / "images"
+    _touch_image(images / "inside.jpg")
+    secret = _touch_image(tmp_path / "secret.jpg")
+    return images, secret
+
+
+@pytest.mark.parametrize("filename", ["../../secret.jpg", "sub/../../../secret.jpg", "ABSOLUTE",
+                                      "link.jpg", "linked_dir/secret.jpg"])
+def test_filenames_leading_out_of_the_image_folder_are_rejected(tmp_path, filename):
+    images, secret = _escape_layout(tmp_path)
+    (images / "link.jpg").symlink_to(secret)  # a file link out of the folder
+    (images / "linked_dir").symlink_to(tmp_path, target_is_directory=True)  # a folder link out of it
+    filename = str(secret) if filename == "ABSOLUTE" else filename
+    ann = _write_seed(tmp_path, [{"filename": filename, "labels": ["thing"]},
+                                 {"filename": "inside.jpg", "labels": ["cup"]}])
+    rows = list(load_seed(ann, images).itertuples())
+    assert [r.status for r in rows] == ["outside_image_folder", "ok"]
+    assert "outside the image folder" in rows[0].message and str(secret) in rows[0].message
+    assert rows[0].message.startswith(f"instance '{rows[0].id}'") and str(ann) in rows[0].message
+
+
+def test_the_passwd_entry_of_the_issue_is_rejected_not_read(tmp_path):
+    images, _ = _escape_layout(tmp_path)
+    ann = _write_seed(tmp_path, [{"filename": "../../../../../../../../etc/passwd", "labels": ["x"]}])
+    (row,) = list(load_seed(ann, images).itertuples())
+    assert row.status == "outside_image_folder" and "/etc/passwd" in row.message
+
+
+def test_a_symlink_inside_the_folder_to_a_file_inside_it_is_fine(tmp_path):
+    images, _ = _escape_layout(tmp_path)
+    (images / "alias.jpg").symlink_to(images / "inside.jpg")
+    ann = _write_seed(tmp_path, [{"filename": "alias.jpg", "labels": ["cup"]}])
+    assert list(load_seed(ann, images)["status"]) == ["ok"]
+
+
+def test_an_escaping_prefix_with_a_namesake_inside_reads_the_namesake(tmp_path):
+    # "../x/inside.jpg" names a file outside; the folder's own inside.jpg is what gets read
+    images, _ = _escape_layout(tmp_path)
+    _touch_image(tmp_path / "dataset" / "x" / "inside.jpg")
+    ann = _write_seed(tmp_path, [{"filename": "../x/inside.jpg", "labels": ["cup"]}])
+    (row,) = list(load_seed(ann, images).itertuples())
+    assert row.status == "ok" and row.image == str(images / "inside.jpg")
+
+
+def test_coco_file_names_leading_out_are_rejected(tmp_path):
+    images, secret = _escape_layout(tmp_path)
+    coco = {"images": [{"id": 1, "file_name": "../../secret.jpg"}, {"id": 2, "file_name": "inside.jpg"}],
+            "categories": [{"id": 1, "name": "cup"}],
+            "annotations": [{"id": 5, "image_id": 1, "category_id": 1}, {"id": 6, "image_id": 2, "category_id": 1}]}
+    (tmp_path / "coco.json").write_text(json.dumps(coco))
+    table = load_coco(tmp_path / "coco.json", images)
+    assert list(table["status"]) == ["outside_image_folder", "ok"]
+    assert str(secret) in table["message"].iloc[0]

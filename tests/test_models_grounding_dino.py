@@ -7,6 +7,8 @@ fixes it by name), and images are small.
 
 from __future__ import annotations
 
+import argparse
+import pathlib
 import re
 import runpy
 from pathlib import Path
@@ -196,6 +198,32 @@ def test_load_round_trip_strict(tiny, bert, tmp_path):
     # a bare state dict (no "model" entry, no prefix) loads too
     bare = _save(tmp_path / "bare.pth", reference)
     gd.load_grounding_dino(bare, "swint_ogc", bert, overrides=TINY)
+
+
+def test_a_training_checkpoint_with_its_argparse_namespace_loads(tiny, bert, tmp_path):
+    reference = {k: v.clone() for k, v in tiny.state_dict().items()}
+    args = argparse.Namespace(lr=1e-4, backbone="swin_T_224_1k", text_encoder_type="bert-base-uncased")
+    ckpt = _save(tmp_path / "train.pth", {"model": reference, "args": args, "epoch": 11})
+    loaded = gd.load_grounding_dino(ckpt, "swint_ogc", bert, overrides=TINY)
+    assert torch.equal(loaded.state_dict()["transformer.level_embed"], reference["transformer.level_embed"])
+
+
+class _RunsCodeWhenUnpickled:
+    def __init__(self, marker):
+        self.marker = marker
+
+    def __reduce__(self):
+        return (pathlib.Path.touch, (pathlib.Path(self.marker),))
+
+
+def test_a_checkpoint_holding_other_objects_is_refused_without_running_them(tiny, bert, tmp_path):
+    marker = tmp_path / "code_ran"
+    state = {k: v.clone() for k, v in tiny.state_dict().items()}
+    ckpt = _save(tmp_path / "hostile.pth", {"model": state, "extra": _RunsCodeWhenUnpickled(marker)})
+    with pytest.raises(gd.CheckpointMismatch, match="no arbitrary unpickling") as info:
+        gd.load_grounding_dino(ckpt, "swint_ogc", bert, overrides=TINY)
+    assert str(ckpt) in str(info.value)
+    assert not marker.exists()  # the object's code never ran
 
 
 @pytest.mark.parametrize("damage", ["rename", "extra", "missing", "shape"])

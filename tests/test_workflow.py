@@ -2,12 +2,16 @@
 dataset. Each test makes and owns its folder."""
 
 import json
+import os
+import shutil
 
 import pandas as pd
 import pytest
+import yaml
+from PIL import Image
 
 from amodal.cli import main as cli
-from workflow_helpers import job_counts, make_workdir, planned_rules, snakemake, write_config
+from workflow_helpers import ROOT, job_counts, make_workdir, planned_rules, snakemake, write_config
 
 DOWNSTREAM_OF_ORDER = {"order": 1, "complete": 1, "rgba": 1, "evaluate": 1, "collect": 1, "aggregate": 1,
                        "compare": 1, "all": 1}
@@ -53,8 +57,9 @@ def test_amodal_invalidate_makes_the_next_run_recompute_one_instances_stage(tmp_
     # without --key: every order folder of the instance (both experiments' keys)
     assert cli(["invalidate", "--results", str(workdir / "results"), "--stage", "order", "scene_0002"]) == 0
     assert list((workdir / "results" / "stages" / "bench" / "scene_0002" / "order").iterdir()) == []
-    with pytest.raises(ValueError, match="unknown stage 'ordr'"):
+    with pytest.raises(SystemExit) as exited:  # a bad argument: one line and status 2
         cli(["invalidate", "--results", str(workdir / "results"), "--stage", "ordr", "scene_0002"])
+    assert exited.value.code == 2 and "argument --stage: invalid choice: 'ordr'" in capsys.readouterr().err
 
 
 def test_a_corrupt_image_fails_only_its_instance_and_its_shard_goes_on(tmp_path):
@@ -87,3 +92,33 @@ def test_appending_scenes_reruns_only_the_shards_that_gain_them(tmp_path):
                  "order": 2, "complete": 2, "rgba": 2, "evaluate": 2, "collect": 2}
     expected = {kind: 2 * n for kind, n in per_shard.items()}
     assert job_counts(planned) == dict(expected, aggregate=2, compare=1, all=1)
+
+
+@pytest.mark.parametrize("replaced", ["cutouts/tiger_01.png", "backgrounds/BACKGROUND", "cutouts/cutouts.csv"])
+def test_replacing_a_source_file_rebuilds_the_scenes_made_from_it(tmp_path, replaced):
+    # the scenes' own inputs are the cutouts and backgrounds they are built from, not only the listings
+    sources = tmp_path / "sources"
+    shutil.copytree(ROOT / "data" / "cutouts", sources / "cutouts")
+    shutil.copytree(ROOT / "data" / "backgrounds", sources / "backgrounds")
+    workdir = make_workdir(tmp_path / "run", n_scenes=2, shard_size=3)
+    config_file = workdir / "config" / "config.yaml"
+    config = yaml.safe_load(config_file.read_text())
+    config["datasets"]["bench"].update(cutouts=str(sources / "cutouts"), backgrounds=str(sources / "backgrounds"))
+    config_file.write_text(yaml.safe_dump(config))
+    manifest = "results/shards/bench/scenes/synthetic/s00000.json"
+    snakemake(workdir, manifest)
+    assert planned_rules(snakemake(workdir, "--dry-run", manifest)) == {}
+
+    if replaced == "backgrounds/BACKGROUND":
+        replaced = "backgrounds/" + pd.read_csv(sources / "backgrounds" / "backgrounds.csv")["file"][0]
+    path = sources / replaced
+    if path.suffix == ".csv":
+        path.write_text(path.read_text() + "\n")
+    else:  # another picture under the same name: one pixel differs
+        with Image.open(path) as im:
+            changed = im.copy()
+        changed.putpixel((0, 0), tuple(255 - v for v in changed.getpixel((0, 0))))
+        changed.save(path, quality=100) if path.suffix == ".jpg" else changed.save(path)
+    later = (workdir / manifest).stat().st_mtime + 10
+    os.utime(path, (later, later))  # newer than the scenes, whatever the clock's resolution
+    assert planned_rules(snakemake(workdir, "--dry-run", manifest)) == {"scenes__bench__s00000": 1}

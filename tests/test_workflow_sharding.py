@@ -98,19 +98,32 @@ def test_lint_is_clean(runs):
     assert "Congratulations" in snakemake(runs[3], "--lint")
 
 
-def test_a_killed_run_resumes_without_redoing_finished_shards(runs, tmp_path):
-    workdir = make_workdir(tmp_path / "killed", n_scenes=4, shard_size=1)
-    total = sum(planned_rules(snakemake(workdir, "--dry-run")).values())
-    process = subprocess.Popen(command(workdir), env=environment(), start_new_session=True,
+def _kill_during_a_completion(workdir, *args, since: float = 0.0):
+    """Start the workflow, SIGKILL it (jobs included) while a completion job runs: a completion
+    log written after `since` whose shard has no manifest yet. Returns when the run is dead."""
+    process = subprocess.Popen(command(workdir, *args), env=environment(), start_new_session=True,
                                stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL)
-    manifests = workdir / "results" / "shards" / "bench"
+    logs = workdir / "results" / "logs" / "stages" / "bench" / "complete"
+    manifests = workdir / "results" / "shards" / "bench" / "complete"
+
+    def completion_running():
+        return any(log.stat().st_mtime > since and not (manifests / log.parent.name / f"{log.stem}.json").exists()
+                   for log in logs.glob("*/*.log"))
+
     deadline = time.monotonic() + 300
-    while not list(manifests.glob("complete/*/*.json")) and time.monotonic() < deadline and process.poll() is None:
-        time.sleep(0.1)
-    assert process.poll() is None, "the run ended before it could be killed"
+    while not completion_running() and time.monotonic() < deadline and process.poll() is None:
+        time.sleep(0.05)
+    assert process.poll() is None, "the run ended before a completion job could be caught"
+    assert completion_running(), "no completion job started within 300 s"
     os.killpg(process.pid, signal.SIGKILL)  # the whole run, its job processes included
     process.wait()
-    assert list(manifests.glob("complete/*/*.json")), "no completion finished within 300 s"
+
+
+def test_a_run_killed_during_completions_twice_resumes_to_the_uninterrupted_result(runs, tmp_path):
+    workdir = make_workdir(tmp_path / "killed", n_scenes=4, shard_size=1)
+    total = sum(planned_rules(snakemake(workdir, "--dry-run")).values())
+    _kill_during_a_completion(workdir)
+    manifests = workdir / "results" / "shards" / "bench"
 
     snakemake(workdir, "--unlock")
     replanned = planned_rules(snakemake(workdir, "--dry-run", "--rerun-incomplete"))
@@ -124,6 +137,11 @@ def test_a_killed_run_resumes_without_redoing_finished_shards(runs, tmp_path):
         if rule not in replanned:
             kept[manifest] = manifest.stat().st_mtime_ns
     assert kept
+
+    # the resumed run is killed too, again while a completion runs
+    _kill_during_a_completion(workdir, "--rerun-incomplete", since=time.time())
+    snakemake(workdir, "--unlock")
     snakemake(workdir, "--rerun-incomplete")
-    assert {m: m.stat().st_mtime_ns for m in kept} == kept  # not one finished shard ran again
+    assert {m: m.stat().st_mtime_ns for m in kept} == kept  # not one shard finished before a kill ran again
     assert result_files(workdir) == result_files(runs[1])  # and the result is the uninterrupted run's
+    assert "Nothing to be done" in snakemake(workdir, "--dry-run")

@@ -109,8 +109,8 @@ def query_for(category: str) -> str:
 def make_benchmark(
     out_dir,
     *,
-    cutouts_dir,
-    backgrounds_dir,
+    cutouts_dir=None,
+    backgrounds_dir=None,
     n_scenes: int,
     seed: int,
     hidden_fraction=(0.15, 0.60),
@@ -120,8 +120,11 @@ def make_benchmark(
     target_size=(0.45, 0.75),
     behind=(0, 1),
 ) -> pd.DataFrame:
-    """Write `n_scenes` scenes under out_dir, plus instances.csv and benchmark.json."""
+    """Write `n_scenes` scenes under out_dir, plus instances.csv and benchmark.json. The cutouts
+    and backgrounds default to the shipped ones (data/cutouts, data/backgrounds of the checkout
+    amodal is installed from), wherever this runs."""
     params = _check_params(n_scenes, seed, hidden_fraction, border_share, occluders, image_size, target_size, behind)
+    cutouts_dir, backgrounds_dir = _source_dirs(cutouts_dir, backgrounds_dir)
     cutouts = load_cutouts(cutouts_dir)
     backgrounds = load_backgrounds(backgrounds_dir)
     out_dir = Path(out_dir)
@@ -232,16 +235,45 @@ def write_scene(scene_dir, scene: Scene) -> None:
 # Inputs
 
 
-def load_cutouts(cutouts_dir) -> list[Cutout]:
-    """RGBA cutouts listed in cutouts.csv (file, category), or every *.png if there is no CSV."""
+def cutout_entries(cutouts_dir) -> list[tuple[str, str]]:
+    """(file name, category) of the cutouts: cutouts.csv (file, category), or every *.png if there is no CSV."""
     folder = _existing_dir(cutouts_dir, "cutouts")
     listing = folder / "cutouts.csv"
     if listing.exists():
         table = _read_listing(listing, ["file", "category"])
-        entries = list(zip(table["file"], table["category"]))
-    else:
-        # Without a manifest the category is the file stem minus a numeric suffix: car_02 -> car.
-        entries = [(p.name, re.sub(r"_\d+$", "", p.stem)) for p in sorted(folder.glob("*.png"))]
+        return list(zip(table["file"], table["category"]))
+    # Without a manifest the category is the file stem minus a numeric suffix: car_02 -> car.
+    return [(p.name, re.sub(r"_\d+$", "", p.stem)) for p in sorted(folder.glob("*.png"))]
+
+
+def background_names(backgrounds_dir) -> list[str]:
+    """File names of the background photos: backgrounds.csv (column file), or every jpg/png if there is no CSV."""
+    folder = _existing_dir(backgrounds_dir, "backgrounds")
+    listing = folder / "backgrounds.csv"
+    if listing.exists():
+        return sorted(_read_listing(listing, ["file"])["file"])
+    return sorted(p.name for p in folder.iterdir() if p.suffix.lower() in {".jpg", ".jpeg", ".png"})
+
+
+def source_files(cutouts_dir, backgrounds_dir) -> list[str]:
+    """Every file building scenes reads: the listings that exist and each cutout and background
+    they name (the workflow's inputs of a scenes job, so replacing one rebuilds the scenes)."""
+    files = []
+    for folder, listing, names in ((Path(cutouts_dir), "cutouts.csv", lambda: [n for n, _ in cutout_entries(cutouts_dir)]),
+                                   (Path(backgrounds_dir), "backgrounds.csv", lambda: background_names(backgrounds_dir))):
+        if not folder.is_dir():  # the workflow then reports the missing listing as a missing input
+            files.append(str(folder / listing))
+            continue
+        if (folder / listing).exists():
+            files.append(str(folder / listing))
+        files.extend(str(folder / name) for name in names())
+    return files
+
+
+def load_cutouts(cutouts_dir) -> list[Cutout]:
+    """The RGBA cutouts of `cutout_entries`, each checked to hold an object."""
+    folder = _existing_dir(cutouts_dir, "cutouts")
+    entries = cutout_entries(folder)
     cutouts = []
     for name, category in sorted(entries):
         path = folder / name
@@ -260,14 +292,18 @@ def load_cutouts(cutouts_dir) -> list[Cutout]:
 def load_backgrounds(backgrounds_dir) -> list[Background]:
     """Photos listed in backgrounds.csv (column file), or every jpg/png if there is no CSV."""
     folder = _existing_dir(backgrounds_dir, "backgrounds")
-    listing = folder / "backgrounds.csv"
-    if listing.exists():
-        names = sorted(_read_listing(listing, ["file"])["file"])
-    else:
-        names = sorted(p.name for p in folder.iterdir() if p.suffix.lower() in {".jpg", ".jpeg", ".png"})
+    names = background_names(folder)
     if not names:
         raise ValueError(f"{folder}: no background photos (*.jpg, *.png) found")
     return [Background(str(name), _read_image(folder / name, read_rgb)) for name in names]
+
+
+def _source_dirs(cutouts_dir, backgrounds_dir) -> tuple:
+    """The folders as given; one left None is the shipped folder (the config schema's default, in the checkout)."""
+    from amodal.schema import shipped_default
+
+    return (cutouts_dir if cutouts_dir is not None else shipped_default("cutouts"),
+            backgrounds_dir if backgrounds_dir is not None else shipped_default("backgrounds"))
 
 
 def _existing_dir(path, what: str) -> Path:
@@ -656,8 +692,8 @@ def build_scenes(
     out_dir,
     scene_ids: list[str],
     *,
-    cutouts_dir,
-    backgrounds_dir,
+    cutouts_dir=None,
+    backgrounds_dir=None,
     seed: int,
     hidden_fraction=(0.15, 0.60),
     border_share=0.25,
@@ -668,6 +704,7 @@ def build_scenes(
 ) -> None:
     """Write some scenes of a benchmark (what make_benchmark writes for them), reading the
     cutouts and backgrounds once: one shard of the workflow's scene jobs."""
+    cutouts_dir, backgrounds_dir = _source_dirs(cutouts_dir, backgrounds_dir)
     indices = [scene_ids_index(scene_id) for scene_id in scene_ids]
     params = _check_params(max(indices, default=0) + 1, seed, hidden_fraction, border_share, occluders, image_size,
                            target_size, behind)

@@ -180,20 +180,32 @@ def read_table(path) -> pd.DataFrame:
 # ----------------------------------------------------------------------------- seed format
 
 
-def _resolve_image(images_dir: Path, filename: str) -> tuple[Path, list[Path]]:
-    """(path to use, candidates tried): the path relative to the folder, then the basename.
+def _inside(folder: Path, path: Path) -> bool:
+    """Whether `path`, with '..' and symlinks resolved, lies inside `folder` (also resolved)."""
+    root = os.path.realpath(folder)
+    return os.path.commonpath([root, os.path.realpath(path)]) == root
+
+
+def _resolve_image(images_dir: Path, filename: str) -> tuple[Path, list[Path], str]:
+    """(path to use, candidates tried, problem): the path relative to the folder, then the basename.
 
     Annotation files often carry a folder prefix (images_example/...) that the image folder
-    a user points us at does not have.
+    a user points us at does not have. Only a file inside the image folder is ever used: a
+    filename that leads out of it ('..', an absolute path, a symlink to elsewhere) and has no
+    namesake inside gives `problem`, a sentence naming where it leads; otherwise `problem` is "".
     """
     candidates = [images_dir / filename]
     by_name = images_dir / PurePosixPath(filename).name
     if by_name != candidates[0]:
         candidates.append(by_name)
     for candidate in candidates:
-        if candidate.is_file():
-            return candidate, candidates
-    return candidates[0], candidates
+        if candidate.is_file() and _inside(images_dir, candidate):
+            return candidate, candidates, ""
+    for candidate in candidates:
+        if not _inside(images_dir, candidate):
+            return candidate, candidates, (f"{filename!r} leads outside the image folder {images_dir} "
+                                           f"(to {os.path.realpath(candidate)}); only files inside it are read")
+    return candidates[0], candidates, ""
 
 
 def _missing_image_message(candidates: list[Path], source) -> str:
@@ -229,7 +241,7 @@ def _seed_entry_rows(entry: object, index: int, images_dir: Path, source) -> lis
                              "add one or remove the entry")]
     filename = _normalise_name(str(entry["filename"]))
     stem = safe_id(PurePosixPath(filename).stem, fallback=f"entry_{index:04d}")
-    image, candidates = _resolve_image(images_dir, filename)
+    image, candidates, outside = _resolve_image(images_dir, filename)
     labels = _labels_of(entry)
     if not labels:
         return [_row(stem, image, status="no_query",
@@ -238,6 +250,9 @@ def _seed_entry_rows(entry: object, index: int, images_dir: Path, source) -> lis
     # Ids come from the annotation alone, so they stay the same once a missing image turns up.
     ids = [stem] if len(labels) == 1 else [f"{stem}__{_slug(label, f'label{k}')}"
                                            for k, label in enumerate(labels, start=1)]
+    if outside:
+        return [_row(i, image, label, status="outside_image_folder", message=f"{outside}; fix its filename in {source}")
+                for i, label in zip(ids, labels)]
     if not image.is_file():
         message = _missing_image_message(candidates, source)
         return [_row(i, image, label, status="missing_image", message=message)
@@ -283,7 +298,7 @@ def load_seed(annotations, images_dir, filenames=None) -> pd.DataFrame:
     rows: list[dict] = []
     for name, matches in _select_listed(entries, read_filename_list(filenames)):
         if not matches:
-            image, _ = _resolve_image(images_dir, name)
+            image, _, _ = _resolve_image(images_dir, name)
             rows.append(_row(safe_id(PurePosixPath(name).stem), image, status="no_annotation",
                              message=f"{name} is listed in {filenames} but has no entry in "
                                      f"{annotations}; add an entry with labels or unlist it"))
@@ -344,8 +359,10 @@ def _coco_ann_row(ann: dict, images: dict, names: dict, images_dir: Path, source
                             f"{ann.get('image_id')!r}, which is not in 'images'; fix the file")
     file_name = _normalise_name(str(image_entry.get("file_name", "")))
     id_ = f"{safe_id(PurePosixPath(file_name).stem, 'image')}__{safe_id(str(ann_id))}"
-    image, candidates = _resolve_image(images_dir, file_name)
+    image, candidates, outside = _resolve_image(images_dir, file_name)
     query = f"the {names[ann['category_id']]}"
+    if outside:
+        return _row(id_, image, query, status="outside_image_folder", message=f"{outside}; fix its file_name in {source}")
     if not image.is_file():
         return _row(id_, image, query, status="missing_image",
                     message=_missing_image_message(candidates, source))
@@ -404,16 +421,22 @@ def load_dataset(name: str, spec: dict, results_dir="results", check: bool = Tru
     raise ValueError(f"dataset {name!r} has format {fmt!r}; set 'format' to one of {list(FORMATS)}")
 
 
-def _image_problem(path) -> str | None:
-    """None if the file's header decodes as an image, else the error's name."""
+def _image_header(path) -> tuple[str | None, str]:
+    """(None, "HxW" upright size) if the file's header decodes as an image, else (the error's name, "")."""
     from PIL import Image, UnidentifiedImageError
 
+    from .working import upright_size
+
     try:
-        with Image.open(path) as image:
-            image.size
-    except (UnidentifiedImageError, OSError) as error:
-        return type(error).__name__
-    return None
+        height, width = upright_size(path)
+    except (UnidentifiedImageError, OSError, ValueError, SyntaxError, Image.DecompressionBombError) as error:
+        return type(error).__name__, ""
+    return None, f"{height}x{width}"
+
+
+def _image_problem(path) -> str | None:
+    """None if the file's header decodes as an image, else the error's name."""
+    return _image_header(path)[0]
 
 
 def _unreadable(table: pd.DataFrame, index, problem: str) -> None:
@@ -441,7 +464,7 @@ def check_images(table: pd.DataFrame) -> pd.DataFrame:
 
 # ----------------------------------------------------------------------------- cache
 
-CACHE_VERSION = 1
+CACHE_VERSION = 2  # 2: the upright size of every image is kept
 
 
 def _stat_key(path) -> list:
@@ -488,20 +511,24 @@ def load_dataset_cached(name: str, spec: dict, results_dir="results") -> pd.Data
         table = load_dataset(name, spec, results_dir, check=False)
         checked = pd.Series([""] * len(table), index=table.index)
         verdicts = pd.Series([""] * len(table), index=table.index)
+        sizes = pd.Series([""] * len(table), index=table.index)
     else:
-        table = cached.drop(columns=["checked", "verdict"])
-        checked, verdicts = cached["checked"], cached["verdict"]
+        table = cached.drop(columns=["checked", "verdict", "size"])
+        checked, verdicts, sizes = cached["checked"], cached["verdict"], cached["size"]
     changed = False
     for index in table.index[table["status"].isin([OK, "unreadable_image"])]:
         stamp = json.dumps(_stat_key(table.loc[index, "image"]))
         if checked[index] != stamp:
-            checked[index], verdicts[index], changed = stamp, _image_problem(table.loc[index, "image"]) or "", True
+            problem, sizes[index] = _image_header(table.loc[index, "image"])
+            checked[index], verdicts[index], changed = stamp, problem or "", True
         table.loc[index, ["status", "message"]] = [OK, ""]
         if verdicts[index]:
             _unreadable(table, index, verdicts[index])
     if changed or cached is None:
         with atomic_path(table_path) as tmp:
-            table.assign(checked=checked, verdict=verdicts).to_csv(tmp, index=False)
+            table.assign(checked=checked, verdict=verdicts, size=sizes).to_csv(tmp, index=False)
         with atomic_path(meta_path) as tmp:
             tmp.write_text(json.dumps({"fingerprint": fingerprint, "dataset": name}) + "\n")
-    return validate_table(table)
+    from .working import bound_images
+
+    return validate_table(bound_images(table, name, spec.get("max_side"), results_dir, sizes))

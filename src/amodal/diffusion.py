@@ -14,6 +14,7 @@ import zlib
 
 import numpy as np
 
+from .gpu_memory import OutOfMemory, map_splitting
 from .loop import PassInput, PassResult
 
 REORDER_BACKENDS = ("geometric",)
@@ -50,18 +51,26 @@ class DiffusersBackend:
         self.segment_spec, self.order_spec = segment_spec, order_spec
         self.tags, self.models = tags, models
 
-    def run_passes(self, states: list[PassInput]) -> list[PassResult]:
+    def run_passes(self, states: list[PassInput]) -> list[PassResult | OutOfMemory]:
+        """One batched inpainting call for every state (split on out-of-memory), then each
+        completion checked; an instance that does not fit in GPU memory gets `OutOfMemory`."""
         from .models import loaded
 
         params = self.params
         inpainter = loaded.inpainter(params["model"], self.models, params["dtype"], params["scheduler"])
-        completions = inpainter.inpaint(
-            [s.image for s in states], [s.mask for s in states], [s.prompt for s in states],
-            [pass_seed(params["seed"], s.instance, s.index) for s in states],
-            steps=params["steps"], guidance=params["guidance"], size=self.spec["size"],
-            prompt_template=params["prompt_template"],
-        )
-        return [self._check(state, completion) for state, completion in zip(states, completions)]
+
+        def inpaint(batch: list[PassInput]):
+            return inpainter.inpaint(
+                [s.image for s in batch], [s.mask for s in batch], [s.prompt for s in batch],
+                [pass_seed(params["seed"], s.instance, s.index) for s in batch],
+                steps=params["steps"], guidance=params["guidance"], size=self.spec["size"],
+                prompt_template=params["prompt_template"],
+            )
+
+        completions = map_splitting(inpaint, states)
+        return [completion if isinstance(completion, OutOfMemory)
+                else map_splitting(lambda one: [self._check(one[0][0], one[0][1])], [(state, completion)])[0]
+                for state, completion in zip(states, completions)]
 
     def _check(self, state: PassInput, completion: np.ndarray) -> PassResult:
         """What the completion shows: the object's amodal mask and what still occludes it."""

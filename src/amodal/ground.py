@@ -43,6 +43,10 @@ def ground_grounded_sam(image: np.ndarray, query: str, spec: dict, models: dict 
     from .models import loaded
 
     params = spec["grounded_sam"]
+    if not query.strip():
+        mask = np.zeros(image.shape[:2], dtype=bool)
+        record = dict(ground_record(mask, 0.0, "grounded_sam", spec), phrase="", detections=0)
+        return mask, dict(record, status="invalid_query", reason="the query is empty")
     grounder = loaded.grounder(params["detector"], params["text_encoder"], models,
                                params["box_threshold"], params["text_threshold"])
     detections = grounder.detect(image, query)

@@ -13,7 +13,7 @@ from contextlib import contextmanager
 from pathlib import Path
 
 import numpy as np
-from PIL import Image
+from PIL import Image, ImageOps
 
 
 @contextmanager
@@ -51,10 +51,38 @@ def read_json(path):
     return json.loads(Path(path).read_text())
 
 
+_WIDE_INTEGER_MODES = ("I;16", "I;16L", "I;16B", "I;16N", "I")
+_ALPHA_MODES = ("RGBA", "RGBa", "LA", "La", "PA")
+
+
+def upright_rgb8(im: Image.Image) -> np.ndarray:
+    """An opened image as the upright 8-bit RGB array every stage works on (H, W, 3):
+
+    - EXIF orientation applied (a phone photo stored sideways comes out as it is shown);
+    - integer images wider than 8 bits (16-bit PNG/TIFF, PIL modes I;16* and I) scaled from
+      0..65535 to 0..255 (v / 257, rounded; above 65535 saturates), not clipped;
+    - float images (mode F): values in 0..1 when their maximum is at most 1, else 0..255;
+    - alpha dropped, colour kept, as the seed's `convert("RGB")` does (transparent pixels keep
+      the colour stored under them); palette, grey, binary, CMYK and YCbCr through PIL.
+    """
+    im = ImageOps.exif_transpose(im)
+    if im.mode in _WIDE_INTEGER_MODES or im.mode == "F":
+        values = np.asarray(im, dtype=np.float64)
+        if im.mode == "F":
+            values = values * 255.0 if np.nanmax(values, initial=0.0) <= 1.0 else values
+        else:
+            values = values / 257.0
+        grey = np.clip(np.rint(np.nan_to_num(values)), 0, 255).astype(np.uint8)
+        return np.repeat(grey[..., None], 3, axis=2)
+    if im.mode in _ALPHA_MODES or (im.mode == "P" and "transparency" in im.info):
+        im = im.convert("RGBA")
+    return np.asarray(im.convert("RGB")).copy()
+
+
 def read_rgb(path) -> np.ndarray:
-    """An image file as uint8 RGB (H, W, 3)."""
+    """An image file as upright uint8 RGB (H, W, 3): see `upright_rgb8` for the rule."""
     with Image.open(path) as im:
-        return np.asarray(im.convert("RGB")).copy()
+        return upright_rgb8(im)
 
 
 def read_instance_image(path, instance: str) -> np.ndarray:
@@ -65,7 +93,9 @@ def read_instance_image(path, instance: str) -> np.ndarray:
         return read_rgb(path)
     except FileNotFoundError:
         raise InstanceError(instance, path, "image not found") from None
-    except OSError as error:
+    except Image.DecompressionBombError as error:
+        raise InstanceError(instance, path, f"image too large to read safely ({error})") from None
+    except (OSError, ValueError, SyntaxError) as error:  # PIL's errors for truncated or malformed files
         raise InstanceError(instance, path, f"image cannot be read ({error})") from None
 
 

@@ -57,7 +57,7 @@ class PassResult:
 
 @dataclass
 class Completion:
-    status: str  # completed | not_occluded | invalid_query
+    status: str  # completed | not_occluded | no_output | invalid_query | failed
     region: Region | None
     completion: np.ndarray | None
     amodal: np.ndarray | None
@@ -65,10 +65,12 @@ class Completion:
     iterations: list[dict] = field(default_factory=list)  # per pass: arrays to save
     stop_reason: str = ""
     sides: set[str] = field(default_factory=set)
+    reason: str = ""  # why, when status is "failed"
 
     def record(self, backend: str, prompt: str) -> dict:
         return {
             "status": self.status,
+            **({"reason": self.reason} if self.reason else {}),
             "backend": backend,
             "prompt": prompt,
             "passes": len(self.iterations),
@@ -183,6 +185,17 @@ def _finish_pass(run: _Running, state: PassInput, out: PassResult, spec: dict, s
     return True
 
 
+def _failed(run: _Running, state: PassInput, out) -> bool:
+    """True (and the instance failed, without output) when the backend could not run its pass."""
+    if isinstance(out, PassResult):
+        return False
+    result = run.result
+    result.status, result.completion, result.amodal = "failed", None, None
+    result.stop_reason = "backend_failed"
+    result.reason = f"instance '{run.source.id}': pass {state.index}: {getattr(out, 'reason', out)}"
+    return True
+
+
 def run_loop(instances: list[LoopInstance], spec: dict, wallpaper: np.ndarray, backend) -> list[Completion]:
     """Complete every instance; each pass hands the backend all instances still running."""
     started = [_start(instance, spec) for instance in instances]
@@ -196,7 +209,7 @@ def run_loop(instances: list[LoopInstance], spec: dict, wallpaper: np.ndarray, b
             break
         outs = backend.run_passes([state for _, state in states])
         running = [run for (run, state), out in zip(states, outs)
-                   if _finish_pass(run, state, out, spec, backend.single_pass)]
+                   if not _failed(run, state, out) and _finish_pass(run, state, out, spec, backend.single_pass)]
     for run in running:
         run.result.stop_reason = "pass_limit"
     return [run.result if isinstance(run, _Running) else run for run in started]

@@ -16,12 +16,13 @@ def complete_image(image, query: str, experiment: str = "paper", out="amodal_out
                    experiments_dir=None, wallpaper=None) -> dict:
     """Complete the object `query` names in `image`; returns the instance's collected files and
     status. `models` is a config `models` section (device, paths, architectures)."""
-    from .datasets import COLUMNS, _image_problem, safe_id
+    from .datasets import COLUMNS, _image_header, safe_id
     from .doctor import missing_weights
     from .experiments import Plan
     from .report import aggregate_experiment
     from .runner import run_job
     from .schema import SCHEMAS, load_experiment, validated
+    from .working import bound_images
     from .workplan import Workplan
 
     name, spec = load_experiment(experiment, experiments_dir)
@@ -35,11 +36,13 @@ def complete_image(image, query: str, experiment: str = "paper", out="amodal_out
     missing = missing_weights({name: spec}, config["models"])
     if missing:
         raise FileNotFoundError("checkpoints are missing:\n" + "\n".join(missing))
-    problem = _image_problem(image)
+    problem, size = _image_header(image)
     if problem:
         raise ValueError(f"{image} cannot be read as an image ({problem})")
     instance = safe_id(Path(image).stem)
     table = pd.DataFrame([[instance, str(image), query, "", "ok", ""]], columns=COLUMNS)
+    # as in the workflow, a photo beyond the size bound runs on a scaled working copy
+    table = bound_images(table, DATASET, config["datasets"][DATASET]["max_side"], out, pd.Series([size]))
     work = Workplan(config, Plan({name: spec}), {DATASET: table})
     for job in work.jobs:
         run_job(job.kind, job.spec, job.key, job.items, job.manifest, job.shared, models=config["models"],

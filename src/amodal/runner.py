@@ -71,6 +71,10 @@ def _rgba(spec, key, item, out, shared):
 
     reads = item["reads"]
     rgba, placement = run_rgba(spec, item["image"], reads["visible"], reads["complete"], reads["completion"], reads["amodal"])
+    if item.get("source_image"):  # the instance ran on a scaled working copy of its photo
+        from .working import source_placement, upright_size
+
+        placement["source"] = source_placement(placement, item["source_image"], upright_size(item["image"]))
     io.write_image(out["rgba"], rgba)
     io.write_json(out["placement"], provenance.stamp(placement, "rgba", key))
 
@@ -122,7 +126,8 @@ def run_stage_job(stage: str, spec: dict, key: str, items: list[dict], shared: d
     for item in map(with_query, items):
         out = layout.stage_outputs(item["folder"], stage)
         inputs = dict(item["reads"], **{name: item[name] for name in layout.INSTANCE_READS[stage] if item[name]})
-        statuses[item["id"]] = run_stage(inputs, out, lambda: body(spec, key, item, out, shared), _failed_record(stage))
+        statuses[item["id"]] = run_stage(inputs, out, lambda: body(spec, key, item, out, shared), _failed_record(stage),
+                                         instance=item["id"])
         log.info("%s %s: %s", stage, item["id"], statuses[item["id"]])
     return statuses
 
@@ -145,7 +150,7 @@ def run_complete_job(spec: dict, key: str, items: list[dict], shared: dict) -> d
                                                     reads["prompt"], shared["wallpaper"], item["id"])
             wallpaper = prepared[item["id"]][2]
 
-        statuses[item["id"]] = run_stage(dict(reads, image=item["image"]), out, body)
+        statuses[item["id"]] = run_stage(dict(reads, image=item["image"]), out, body, instance=item["id"])
     context = dict(shared.get("context") or {}, models=shared.get("models"),
                    tags={i["id"]: io.read_json(i["reads"]["tags"])["tags"] for i in items if i["id"] in prepared})
     results = dict(zip(prepared, complete_prepared([p[0] for p in prepared.values()], spec, wallpaper, context)))
@@ -157,6 +162,9 @@ def run_complete_job(spec: dict, key: str, items: list[dict], shared: dict) -> d
         write_completion(result, provenance.stamp(result.record(spec["backend"], prompt), "complete", key),
                          record_path=out["record"], completion_path=out["completion"], amodal_path=out["amodal"],
                          iterations_dir=out["iterations"])
+        if result.status == "failed":
+            statuses[item["id"]] = "failed"
+            log.error(result.reason)
         log.info("complete %s: %s (%s)", item["id"], result.status, result.stop_reason)
     return statuses
 

@@ -9,8 +9,15 @@ from pathlib import Path
 
 import yaml
 
-SCHEMAS = Path(__file__).resolve().parents[2] / "workflow" / "schemas"
-EXPERIMENTS = Path(__file__).resolve().parents[2] / "config" / "experiments"
+# The checkout this package runs from (`make` installs it editable, so the source tree is where
+# the workflow, its schemas, the experiments and the demo data are).
+ROOT = Path(__file__).resolve().parents[2]
+SCHEMAS = ROOT / "workflow" / "schemas"
+EXPERIMENTS = ROOT / "config" / "experiments"
+
+# Config keys that name input files or folders: top-level, and of each dataset.
+INPUT_PATHS = ("experiments_dir", "wallpaper")
+DATASET_INPUT_PATHS = ("cutouts", "backgrounds", "annotations", "images", "filenames")
 
 
 def _with_defaults(validator_class):
@@ -51,3 +58,64 @@ def load_experiment(name_or_path: str, experiments_dir=None) -> tuple[str, dict]
     if not path.is_file():
         raise FileNotFoundError(f"experiment file {path} not found; give a name in {experiments_dir or EXPERIMENTS} or a .yaml path")
     return path.stem, validated(yaml.safe_load(path.read_text()) or {}, "experiment.schema.yaml")
+
+
+def _schema(name: str) -> dict:
+    return yaml.safe_load((SCHEMAS / name).read_text())
+
+
+def shipped_default(key: str, root=None) -> Path:
+    """The file a config path key names when it is left out: its schema default (a path inside
+    the repository, e.g. `data/cutouts` for a dataset's `cutouts`) under `root`, the folder of
+    the workflow (default: this package's checkout)."""
+    schema = _schema("config.schema.yaml")["properties"]
+    if key in INPUT_PATHS:
+        default = schema[key]["default"]
+    else:
+        default = schema["datasets"]["additionalProperties"]["properties"][key]["default"]
+    return Path(root or ROOT) / default
+
+
+def resolve_input_paths(config: dict, root=None, workdir=None) -> dict:
+    """The workflow's rule for relative input paths, applied to a config before validation
+    (`config` is changed in place and returned; `root` is the workflow's folder, default this
+    package's checkout; `workdir` the working directory, default the current one):
+
+    - a key left out names the file shipped with the workflow (`shipped_default`);
+    - a relative path written in the config is read from the working directory, as Snakemake
+      reads every path; if nothing is there but the workflow's folder has it, that is used;
+    - otherwise the value stays as written (the missing file is reported by name later).
+
+    A path found in the workflow's folder is written relative to the working directory when it
+    lies inside it (so a run in the repository keeps its short paths and its cache), else
+    absolute. Keys of a wrong type are left for validation to report.
+    """
+    root = Path(root or ROOT)
+    workdir = Path(workdir or Path.cwd())
+
+    def inside(path: Path) -> str:
+        absolute = path.resolve()
+        try:
+            return str(absolute.relative_to(workdir.resolve()))
+        except ValueError:
+            return str(absolute)
+
+    def located(value):
+        if not isinstance(value, str) or not value or Path(value).is_absolute():
+            return value
+        if not (workdir / value).exists() and (root / value).exists():
+            return inside(root / value)
+        return value
+
+    for key in INPUT_PATHS:
+        config[key] = located(config[key]) if key in config else inside(shipped_default(key, root))
+    datasets = config.get("datasets")
+    for spec in datasets.values() if isinstance(datasets, dict) else []:
+        if not isinstance(spec, dict):
+            continue
+        for key in DATASET_INPUT_PATHS:
+            if key in spec:
+                spec[key] = located(spec[key])
+            elif key in ("cutouts", "backgrounds") and spec.get("format") == "synthetic":
+                spec[key] = inside(shipped_default(key, root))
+    return config

@@ -79,6 +79,7 @@ def detect_and_segment(image: np.ndarray, labels: list[str], params: dict, model
     from .models import loaded
     from .models.grounding_dino import caption_for
 
+    labels = [label for label in labels if label and label.strip()]
     if not labels:
         return np.zeros((0,) + image.shape[:2], dtype=bool), [], ""
     caption = caption_for(labels)

@@ -49,8 +49,12 @@ def write_failed(outputs: dict, reason: str, record: dict | None = None) -> None
             Path(path).mkdir(parents=True, exist_ok=True)
 
 
-def run_stage(inputs: dict, outputs: dict, body: Callable[[], None], failed_record: Callable[[str], dict] | None = None) -> str:
-    """Run `body` unless an input record failed; returns "ok" or "failed"."""
+def run_stage(inputs: dict, outputs: dict, body: Callable[[], None], failed_record: Callable[[str], dict] | None = None,
+              instance: str = "") -> str:
+    """Run `body` unless an input record failed; returns "ok" or "failed". Running out of GPU
+    memory on this instance fails only this instance (`amodal.gpu_memory`)."""
+    from .gpu_memory import is_out_of_memory, release
+
     logging.basicConfig(stream=sys.stderr, level=logging.INFO, format="%(levelname)s %(message)s")
     reason = upstream_failure(inputs)
     if reason is None:
@@ -59,6 +63,11 @@ def run_stage(inputs: dict, outputs: dict, body: Callable[[], None], failed_reco
             return "ok"
         except InstanceError as error:
             reason = str(error)
+        except Exception as error:  # noqa: BLE001 - only out-of-memory is this instance's failure
+            if not is_out_of_memory(error):
+                raise
+            release()
+            reason = f"instance {instance!r}: out of GPU memory ({str(error).splitlines()[0]})"
     log.error(reason)
     write_failed(outputs, reason, failed_record(reason) if failed_record else None)
     return "failed"

@@ -109,6 +109,7 @@ class Workplan:
         self.jobs: list[Job] = []
         self.collected: dict[tuple[str, str], list[str]] = {}
         self.collect_manifests: dict[tuple[str, str], list[str]] = {}
+        self._sources: dict[tuple[str, str], list[str]] = {}
         for dataset, table in tables.items():
             ids = list(table["id"])
             runnable = list(table["status"] == OK)
@@ -198,9 +199,18 @@ class Workplan:
                 "choose a backend that needs no ground truth for this dataset"
             )
 
+    def _scene_sources(self, spec: dict) -> list[str]:
+        """The cutout and background files scenes are made from (listed once per folder pair)."""
+        from .benchmark import source_files
+
+        pair = (str(spec["cutouts"]), str(spec["backgrounds"]))
+        if pair not in self._sources:
+            self._sources[pair] = source_files(*pair)
+        return self._sources[pair]
+
     def _scene_job(self, dataset: str, shard: str, members: list[str]) -> None:
         # Without n_scenes: growing the benchmark must not change the params of existing shards.
-        spec = {k: v for k, v in self.config["datasets"][dataset].items() if k != "n_scenes"}
+        spec = {k: v for k, v in self.config["datasets"][dataset].items() if k not in ("n_scenes", "max_side")}
         self.jobs.append(Job(
             rule=rule_name("scenes", dataset, shard),
             kind="scenes",
@@ -209,7 +219,7 @@ class Workplan:
             key="synthetic",
             spec=spec,
             items=[{"id": i, "folder": layout.scene_folder(self.results, dataset, i)} for i in members],
-            inputs=[f"{spec['cutouts']}/cutouts.csv", f"{spec['backgrounds']}/backgrounds.csv"],
+            inputs=self._scene_sources(spec),
             outputs=[layout.scene_folder(self.results, dataset, i) for i in members],
             manifest=layout.shard_manifest(self.results, dataset, "scenes", "synthetic", shard),
             log=layout.shard_log(self.results, dataset, "scenes", "synthetic", shard),
@@ -228,6 +238,8 @@ class Workplan:
                 "image": row["image"],
                 "gt": row["gt"],
                 "query": row["query"],
+                # only the rgba stage places results in the photo itself (amodal.working)
+                **({"source_image": row["source_image"]} if stage == "rgba" and row.get("source_image") else {}),
                 "reads": reads,
                 "folder": layout.stage_folder(self.results, dataset, instance, stage, key),
             })

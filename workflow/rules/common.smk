@@ -7,9 +7,16 @@ from snakemake.utils import validate
 from amodal import datasets as amodal_datasets
 from amodal.doctor import missing_weights
 from amodal.experiments import NAME_PATTERN, Plan
+from amodal.schema import resolve_input_paths
 from amodal.workplan import Workplan, job_resources
 
 
+# The repository holding this workflow (workflow/rules/ is two levels down).
+REPOSITORY = Path(workflow.current_basedir.get_path_or_uri(secret_free=True)).parents[1]
+# Relative input paths (experiments_dir, wallpaper, dataset files): a key left out names the
+# file shipped in REPOSITORY; a path written in the config is read from the working directory
+# (--directory), else from REPOSITORY when only it has that path. See config/README.md, "Paths".
+resolve_input_paths(config, root=REPOSITORY)
 validate(config, "../schemas/config.schema.yaml")
 
 RESULTS = config["results"]
@@ -56,21 +63,21 @@ wildcard_constraints:
 # ------------------------------------------------------------------ shard jobs
 
 
-def memory_by_attempt(base_mb):
-    """mem_mb growing with each retry, for jobs that can run out of memory."""
+def by_attempt(base):
+    """A resource growing with each retry (a job killed for memory or time gets more of it)."""
 
-    def mem_mb(wildcards, attempt):
-        return base_mb * attempt
+    def grown(wildcards, attempt):
+        return base * attempt
 
-    return mem_mb
+    return grown
 
 
 def resources_of(job):
-    """A job's needs from config 'resources' (by device class), mem_mb scaled by attempt."""
+    """A job's needs from config 'resources' (by device class), mem_mb and runtime scaled by attempt."""
     needs = job_resources(config, job)
     return needs["threads"], {
-        "mem_mb": memory_by_attempt(needs["mem_mb"]),
-        "runtime": needs["runtime"],
+        "mem_mb": by_attempt(needs["mem_mb"]),
+        "runtime": by_attempt(needs["runtime"]),
         "gpu": needs["gpu"],
     }
 

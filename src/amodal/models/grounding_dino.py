@@ -26,7 +26,6 @@ import argparse
 import contextlib
 import io
 import pickle
-import warnings
 from dataclasses import dataclass
 from pathlib import Path
 
@@ -134,13 +133,19 @@ def build_grounding_dino(config="swint_ogc", text_encoder=None, overrides: dict 
 # ------------------------------------------------------------------------------------- load
 
 
+CHECKPOINT_SAFE_GLOBALS = [argparse.Namespace]
+
+
 def _read_state_dict(checkpoint: Path) -> dict:
+    # Never a full unpickle: tensors and plain containers only, plus the one class training
+    # checkpoints keep beside the weights (the run's argparse.Namespace).
     try:
-        obj = torch.load(checkpoint, map_location="cpu", weights_only=True)
-    except pickle.UnpicklingError:
-        # training checkpoints may pickle an argparse.Namespace next to the weights
-        warnings.warn(f"{checkpoint} holds more than tensors; loading it with weights_only=False", stacklevel=3)
-        obj = torch.load(checkpoint, map_location="cpu", weights_only=False)
+        with torch.serialization.safe_globals(CHECKPOINT_SAFE_GLOBALS):
+            obj = torch.load(checkpoint, map_location="cpu", weights_only=True)
+    except pickle.UnpicklingError as error:
+        raise CheckpointMismatch(
+            f"{checkpoint} holds objects other than tensors and {', '.join(c.__name__ for c in CHECKPOINT_SAFE_GLOBALS)}, "
+            f"so it is not loaded (no arbitrary unpickling); re-save only its state dict ({error})") from None
     state = obj["model"] if isinstance(obj, dict) and "model" in obj else obj
     if not isinstance(state, dict):
         raise CheckpointMismatch(f"{checkpoint}: no state dict (got {type(state).__name__})")
@@ -293,7 +298,9 @@ class Grounder:
         posmap = posmap.clone()
         posmap[len(ids) :] = False  # padding slots of max_text_len (their logits are -inf anyway)
         special = set(self.tokenizer.all_special_ids)
-        for i, token in enumerate(ids):
+        # The model reads at most max_text_len tokens of a longer caption (it truncates them,
+        # as in the seed); only those can be part of a phrase.
+        for i, token in enumerate(ids[: posmap.shape[0]]):
             if token in special:  # [CLS]/[SEP] would decode to literal "[CLS]" in the phrase
                 posmap[i] = False
         return get_phrases_from_posmap(posmap, tokenized, self.tokenizer).strip()

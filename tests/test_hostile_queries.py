@@ -1,0 +1,72 @@
+"""Queries a user may type, through the model stages with tiny random-weight models: empty,
+blank, very long (beyond GroundingDINO's 256 text tokens and CLIP's 77), non-ASCII, control
+characters, and one that matches nothing. Each gives its instance a status; none stops a job."""
+
+import json
+
+import numpy as np
+import pytest
+import yaml
+
+from amodal import io
+from amodal.ground import run_ground
+from amodal.prompt import run_prompt
+from amodal.segment import detect_and_segment
+from tiny_models import write_tiny_checkpoints
+from workflow_helpers import ROOT
+
+IMAGE = ROOT / "data" / "seed_examples" / "cat-7875506_640_cat.jpg"
+LONG = "cat " * 300  # 302 BERT tokens with [CLS] and [SEP]
+
+
+@pytest.fixture(scope="module")
+def models(tmp_path_factory):
+    return write_tiny_checkpoints(tmp_path_factory.mktemp("weights"))
+
+
+def ground_spec(box_threshold=0.0):
+    spec = yaml.safe_load((ROOT / "config" / "experiments" / "paper.yaml").read_text())["ground"]
+    spec["grounded_sam"].update(sam="sam_vit_b", box_threshold=box_threshold, text_threshold=0.0)
+    return spec
+
+
+@pytest.mark.parametrize("query", ["", "   \t"])
+def test_an_empty_query_is_an_invalid_query_without_calling_the_detector(models, query):
+    mask, record = run_ground(ground_spec(), IMAGE, "", "inst", query=query, models=models)
+    assert record["status"] == "invalid_query" and record["reason"] == "the query is empty"
+    assert record["detections"] == 0 and not mask.any()
+
+
+@pytest.mark.parametrize("query", [LONG, "猫 café naïve", "a\x00b\x07c", "the cat. the dog."])
+def test_long_non_ascii_and_odd_queries_are_grounded(models, query):
+    mask, record = run_ground(ground_spec(), IMAGE, "", "inst", query=query, models=models)
+    assert record["status"] in ("ok", "invalid_query") and record["detections"] == 12  # every query box kept
+    assert mask.shape == io.read_rgb(IMAGE).shape[:2]
+    if query == LONG:  # the model reads the first 256 tokens; phrases come only from them
+        assert set(record["phrase"].split()) <= {"cat"}
+
+
+def test_a_query_that_matches_nothing_is_an_invalid_query_with_score_zero(models):
+    mask, record = run_ground(ground_spec(box_threshold=1.0), IMAGE, "", "inst", query="zebra", models=models)
+    assert (record["status"], record["score"], record["detections"]) == ("invalid_query", 0.0, 0)
+    assert "below" in record["reason"] and not mask.any()
+
+
+def test_a_long_label_among_the_tags_is_segmented(models):
+    image = io.read_rgb(IMAGE)
+    params = dict(ground_spec()["grounded_sam"], max_boxes=None)
+    masks, records, caption = detect_and_segment(image, ["dog", LONG, " ", ""], params, models)
+    assert caption == f"dog. {LONG.strip()}." and len(records) == masks.shape[0] == 12
+
+
+@pytest.mark.parametrize("query", ["", LONG, "猫 café naïve"])
+def test_the_clip_prompt_takes_any_query(models, tmp_path, query):
+    visible = np.zeros(io.read_rgb(IMAGE).shape[:2], bool)
+    visible[100:200, 100:200] = True
+    io.write_mask(tmp_path / "visible.png", visible)
+    (tmp_path / "tags.json").write_text(json.dumps({"tags": ["cat", "background"]}))
+    record = run_prompt({"backend": "clip", "clip": {"model": "clip_vit_b32_openai", "template": "a photo of a {}"}},
+                        query, "", image_path=IMAGE, visible_path=tmp_path / "visible.png",
+                        tags_path=tmp_path / "tags.json", instance="inst", models=models)
+    assert record["prompt"] in record["candidates"]
+    assert abs(sum(record["candidates"].values()) - 1) < 1e-6
