@@ -85,14 +85,19 @@ def read_filename_list(path) -> list[str]:
 # ----------------------------------------------------------------------------- ids and rows
 
 
+MAX_ID_PART = 100  # ids name folders: a long filename or query must not exceed a file name's limit
+
+
 def safe_id(text: str, fallback: str = "instance") -> str:
-    """`text` made filesystem-safe; leading dots go so an id is never hidden, '.' or '..'."""
-    cleaned = _UNSAFE_CHARS.sub("_", text.strip()).lstrip(".")
+    """`text` made filesystem-safe and at most MAX_ID_PART characters; leading dots go so an
+    id is never hidden, '.' or '..'."""
+    cleaned = _UNSAFE_CHARS.sub("_", text.strip()).lstrip(".")[:MAX_ID_PART]
     return cleaned or fallback
 
 
 def _slug(label: str, fallback: str) -> str:
-    slug = re.sub(r"[^A-Za-z0-9]+", "-", label).strip("-").lower()
+    """A query as an id suffix: lower-case ASCII words joined by '-', at most 40 characters."""
+    slug = re.sub(r"[^A-Za-z0-9]+", "-", label).strip("-").lower()[:40].strip("-")
     return slug or fallback
 
 

@@ -71,7 +71,13 @@ def bound_images(table: pd.DataFrame, dataset: str, max_side: int | None, result
         source = table.loc[index, "image"]
         target = folder / f"{table.loc[index, 'id']}__max{max_side}.png"
         if not target.is_file() or target.stat().st_mtime_ns < Path(source).stat().st_mtime_ns:
-            write_working_copy(source, target, target_size)
+            try:
+                write_working_copy(source, target, target_size)
+            except (OSError, ValueError, SyntaxError) as error:  # a header that reads, a body that does not
+                table.loc[index, ["status", "message"]] = [
+                    "unreadable_image", f"instance '{table.loc[index, 'id']}': image {source} cannot be read ({error}); "
+                                        "replace the file or remove the instance"]
+                continue
         table.loc[index, ["image", "source_image"]] = [str(target), source]
     return table
 
