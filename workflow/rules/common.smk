@@ -17,6 +17,9 @@ REPOSITORY = Path(workflow.current_basedir.get_path_or_uri(secret_free=True)).pa
 # file shipped in REPOSITORY; a path written in the config is read from the working directory
 # (--directory), else from REPOSITORY when only it has that path. See config/README.md, "Paths".
 resolve_input_paths(config, root=REPOSITORY)
+# First without filling defaults: filling walks the schema into values of the wrong type (a
+# string where an object belongs) and would fail with an AttributeError instead of naming the key.
+validate(config, "../schemas/config.schema.yaml", set_default=False)
 validate(config, "../schemas/config.schema.yaml")
 
 RESULTS = config["results"]

@@ -1,0 +1,54 @@
+"""A malformed config, experiment or instance source stops the workflow while it is parsed,
+before any job, with a message naming the key, file or row."""
+
+import subprocess
+
+import pytest
+import yaml
+
+from workflow_helpers import ROOT, SNAKEMAKE, environment
+
+GOOD_DATASET = {"format": "synthetic", "n_scenes": 2}
+
+
+def run(workdir, config, experiment=None):
+    (workdir / "config").mkdir(parents=True)
+    (workdir / "config" / "config.yaml").write_text(yaml.safe_dump(config))
+    if experiment is not None:
+        (workdir / "exps").mkdir()
+        (workdir / "exps" / "mine.yaml").write_text(yaml.safe_dump(experiment))
+    command = [str(SNAKEMAKE), "--cores", "1", "--snakefile", str(ROOT / "Snakefile"), "--directory", str(workdir)]
+    return subprocess.run(command, capture_output=True, text=True, env=environment(), timeout=300)
+
+
+@pytest.mark.parametrize("config,named", [
+    ({"shard_size": "many", "datasets": {"bench": GOOD_DATASET}}, "shard_size"),
+    ({"datasets": {"bench": {"format": "sed", "n_scenes": 2}}}, "format"),
+    ({"datasets": {"bench": {"format": "synthetic", "n_scenes": 0}}}, "n_scenes"),
+    ({"datasets": {"bench": GOOD_DATASET}, "experiments": ["no_such_experiment"]}, "no_such_experiment"),
+    ({"datasets": {"bench": GOOD_DATASET}, "resources": {"gpu": {"mem_mb": -5}}}, "mem_mb"),
+])
+def test_a_bad_config_key_is_named_before_any_job(tmp_path, config, named):
+    done = run(tmp_path, config)
+    assert done.returncode != 0
+    assert named in done.stdout + done.stderr
+    assert not (tmp_path / "results" / "shards").exists() and not (tmp_path / "results" / "datasets").exists()
+
+
+def test_a_bad_experiment_file_is_named_before_any_job(tmp_path):
+    done = run(tmp_path, {"datasets": {"bench": GOOD_DATASET}, "experiments": ["mine"],
+                          "experiments_dir": str(tmp_path / "exps")},
+               experiment={"ground": {"backend": "lisa_typo"}})
+    assert done.returncode != 0 and "lisa_typo" in done.stdout + done.stderr
+    assert not (tmp_path / "results" / "shards").exists()
+
+
+def test_an_annotation_file_that_is_not_json_is_named_with_its_line(tmp_path):
+    images = tmp_path / "images"
+    images.mkdir()
+    (tmp_path / "ann.json").write_text('{"annotations": [\n  {"filename": "a.jpg", "labels": ["cat"]\n')
+    done = run(tmp_path / "run", {"datasets": {"mine": {"format": "seed", "annotations": str(tmp_path / "ann.json"),
+                                                        "images": str(images)}}})
+    output = done.stdout + done.stderr
+    assert done.returncode != 0 and str(tmp_path / "ann.json") in output and "line" in output
+    assert not (tmp_path / "run" / "results" / "shards").exists()
