@@ -106,42 +106,43 @@ def test_the_diffusers_backend_splits_its_inpainting_batch_and_fails_one_instanc
     from amodal.models import loaded
 
     class Inpainter:
-        def __init__(self):
-            self.sizes = []
+        """Fills each image with a value of its seed; out of memory above `limit` per call or for "huge"."""
+
+        def __init__(self, limit):
+            self.limit, self.sizes = limit, []
 
         def inpaint(self, images, masks, prompts, seeds, **kwargs):
             self.sizes.append(len(images))
-            if len(images) > 1 or prompts[0] == "huge":
+            if len(images) > self.limit or "huge" in prompts:
                 raise oom()
             return [np.full_like(image, seed % 251) for image, seed in zip(images, seeds)]
 
-    fake = Inpainter()
-    monkeypatch.setattr(loaded, "inpainter", lambda *args: fake)
-    backend = diffusion.DiffusersBackend(
-        {"size": 64, "diffusers": {"model": "m", "dtype": "float32", "scheduler": "default", "seed": 3, "steps": 1,
-                                   "guidance": 1.0, "prompt_template": "a {}"}},
-        {"backend": "grounded_sam", "grounded_sam": {}}, {"backend": "geometric"}, {}, None)
-    monkeypatch.setattr(backend, "_check", lambda state, completion: PassResult(completion, state.visible, state.visible))
-    states = []
-    for name, prompt in (("a", "cat"), ("b", "huge"), ("c", "dog")):
-        item = instance(name)
-        item.prompt = prompt
-        states.append(item)
-    collected = []
+    def run(fake, names):
+        monkeypatch.setattr(loaded, "inpainter", lambda *args: fake)
+        backend = diffusion.DiffusersBackend(
+            {"size": 64, "diffusers": {"model": "m", "dtype": "float32", "scheduler": "default", "seed": 3, "steps": 1,
+                                       "guidance": 1.0, "prompt_template": "a {}"}},
+            {"backend": "grounded_sam", "grounded_sam": {}}, {"backend": "geometric"}, {}, None)
+        monkeypatch.setattr(backend, "_check", lambda state, completion: PassResult(completion, state.visible, state.visible))
+        backend.single_pass = True
+        prompts = {"a": "cat", "b": "huge", "c": "dog"}
+        states = []
+        for name in names:
+            item = instance(name)
+            item.prompt = prompts[name]
+            states.append(item)
+        return run_loop(states, SPEC, WALLPAPER, backend)
 
-    class Spy:
-        single_pass = True
-
-        def run_passes(self, passes):
-            collected.extend(passes)
-            return backend.run_passes(passes)
-
-    a, b, c = run_loop(states, SPEC, WALLPAPER, Spy())
-    assert fake.sizes == [3, 1, 2, 1, 1]  # all, then a, then b+c, then b and c alone
+    split = Inpainter(limit=1)
+    a, b, c = run(split, "abc")
+    assert split.sizes == [3, 1, 2, 1, 1]  # all, then a, then b+c, then b and c alone
     assert b.status == "failed" and "out of GPU memory" in b.reason
-    for result, state in ((a, collected[0]), (c, collected[2])):
-        seed = diffusion.pass_seed(3, state.instance, 0)
-        assert result.status == "completed" and int(result.completion[0, 0, 0]) == seed % 251
+    together = Inpainter(limit=10)
+    a_ref, c_ref = run(together, "ac")  # without b, a and c fit in one call
+    assert together.sizes == [2]
+    for one, reference in ((a, a_ref), (c, c_ref)):
+        assert one.status == reference.status == "completed"
+        assert np.array_equal(one.completion, reference.completion)  # the split changed nothing
 
 
 def test_the_failed_calls_memory_is_free_before_the_retry():

@@ -95,6 +95,8 @@ def test_every_mode_gives_three_uint8_channels(tmp_path, mode):
     image.save(path)
     out = read_rgb(path)
     assert out.dtype == np.uint8 and out.shape == (3, 5, 3)
+    if mode != "YCbCr":  # all-zero YCbCr is a colour, not black or white
+        assert (out == (255 if mode == "CMYK" else 0)).all()  # no ink is white; a zero grey level is black
 
 
 def test_a_file_named_jpg_that_is_a_png_is_read_by_its_content(tmp_path):

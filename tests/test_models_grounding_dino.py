@@ -217,6 +217,10 @@ class _RunsCodeWhenUnpickled:
 
 
 def test_a_checkpoint_holding_other_objects_is_refused_without_running_them(tiny, bert, tmp_path):
+    import pickle
+
+    pickle.loads(pickle.dumps(_RunsCodeWhenUnpickled(tmp_path / "proof")))
+    assert (tmp_path / "proof").exists()  # a plain unpickle does run the payload
     marker = tmp_path / "code_ran"
     state = {k: v.clone() for k, v in tiny.state_dict().items()}
     ckpt = _save(tmp_path / "hostile.pth", {"model": state, "extra": _RunsCodeWhenUnpickled(marker)})

@@ -22,16 +22,17 @@ def run(workdir, config, experiment=None):
 
 
 @pytest.mark.parametrize("config,named", [
-    ({"shard_size": "many", "datasets": {"bench": GOOD_DATASET}}, "shard_size"),
-    ({"datasets": {"bench": {"format": "sed", "n_scenes": 2}}}, "format"),
-    ({"datasets": {"bench": {"format": "synthetic", "n_scenes": 0}}}, "n_scenes"),
-    ({"datasets": {"bench": GOOD_DATASET}, "experiments": ["no_such_experiment"]}, "no_such_experiment"),
-    ({"datasets": {"bench": GOOD_DATASET}, "resources": {"gpu": {"mem_mb": -5}}}, "mem_mb"),
+    ({"shard_size": "many", "datasets": {"bench": GOOD_DATASET}}, "On instance['shard_size']"),
+    ({"datasets": {"bench": {"format": "sed", "n_scenes": 2}}}, "On instance['datasets']['bench']['format']"),
+    ({"datasets": {"bench": {"format": "synthetic", "n_scenes": 0}}}, "On instance['datasets']['bench']['n_scenes']"),
+    ({"datasets": {"bench": GOOD_DATASET}, "experiments": ["no_such_experiment"]},
+     "experiment 'no_such_experiment' is listed in config 'experiments'"),
+    ({"datasets": {"bench": GOOD_DATASET}, "resources": {"gpu": {"mem_mb": -5}}}, "On instance['resources']['gpu']['mem_mb']"),
 ])
 def test_a_bad_config_key_is_named_before_any_job(tmp_path, config, named):
     done = run(tmp_path, config)
     assert done.returncode != 0
-    assert named in done.stdout + done.stderr
+    assert named in done.stdout + done.stderr, (done.stdout + done.stderr)[-2000:]
     assert not (tmp_path / "results" / "shards").exists() and not (tmp_path / "results" / "datasets").exists()
 
 
@@ -50,5 +51,5 @@ def test_an_annotation_file_that_is_not_json_is_named_with_its_line(tmp_path):
     done = run(tmp_path / "run", {"datasets": {"mine": {"format": "seed", "annotations": str(tmp_path / "ann.json"),
                                                         "images": str(images)}}})
     output = done.stdout + done.stderr
-    assert done.returncode != 0 and str(tmp_path / "ann.json") in output and "line" in output
+    assert done.returncode != 0 and str(tmp_path / "ann.json") in output and "line 3" in output, output[-2000:]
     assert not (tmp_path / "run" / "results" / "shards").exists()

@@ -149,8 +149,8 @@ def test_the_bounded_photos_results_are_placed_in_the_photo(run):
     source = placement["source"]
     assert source["size_hw"] == [388, 640] and source["image"].endswith("images/cat.jpg")
     assert source["scale_xy"] == pytest.approx([2.0, 2.0], rel=0.01)
-    x, y = placement["offset_xy"]
-    assert source["offset_xy"] == [int(x * source["scale_xy"][0]), int(y * source["scale_xy"][1])]
+    (x, y), (h, w) = placement["offset_xy"], placement["size_hw"]
+    assert source["offset_xy"] == [2 * x, 2 * y] and source["size_hw_in_source"] == [2 * h, 2 * w]
 
 
 def test_the_failure_table_counts_the_bad_inputs(run):

@@ -96,8 +96,10 @@ def test_every_stage_of_the_paper_experiment_wrote_its_records(run, dataset, ins
 
 
 def test_the_loop_ran_several_passes_somewhere(run):
-    passes = [io.read_json(folders(run, d, i)["complete"] / "complete.json").get("passes") or 0 for d, i in INSTANCES]
-    assert max(passes) >= 2, passes
+    # (random weights, fixed seeds: these instances complete, so the checks above are not vacuous)
+    records = [io.read_json(folders(run, d, i)["complete"] / "complete.json") for d, i in INSTANCES]
+    completed = [r["passes"] for r in records if r["status"] == "completed"]
+    assert completed and max(completed) >= 2, [(r["status"], r["passes"]) for r in records]
 
 
 def test_instances_without_output_are_failures_with_the_seed_reason(run):
