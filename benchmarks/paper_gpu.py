@@ -18,7 +18,9 @@ from __future__ import annotations
 
 import argparse
 import csv
+import hashlib
 import json
+import re
 import subprocess
 import sys
 import time
@@ -59,6 +61,8 @@ def main() -> None:
     parser.add_argument("--scenes", type=int, default=2)
     parser.add_argument("--cores", type=int, default=16)
     parser.add_argument("--timeout", type=float, default=None, help="stop snakemake after this many seconds")
+    parser.add_argument("--gpus", type=int, default=1, help="--resources gpu=N: GPU jobs at once, one device each")
+    parser.add_argument("--gpu-shard-size", type=int, default=None, help="config shard_size.gpu (default: the config's)")
     parser.add_argument("--max-boxes", type=int, default=None,
                         help="run paper.yaml with grounded_sam.max_boxes set (experiment 'paper_bounded'): random "
                              "weights keep ~900 boxes a caption, real ones a few")
@@ -84,6 +88,8 @@ def main() -> None:
         "models": models,
         "datasets": {},
     }
+    if args.gpu_shard_size:
+        config["shard_size"] = {"cpu": 16, "gpu": args.gpu_shard_size}
     if args.examples:
         config["datasets"]["examples"] = {
             "format": "seed", "annotations": str(seed / "example_annotation.json"), "images": str(seed),
@@ -94,7 +100,7 @@ def main() -> None:
             "cutouts": str(ROOT / "data" / "cutouts"), "backgrounds": str(ROOT / "data" / "backgrounds")}
     (args.work / "config.yaml").write_text(yaml.safe_dump(config))
     command = [sys.executable, "-m", "snakemake", "--snakefile", str(ROOT / "Snakefile"), "--directory", str(args.work),
-               "--configfile", str(args.work / "config.yaml"), "--cores", str(args.cores), "--resources", "gpu=1",
+               "--configfile", str(args.work / "config.yaml"), "--cores", str(args.cores), "--resources", f"gpu={args.gpus}",
                "--keep-going"]
     start = time.perf_counter()
     # Streamed to $OUT as it runs: a run cut short by the device's time limit still leaves its log.
@@ -114,6 +120,20 @@ def main() -> None:
     statuses = {}
     for manifest in (args.work / "results" / "shards").rglob("*.json"):
         statuses[str(manifest.relative_to(args.work / "results" / "shards"))] = json.loads(manifest.read_text())["instances"]
+    devices = []  # (job log, device, claimed at, released at): amodal.runner's lines in each GPU job's log
+    for log_file in sorted((args.work / "results" / "logs").rglob("*.log")):
+        text = log_file.read_text(errors="replace")
+        claimed = re.search(r"claimed GPU (\S+) at ([\d.]+)", text)
+        released = re.search(r"released GPU at ([\d.]+)", text)
+        if claimed:
+            devices.append({"job": str(log_file.relative_to(args.work / "results" / "logs")), "device": claimed.group(1),
+                            "start": float(claimed.group(2)), "end": float(released.group(1)) if released else None})
+    hashes = {}  # every result file, to compare runs with different GPU counts
+    for top in ("stages", "datasets", experiment):
+        for path in sorted((args.work / "results" / top).rglob("*")):
+            if path.is_file() and path.name != ".snakemake_timestamp":
+                hashes[str(path.relative_to(args.work / "results"))] = hashlib.sha256(path.read_bytes()).hexdigest()
+    (args.out / "hashes.json").write_text(json.dumps(hashes, indent=1))
     loads = []  # "loaded <family> <name> in X s", written by amodal.models.loaded into each job's log
     for log_file in sorted((args.work / "results" / "logs").rglob("*.log")):
         for line in log_file.read_text(errors="replace").splitlines():
@@ -121,7 +141,7 @@ def main() -> None:
                 loads.append(f"{log_file.relative_to(args.work / 'results' / 'logs')}: {line}")
     summary = {"device": torch.cuda.get_device_name(), "torch": torch.__version__, "command": " ".join(command),
                "checkpoints_written_s": written, "snakemake_rc": returncode, "snakemake_wall_s": wall,
-               "jobs": rows, "model_loads": loads, "manifests": statuses}
+               "jobs": rows, "model_loads": loads, "gpu_jobs": devices, "manifests": statuses}
     (args.out / "paper_gpu.json").write_text(json.dumps(summary, indent=2))
     for dataset in ("examples", "bench"):
         table = args.work / "results" / experiment / dataset / "metrics.csv"

@@ -153,3 +153,20 @@ def test_missing_outputs_are_the_gone_folders_of_jobs_that_wrote_their_manifest(
 def test_an_oracle_backend_on_a_dataset_without_ground_truth_is_refused_before_any_job():
     with pytest.raises(ValueError, match=r"uses ground backend 'oracle', which needs ground truth.*'p0'"):
         Workplan(config(), Plan({"a": SPEC}), {"photos": table(["p0", "p1"], gt=False)})
+
+
+def test_every_stage_backend_that_loads_a_network_is_a_gpu_stage():
+    # a backend whose models run on a GPU must claim one (and ask SLURM for one): found missing for
+    # complete/diffusers on a 2-GPU run, where its job used device 0 without claiming it
+    from amodal.doctor import weights_needed
+    from amodal.experiments import GPU_BACKENDS
+    from amodal.schema import validated
+
+    choices = {"ground": ["grounded_sam"], "tag": ["clip_vocab"], "segment": ["grounded_sam"], "order": ["instaorder"],
+               "prompt": ["clip"], "complete": ["diffusers"]}
+    for stage, backends in choices.items():
+        for backend in backends:
+            spec = validated({stage: {"backend": backend}}, "experiment.schema.yaml")
+            needs = {w for w, where in weights_needed(spec).items() if any(p.startswith(f"{stage}/") for p in where)}
+            assert needs, (stage, backend)  # it loads a network...
+            assert (stage, backend) in GPU_BACKENDS, (stage, backend)  # ...so it is GPU-class

@@ -17,7 +17,7 @@ import numpy as np
 from .gpu_memory import OutOfMemory, map_splitting
 from .loop import PassInput, PassResult
 
-REORDER_BACKENDS = ("geometric",)
+REORDER_BACKENDS = ("geometric", "instaorder")
 
 
 def pass_seed(base: int, instance: str, index: int) -> int:
@@ -74,7 +74,7 @@ class DiffusersBackend:
 
     def _check(self, state: PassInput, completion: np.ndarray) -> PassResult:
         """What the completion shows: the object's amodal mask and what still occludes it."""
-        from .order import geometric_order, occluder_mask
+        from .order import decide_order, occluder_mask
         from .segment import detect_and_segment
 
         labels = list(dict.fromkeys([*self.tags.get(state.instance, []), state.prompt]))
@@ -84,7 +84,7 @@ class DiffusersBackend:
         others = [i for i in range(len(masks)) if i != target]
         stack = masks[others] if others else np.zeros((0,) + amodal.shape, dtype=bool)
         others_records = [dict(records[i], id=k, kind="object") for k, i in enumerate(others)]
-        order = geometric_order(amodal, stack, others_records, self.order_spec)
+        order = decide_order(completion, amodal, stack, others_records, self.order_spec, self.models)
         still = occluder_mask(stack, order["occluders"], amodal)
         return PassResult(completion, amodal, still, {
             "segments": len(masks), "amodal_segment": None if target is None else records[target]["label"],

@@ -25,6 +25,8 @@ def weights_needed(spec: dict) -> dict[str, list[str]]:
         add(spec["tag"]["clip_vocab"]["model"], "tag/clip_vocab")
     if spec["prompt"]["backend"] == "clip":
         add(spec["prompt"]["clip"]["model"], "prompt/clip")
+    if spec["order"]["backend"] == "instaorder":
+        add(spec["order"]["instaorder"]["model"], "order/instaorder")
     if spec["complete"]["backend"] == "diffusers":
         add(spec["complete"]["diffusers"]["model"], "complete/diffusers")
     return needs

@@ -30,7 +30,8 @@ UPSTREAM = {
 # Backends that run on a GPU: their jobs take the `gpu` shard size and resources, and each job
 # claims a device of its own (amodal.devices) unless config `models.device` is cpu.
 GPU_BACKENDS: frozenset[tuple[str, str]] = frozenset(
-    {("ground", "grounded_sam"), ("segment", "grounded_sam"), ("tag", "clip_vocab"), ("prompt", "clip")}
+    {("ground", "grounded_sam"), ("segment", "grounded_sam"), ("tag", "clip_vocab"), ("prompt", "clip"),
+     ("order", "instaorder"), ("complete", "diffusers")}
 )
 
 # Backends that read the ground truth: a dataset without it cannot run them.

@@ -72,6 +72,39 @@ def geometric_order(visible: np.ndarray, segments: np.ndarray, records: list[dic
     return {"backend": "geometric", "occluders": occluders, "pairs": pairs, "matrix": matrix.tolist()}
 
 
+def instaorder_order(image: np.ndarray, visible: np.ndarray, segments: np.ndarray, records: list[dict], spec: dict,
+                     models: dict | None) -> dict:
+    """InstaOrderNet^o,d on the whole image: every segment against the target in both orders, one
+    batch; a segment occludes the target when P > threshold (the seed's 0.5)."""
+    from .models import loaded
+
+    params = spec["instaorder"]
+    predictor = loaded.order_predictor(params["model"], models, params["input_size"])
+    n = len(segments)
+    matrix = -np.ones((n + 1, n + 1), dtype=int)
+    front, behind = predictor.both_ways(image, visible, segments)
+    pairs, occluders = [], []
+    for i in range(n):
+        seg_front, tar_front = bool(front[i] > params["threshold"]), bool(behind[i] > params["threshold"])
+        matrix[i + 1, 0], matrix[0, i + 1] = int(seg_front), int(tar_front)
+        pairs.append({"segment": i, "label": records[i]["label"], "occludes_target": seg_front,
+                      "target_occludes": tar_front, "p_occludes_target": float(front[i]),
+                      "p_target_occludes": float(behind[i])})
+        if seg_front:
+            occluders.append(i)
+    return {"backend": "instaorder", "occluders": occluders, "pairs": pairs, "matrix": matrix.tolist()}
+
+
+def decide_order(image: np.ndarray, visible: np.ndarray, segments: np.ndarray, records: list[dict], spec: dict,
+                 models: dict | None) -> dict:
+    """The order record of a backend that needs no ground truth (also used between completion passes)."""
+    if spec["backend"] == "geometric":
+        return geometric_order(visible, segments, records, spec)
+    if spec["backend"] == "instaorder":
+        return instaorder_order(image, visible, segments, records, spec, models)
+    raise ValueError(f"order backend {spec['backend']!r} cannot decide without ground truth")
+
+
 def oracle_order(truth, segments: np.ndarray, records: list[dict], matches: list) -> dict:
     """True occlusion of the target, read through each segment's ground-truth object.
 
@@ -104,7 +137,8 @@ def occluder_mask(segments: np.ndarray, occluders: list[int], visible: np.ndarra
     return mask & ~visible
 
 
-def run_order(spec: dict, visible_path, masks_path, segments_path, gt_path, instance: str):
+def run_order(spec: dict, visible_path, masks_path, segments_path, gt_path, instance: str, image_path=None,
+              models: dict | None = None):
     """Returns (order record, aggregated occluder mask)."""
     from . import io
 
@@ -113,6 +147,8 @@ def run_order(spec: dict, visible_path, masks_path, segments_path, gt_path, inst
     records = io.read_json(segments_path)["segments"]
     if spec["backend"] == "geometric":
         record = geometric_order(visible, segments, records, spec)
+    elif spec["backend"] == "instaorder":
+        record = instaorder_order(io.read_instance_image(image_path, instance), visible, segments, records, spec, models)
     elif spec["backend"] == "oracle":
         from .truth import load_truth
 

@@ -11,6 +11,7 @@ from __future__ import annotations
 
 import logging
 import sys
+import time
 from typing import Callable
 
 from . import layout, provenance
@@ -50,7 +51,8 @@ def _order(spec, key, item, out, shared):
     from .order import run_order
 
     reads = item["reads"]
-    record, occluders = run_order(spec, reads["visible"], reads["masks"], reads["segments"], item["gt"], item["id"])
+    record, occluders = run_order(spec, reads["visible"], reads["masks"], reads["segments"], item["gt"], item["id"],
+                                  image_path=item["image"], models=shared.get("models"))
     io.write_mask(out["occluders"], occluders)
     io.write_json(out["record"], provenance.stamp(record, "order", key))
 
@@ -199,7 +201,8 @@ def run_job(kind: str, spec: dict, key: str, items: list[dict], manifest: str, s
     if gpus:
         from .devices import claim
 
-        claim(gpus)
+        # with the wall-clock time, so a run's logs show which job held which device when
+        log.info("claimed GPU %s at %.3f", ",".join(claim(gpus)), time.time())
     if kind == "scenes":
         run_scenes_job(spec, items)
     elif kind == "complete":
@@ -211,4 +214,6 @@ def run_job(kind: str, spec: dict, key: str, items: list[dict], manifest: str, s
     if kind in ("scenes", "collect"):
         statuses = {item["id"]: "ok" for item in items}
     io.write_json(manifest, {"kind": kind, "key": key, "instances": statuses})
+    if gpus:
+        log.info("released GPU at %.3f", time.time())
     return statuses

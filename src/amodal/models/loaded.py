@@ -18,6 +18,7 @@ _LOADED: dict[tuple, object] = {}
 SAM_VARIANTS = {"sam_vit_h": "vit_h", "sam_vit_l": "vit_l", "sam_vit_b": "vit_b"}
 DINO_CONFIGS = {"groundingdino_swint_ogc": "swint_ogc", "groundingdino_swinb": "swinb"}
 CLIP_MODELS = {"clip_vit_b32_openai": "ViT-B-32"}
+ORDER_MODELS = ("instaorder_od",)
 
 
 def device_of(models: dict | None) -> str:
@@ -109,3 +110,18 @@ def inpainter(model: str, models: dict | None, dtype: str, scheduler: str):
                               scheduler=scheduler, **_arch(model, models))
 
     return _once(("inpaint", model, dtype, scheduler), models, build)
+
+
+def order_predictor(name: str, models: dict | None, input_size: int = 384):
+    """An InstaOrder `OrderPredictor` on checkpoint `name`."""
+    if name not in ORDER_MODELS:
+        raise ValueError(f"unknown order model {name!r}; known: {list(ORDER_MODELS)}")
+
+    def build():
+        from .instaorder import OrderPredictor, load_instaorder
+
+        device = device_of(models)
+        model = load_instaorder(_path(name, models, f"models.paths.{name}"), device=device, **_arch(name, models))
+        return OrderPredictor(model, device, size=input_size)
+
+    return _once(("instaorder", name, input_size), models, build)
