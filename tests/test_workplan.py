@@ -162,7 +162,7 @@ def test_every_stage_backend_that_loads_a_network_is_a_gpu_stage():
     from amodal.experiments import GPU_BACKENDS
     from amodal.schema import validated
 
-    choices = {"ground": ["grounded_sam"], "tag": ["clip_vocab"], "segment": ["grounded_sam"], "order": ["instaorder"],
+    choices = {"ground": ["grounded_sam"], "tag": ["clip_vocab"], "segment": ["grounded_sam"], "order": ["instaorder", "depth"],
                "prompt": ["clip"], "complete": ["diffusers"]}
     for stage, backends in choices.items():
         for backend in backends:

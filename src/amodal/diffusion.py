@@ -17,7 +17,7 @@ import numpy as np
 from .gpu_memory import OutOfMemory, map_splitting
 from .loop import PassInput, PassResult
 
-REORDER_BACKENDS = ("geometric", "instaorder")
+REORDER_BACKENDS = ("geometric", "instaorder", "depth")
 
 
 def pass_seed(base: int, instance: str, index: int) -> int:

@@ -25,8 +25,9 @@ def weights_needed(spec: dict) -> dict[str, list[str]]:
         add(spec["tag"]["clip_vocab"]["model"], "tag/clip_vocab")
     if spec["prompt"]["backend"] == "clip":
         add(spec["prompt"]["clip"]["model"], "prompt/clip")
-    if spec["order"]["backend"] == "instaorder":
-        add(spec["order"]["instaorder"]["model"], "order/instaorder")
+    if spec["order"]["backend"] in ("instaorder", "depth"):
+        backend = spec["order"]["backend"]
+        add(spec["order"][backend]["model"], f"order/{backend}")
     if spec["complete"]["backend"] == "diffusers":
         add(spec["complete"]["diffusers"]["model"], "complete/diffusers")
     return needs

@@ -31,7 +31,7 @@ UPSTREAM = {
 # claims a device of its own (amodal.devices) unless config `models.device` is cpu.
 GPU_BACKENDS: frozenset[tuple[str, str]] = frozenset(
     {("ground", "grounded_sam"), ("segment", "grounded_sam"), ("tag", "clip_vocab"), ("prompt", "clip"),
-     ("order", "instaorder"), ("complete", "diffusers")}
+     ("order", "instaorder"), ("order", "depth"), ("complete", "diffusers")}
 )
 
 # Backends that read the ground truth: a dataset without it cannot run them.

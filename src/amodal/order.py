@@ -95,6 +95,37 @@ def instaorder_order(image: np.ndarray, visible: np.ndarray, segments: np.ndarra
     return {"backend": "instaorder", "occluders": occluders, "pairs": pairs, "matrix": matrix.tolist()}
 
 
+def depth_order_from_nearness(nearness: np.ndarray, visible: np.ndarray, segments: np.ndarray, records: list[dict],
+                              spec: dict) -> dict:
+    """Among segments touching the target, the nearer side of their shared border occludes.
+
+    For each segment within `contact` px of the target, compare the median nearness of the
+    segment's pixels within `band` px of the target with that of the target's pixels within
+    `band` px of the segment; a difference above `margin` times the map's spread (its 95th minus
+    5th percentile: relative depth has no unit) puts the nearer one in front."""
+    params = spec["depth"]
+    n = len(segments)
+    matrix = -np.ones((n + 1, n + 1), dtype=int)
+    low, high = np.percentile(nearness, [5, 95]) if nearness.size else (0.0, 0.0)
+    threshold = params["margin"] * max(float(high - low), 1e-12)
+    pairs, occluders = [], []
+    for i, segment in enumerate(segments):
+        if not (_dilate(visible, params["contact"]) & segment).any():
+            continue
+        seg_side = segment & _dilate(visible, params["band"]) & ~visible
+        tar_side = visible & _dilate(segment, params["band"])
+        if not seg_side.any() or not tar_side.any():
+            continue
+        difference = float(np.median(nearness[seg_side]) - np.median(nearness[tar_side]))
+        seg_front, tar_front = difference > threshold, -difference > threshold
+        matrix[i + 1, 0], matrix[0, i + 1] = int(seg_front), int(tar_front)
+        pairs.append({"segment": i, "label": records[i]["label"], "occludes_target": seg_front,
+                      "target_occludes": tar_front, "nearness_difference": difference, "threshold": threshold})
+        if seg_front:
+            occluders.append(i)
+    return {"backend": "depth", "occluders": occluders, "pairs": pairs, "matrix": matrix.tolist()}
+
+
 def decide_order(image: np.ndarray, visible: np.ndarray, segments: np.ndarray, records: list[dict], spec: dict,
                  models: dict | None) -> dict:
     """The order record of a backend that needs no ground truth (also used between completion passes)."""
@@ -102,6 +133,11 @@ def decide_order(image: np.ndarray, visible: np.ndarray, segments: np.ndarray, r
         return geometric_order(visible, segments, records, spec)
     if spec["backend"] == "instaorder":
         return instaorder_order(image, visible, segments, records, spec, models)
+    if spec["backend"] == "depth":
+        from .models import loaded
+
+        nearness = loaded.depth_estimator(spec["depth"]["model"], models).nearness(image)
+        return depth_order_from_nearness(nearness, visible, segments, records, spec)
     raise ValueError(f"order backend {spec['backend']!r} cannot decide without ground truth")
 
 
@@ -147,8 +183,8 @@ def run_order(spec: dict, visible_path, masks_path, segments_path, gt_path, inst
     records = io.read_json(segments_path)["segments"]
     if spec["backend"] == "geometric":
         record = geometric_order(visible, segments, records, spec)
-    elif spec["backend"] == "instaorder":
-        record = instaorder_order(io.read_instance_image(image_path, instance), visible, segments, records, spec, models)
+    elif spec["backend"] in ("instaorder", "depth"):
+        record = decide_order(io.read_instance_image(image_path, instance), visible, segments, records, spec, models)
     elif spec["backend"] == "oracle":
         from .truth import load_truth
 

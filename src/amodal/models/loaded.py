@@ -19,6 +19,7 @@ SAM_VARIANTS = {"sam_vit_h": "vit_h", "sam_vit_l": "vit_l", "sam_vit_b": "vit_b"
 DINO_CONFIGS = {"groundingdino_swint_ogc": "swint_ogc", "groundingdino_swinb": "swinb"}
 CLIP_MODELS = {"clip_vit_b32_openai": "ViT-B-32"}
 ORDER_MODELS = ("instaorder_od",)
+DEPTH_MODELS = ("depth_anything_v2_small",)
 
 
 def device_of(models: dict | None) -> str:
@@ -125,3 +126,16 @@ def order_predictor(name: str, models: dict | None, input_size: int = 384):
         return OrderPredictor(model, device, size=input_size)
 
     return _once(("instaorder", name, input_size), models, build)
+
+
+def depth_estimator(name: str, models: dict | None):
+    """A `DepthEstimator` on the depth model folder `name`."""
+    if name not in DEPTH_MODELS:
+        raise ValueError(f"unknown depth model {name!r}; known: {list(DEPTH_MODELS)}")
+
+    def build():
+        from .depth import load_depth
+
+        return load_depth(_path(name, models, f"models.paths.{name}"), device=device_of(models))
+
+    return _once(("depth", name), models, build)
