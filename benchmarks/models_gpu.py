@@ -47,13 +47,11 @@ if str(ROOT / "src") not in sys.path:
 
 # ----------------------------------------------------------------------------- sizes
 
-TINY_SAM = {"encoder_embed_dim": 32, "encoder_depth": 2, "encoder_num_heads": 2, "encoder_global_attn_indexes": [1]}
-TINY_CLIP = {
-    "embed_dim": 32,
-    "vision_cfg": {"image_size": 32, "layers": 2, "width": 64, "patch_size": 8},
-    "text_cfg": {"context_length": 77, "vocab_size": 49408, "width": 64, "heads": 1, "layers": 2},
-}
-TINY_DINO = dict(enc_layers=1, dec_layers=1, num_queries=12, dim_feedforward=64)
+# --smoke uses the tests' tiny architectures (tests/tiny_models.py), so both check the same builds.
+sys.path.insert(0, str(ROOT / "tests"))
+from tiny_models import CLIP as TINY_CLIP  # noqa: E402
+from tiny_models import GROUNDING_DINO as TINY_DINO  # noqa: E402
+from tiny_models import SAM as TINY_SAM  # noqa: E402
 
 PHRASES = ["person", "car", "cup", "bird", "camera", "potato", "traffic cone"]
 CLIP_CANDIDATES = ["cat", "dog", "person", "car", "cup", "bird", "camera", "potato"]

@@ -15,7 +15,7 @@ from PIL import Image
 from amodal import io
 from test_workflow_models import write_experiment
 from tiny_models import write_tiny_checkpoints
-from workflow_helpers import ROOT, snakemake
+from workflow_helpers import ROOT, snakemake, stage_folders
 
 CAT = ROOT / "data" / "seed_examples" / "cat-7875506_640_cat.jpg"  # 640 x 388
 MAX_SIDE = 320
@@ -126,8 +126,8 @@ def test_each_bad_input_is_a_failure_with_its_reason(run, instance):
 
 
 def working_shape(run, instance):
-    stages = json.loads((run / "results" / "tiny_models" / "odd" / instance / "stages.json").read_text())
-    return io.read_mask(run / stages["ground"] / "visible_mask.png").shape, run / stages["ground"] / "ground.json"
+    ground = stage_folders(run, "tiny_models", "odd", instance)["ground"]
+    return io.read_mask(ground / "visible_mask.png").shape, ground / "ground.json"
 
 
 @pytest.mark.parametrize("instance", READABLE)

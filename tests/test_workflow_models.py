@@ -8,8 +8,7 @@ import pytest
 import yaml
 
 from amodal import io
-from tiny_models import write_tiny_checkpoints
-from workflow_helpers import ROOT, snakemake
+from workflow_helpers import ROOT, run_with_tiny_models, stage_folders
 
 EXPERIMENT = {
     "description": "Tiny random-weight models on the CPU (tests).",
@@ -34,31 +33,11 @@ def write_experiment(folder):
 @pytest.fixture(scope="module")
 def run(tmp_path_factory):
     workdir = tmp_path_factory.mktemp("models")
-    write_experiment(workdir)
-    (workdir / "examples.txt").write_text("\n".join(f"{name}.jpg" for name in EXAMPLES) + "\n")
-    seed = ROOT / "data" / "seed_examples"
-    config = {
-        "results": "results",
-        "experiments_dir": str(workdir / "experiments"),
-        "experiments": ["tiny_models"],
-        "wallpaper": str(seed / "gray_wallpaper.jpeg"),
-        "models": write_tiny_checkpoints(workdir / "weights"),
-        "datasets": {
-            "examples": {"format": "seed", "annotations": str(seed / "example_annotation.json"), "images": str(seed),
-                         "filenames": str(workdir / "examples.txt")},
-            "bench": {"format": "synthetic", "n_scenes": 2, "seed": 3, "image_size": 256,
-                      "cutouts": str(ROOT / "data" / "cutouts"), "backgrounds": str(ROOT / "data" / "backgrounds")},
-        },
-    }
-    (workdir / "config").mkdir()
-    (workdir / "config" / "config.yaml").write_text(yaml.safe_dump(config))
-    snakemake(workdir)
-    return workdir
+    return run_with_tiny_models(workdir, "tiny_models", write_experiment(workdir), EXAMPLES, scene_seed=3)
 
 
 def stage_files(workdir, dataset, instance):
-    stages = json.loads((workdir / "results" / "tiny_models" / dataset / instance / "stages.json").read_text())
-    return {stage: workdir / folder for stage, folder in stages.items()}
+    return stage_folders(workdir, "tiny_models", dataset, instance)
 
 
 @pytest.mark.parametrize("dataset,instance", [("examples", EXAMPLES[0]), ("examples", EXAMPLES[1]),

@@ -4,14 +4,12 @@ semantics, with the tiny random-weight checkpoints standing in for the released 
 architectures, same loaders). 2 seed example photos (no ground truth) and 2 benchmark scenes.
 The outputs are noise; the records, files and the loop's bookkeeping are checked."""
 
-import json
 
 import pytest
 import yaml
 
 from amodal import io
-from tiny_models import write_tiny_checkpoints
-from workflow_helpers import ROOT, snakemake
+from workflow_helpers import ROOT, run_with_tiny_models, stage_folders
 
 EXAMPLES = ["cat-7875506_640_cat", "coins-1015125_640_potato"]
 INSTANCES = [("examples", name) for name in EXAMPLES] + [("bench", "scene_0000"), ("bench", "scene_0001")]
@@ -21,31 +19,12 @@ PASS_FILES = {"input.png", "mask.png", "completion.png", "amodal_mask.png", "occ
 
 @pytest.fixture(scope="module")
 def run(tmp_path_factory):
-    workdir = tmp_path_factory.mktemp("paper")
-    (workdir / "examples.txt").write_text("\n".join(f"{name}.jpg" for name in EXAMPLES) + "\n")
-    seed = ROOT / "data" / "seed_examples"
-    config = {
-        "results": "results",
-        "experiments_dir": str(ROOT / "config" / "experiments"),
-        "experiments": ["paper"],
-        "wallpaper": str(seed / "gray_wallpaper.jpeg"),
-        "models": write_tiny_checkpoints(workdir / "weights"),
-        "datasets": {
-            "examples": {"format": "seed", "annotations": str(seed / "example_annotation.json"), "images": str(seed),
-                         "filenames": str(workdir / "examples.txt")},
-            "bench": {"format": "synthetic", "n_scenes": 2, "seed": 5, "image_size": 256,
-                      "cutouts": str(ROOT / "data" / "cutouts"), "backgrounds": str(ROOT / "data" / "backgrounds")},
-        },
-    }
-    (workdir / "config").mkdir()
-    (workdir / "config" / "config.yaml").write_text(yaml.safe_dump(config))
-    snakemake(workdir)
-    return workdir
+    return run_with_tiny_models(tmp_path_factory.mktemp("paper"), "paper", ROOT / "config" / "experiments", EXAMPLES,
+                                scene_seed=5)
 
 
 def folders(workdir, dataset, instance):
-    stages = json.loads((workdir / "results" / "paper" / dataset / instance / "stages.json").read_text())
-    return {stage: workdir / folder for stage, folder in stages.items()}
+    return stage_folders(workdir, "paper", dataset, instance)
 
 
 def test_paper_yaml_is_the_seed_configuration_this_build_can_run():

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import json
 import os
 import re
 import subprocess
@@ -80,3 +81,36 @@ def result_files(workdir: Path) -> dict[str, bytes]:
             if path.is_file() and path.name != ".snakemake_timestamp":
                 found[str(path.relative_to(results))] = path.read_bytes()
     return found
+
+
+def run_with_tiny_models(workdir: Path, experiment: str, experiments_dir: Path, examples: list[str],
+                         scene_seed: int) -> Path:
+    """Seed example photos `examples` (no ground truth) and 2 benchmark scenes through the
+    workflow with one experiment, on the tiny random-weight checkpoints; returns `workdir`."""
+    from tiny_models import write_tiny_checkpoints
+
+    (workdir / "examples.txt").write_text("\n".join(f"{name}.jpg" for name in examples) + "\n")
+    seed = ROOT / "data" / "seed_examples"
+    config = {
+        "results": "results",
+        "experiments_dir": str(experiments_dir),
+        "experiments": [experiment],
+        "wallpaper": str(seed / "gray_wallpaper.jpeg"),
+        "models": write_tiny_checkpoints(workdir / "weights"),
+        "datasets": {
+            "examples": {"format": "seed", "annotations": str(seed / "example_annotation.json"), "images": str(seed),
+                         "filenames": str(workdir / "examples.txt")},
+            "bench": {"format": "synthetic", "n_scenes": 2, "seed": scene_seed, "image_size": 256,
+                      "cutouts": str(ROOT / "data" / "cutouts"), "backgrounds": str(ROOT / "data" / "backgrounds")},
+        },
+    }
+    (workdir / "config").mkdir()
+    (workdir / "config" / "config.yaml").write_text(yaml.safe_dump(config))
+    snakemake(workdir)
+    return workdir
+
+
+def stage_folders(workdir: Path, experiment: str, dataset: str, instance: str) -> dict[str, Path]:
+    """The stage folders an experiment's instance was made from (its stages.json)."""
+    stages = json.loads((workdir / "results" / experiment / dataset / instance / "stages.json").read_text())
+    return {stage: workdir / folder for stage, folder in stages.items()}

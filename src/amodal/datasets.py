@@ -439,11 +439,6 @@ def _image_header(path) -> tuple[str | None, str]:
     return None, f"{height}x{width}"
 
 
-def _image_problem(path) -> str | None:
-    """None if the file's header decodes as an image, else the error's name."""
-    return _image_header(path)[0]
-
-
 def _unreadable(table: pd.DataFrame, index, problem: str) -> None:
     row = table.loc[index]
     table.loc[index, "status"] = "unreadable_image"
@@ -461,7 +456,7 @@ def check_images(table: pd.DataFrame) -> pd.DataFrame:
     """
     table = table.copy()
     for index in table.index[table["status"] == OK]:
-        problem = _image_problem(table.loc[index, "image"])
+        problem = _image_header(table.loc[index, "image"])[0]
         if problem:
             _unreadable(table, index, problem)
     return table

@@ -68,9 +68,12 @@ class DiffusersBackend:
             )
 
         completions = map_splitting(inpaint, states)
-        return [completion if isinstance(completion, OutOfMemory)
-                else map_splitting(lambda one: [self._check(one[0][0], one[0][1])], [(state, completion)])[0]
+        return [completion if isinstance(completion, OutOfMemory) else self._checked(state, completion)
                 for state, completion in zip(states, completions)]
+
+    def _checked(self, state: PassInput, completion: np.ndarray) -> PassResult | OutOfMemory:
+        """`_check`, or OutOfMemory when re-segmenting this completion does not fit on the GPU."""
+        return map_splitting(lambda pairs: [self._check(*pair) for pair in pairs], [(state, completion)])[0]
 
     def _check(self, state: PassInput, completion: np.ndarray) -> PassResult:
         """What the completion shows: the object's amodal mask and what still occludes it."""

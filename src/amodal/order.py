@@ -48,12 +48,24 @@ def junction_evidence(a: np.ndarray, b: np.ndarray, radius: int = 9, contact: in
     return {"contact_pixels": int(band.sum()), "junction_pixels": count, "fraction_a": float(fa), "fraction_b": float(fb)}
 
 
+def _order_record(backend: str, n: int, records: list[dict], decided: list[tuple[int, bool, bool, dict]]) -> dict:
+    """The order record from the pairs a backend judged: (segment index, it occludes the target,
+    the target occludes it, backend-specific fields), in segment order."""
+    matrix = -np.ones((n + 1, n + 1), dtype=int)
+    pairs, occluders = [], []
+    for i, seg_front, tar_front, extra in decided:
+        matrix[i + 1, 0], matrix[0, i + 1] = int(seg_front), int(tar_front)
+        pairs.append({"segment": i, "label": records[i]["label"], "occludes_target": bool(seg_front),
+                      "target_occludes": bool(tar_front), **extra})
+        if seg_front:
+            occluders.append(i)
+    return {"backend": backend, "occluders": occluders, "pairs": pairs, "matrix": matrix.tolist()}
+
+
 def geometric_order(visible: np.ndarray, segments: np.ndarray, records: list[dict], spec: dict) -> dict:
     """Decide, from masks alone, which segments next to the target occlude it."""
     params = spec["geometric"]
-    n = len(segments)
-    matrix = -np.ones((n + 1, n + 1), dtype=int)
-    pairs, occluders = [], []
+    decided = []
     for i, segment in enumerate(segments):
         if not (_dilate(visible, params["contact"]) & segment).any():
             continue
@@ -63,13 +75,8 @@ def geometric_order(visible: np.ndarray, segments: np.ndarray, records: list[dic
             difference = evidence["fraction_a"] - evidence["fraction_b"]
             seg_front = difference > params["margin"]
             tar_front = -difference > params["margin"]
-        matrix[i + 1, 0] = int(seg_front)
-        matrix[0, i + 1] = int(tar_front)
-        pairs.append({"segment": i, "label": records[i]["label"], "occludes_target": bool(seg_front),
-                      "target_occludes": bool(tar_front), "evidence": evidence})
-        if seg_front:
-            occluders.append(i)
-    return {"backend": "geometric", "occluders": occluders, "pairs": pairs, "matrix": matrix.tolist()}
+        decided.append((i, seg_front, tar_front, {"evidence": evidence}))
+    return _order_record("geometric", len(segments), records, decided)
 
 
 def instaorder_order(image: np.ndarray, visible: np.ndarray, segments: np.ndarray, records: list[dict], spec: dict,
@@ -80,19 +87,11 @@ def instaorder_order(image: np.ndarray, visible: np.ndarray, segments: np.ndarra
 
     params = spec["instaorder"]
     predictor = loaded.order_predictor(params["model"], models, params["input_size"])
-    n = len(segments)
-    matrix = -np.ones((n + 1, n + 1), dtype=int)
     front, behind = predictor.both_ways(image, visible, segments)
-    pairs, occluders = [], []
-    for i in range(n):
-        seg_front, tar_front = bool(front[i] > params["threshold"]), bool(behind[i] > params["threshold"])
-        matrix[i + 1, 0], matrix[0, i + 1] = int(seg_front), int(tar_front)
-        pairs.append({"segment": i, "label": records[i]["label"], "occludes_target": seg_front,
-                      "target_occludes": tar_front, "p_occludes_target": float(front[i]),
-                      "p_target_occludes": float(behind[i])})
-        if seg_front:
-            occluders.append(i)
-    return {"backend": "instaorder", "occluders": occluders, "pairs": pairs, "matrix": matrix.tolist()}
+    decided = [(i, front[i] > params["threshold"], behind[i] > params["threshold"],
+                {"p_occludes_target": float(front[i]), "p_target_occludes": float(behind[i])})
+               for i in range(len(segments))]
+    return _order_record("instaorder", len(segments), records, decided)
 
 
 def depth_order_from_nearness(nearness: np.ndarray, visible: np.ndarray, segments: np.ndarray, records: list[dict],
@@ -104,11 +103,9 @@ def depth_order_from_nearness(nearness: np.ndarray, visible: np.ndarray, segment
     `band` px of the segment; a difference above `margin` times the map's spread (its 95th minus
     5th percentile: relative depth has no unit) puts the nearer one in front."""
     params = spec["depth"]
-    n = len(segments)
-    matrix = -np.ones((n + 1, n + 1), dtype=int)
     low, high = np.percentile(nearness, [5, 95]) if nearness.size else (0.0, 0.0)
     threshold = params["margin"] * max(float(high - low), 1e-12)
-    pairs, occluders = [], []
+    decided = []
     for i, segment in enumerate(segments):
         if not (_dilate(visible, params["contact"]) & segment).any():
             continue
@@ -117,13 +114,9 @@ def depth_order_from_nearness(nearness: np.ndarray, visible: np.ndarray, segment
         if not seg_side.any() or not tar_side.any():
             continue
         difference = float(np.median(nearness[seg_side]) - np.median(nearness[tar_side]))
-        seg_front, tar_front = difference > threshold, -difference > threshold
-        matrix[i + 1, 0], matrix[0, i + 1] = int(seg_front), int(tar_front)
-        pairs.append({"segment": i, "label": records[i]["label"], "occludes_target": seg_front,
-                      "target_occludes": tar_front, "nearness_difference": difference, "threshold": threshold})
-        if seg_front:
-            occluders.append(i)
-    return {"backend": "depth", "occluders": occluders, "pairs": pairs, "matrix": matrix.tolist()}
+        decided.append((i, difference > threshold, -difference > threshold,
+                        {"nearness_difference": difference, "threshold": threshold}))
+    return _order_record("depth", len(segments), records, decided)
 
 
 def decide_order(image: np.ndarray, visible: np.ndarray, segments: np.ndarray, records: list[dict], spec: dict,
@@ -147,22 +140,10 @@ def oracle_order(truth, segments: np.ndarray, records: list[dict], matches: list
     `matches[i]` is segment i's ground-truth object index (or None): taken from the segment
     record's gt_index when the segments are themselves oracle, else matched by IoU.
     """
-    n = len(segments)
-    matrix = -np.ones((n + 1, n + 1), dtype=int)
     truth_occluders = truth.occluders_of(0)
-    pairs, occluders = [], []
-    for i, match in enumerate(matches):
-        if match is None or match == 0:
-            continue
-        front = match in truth_occluders
-        behind = (0, match) in truth.occludes
-        matrix[i + 1, 0] = int(front)
-        matrix[0, i + 1] = int(behind)
-        pairs.append({"segment": i, "label": records[i]["label"], "occludes_target": front,
-                      "target_occludes": behind, "gt_index": match})
-        if front:
-            occluders.append(i)
-    return {"backend": "oracle", "occluders": occluders, "pairs": pairs, "matrix": matrix.tolist()}
+    decided = [(i, match in truth_occluders, (0, match) in truth.occludes, {"gt_index": match})
+               for i, match in enumerate(matches) if match is not None and match != 0]
+    return _order_record("oracle", len(segments), records, decided)
 
 
 def occluder_mask(segments: np.ndarray, occluders: list[int], visible: np.ndarray) -> np.ndarray:
