@@ -36,10 +36,14 @@ ROOT = Path(__file__).resolve().parent.parent
 
 
 def write_checkpoints(folder: Path) -> dict:
+    """Random-weight checkpoints, reused when an earlier call on the same machine wrote them."""
     from amodal.models.clip import build_clip
     from amodal.models.grounding_dino import build_grounding_dino
     from amodal.models.sam import build_sam
 
+    written = folder / "models.json"
+    if written.exists():
+        return json.loads(written.read_text())
     folder.mkdir(parents=True, exist_ok=True)
     torch.manual_seed(0)
     bert = write_bert(folder / "bert", smoke=False)
@@ -47,16 +51,20 @@ def write_checkpoints(folder: Path) -> dict:
     torch.save({"model": build_grounding_dino("swint_ogc", bert).state_dict()}, folder / "dino.pth")
     torch.save(build_clip()[0].state_dict(), folder / "clip.pt")
     write_sd2_inpainting(folder / "sd2", smoke=False)
-    return {"device": "cuda", "paths": {
+    models = {"device": "cuda", "paths": {
         "sam_vit_h": str(folder / "sam_vit_h.pth"), "groundingdino_swint_ogc": str(folder / "dino.pth"),
         "bert_base_uncased": str(bert), "clip_vit_b32_openai": str(folder / "clip.pt"),
         "sd2_inpainting": str(folder / "sd2")}}
+    written.write_text(json.dumps(models))
+    return models
 
 
 def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
     parser.add_argument("--out", type=Path, required=True)
     parser.add_argument("--work", type=Path, default=Path("/tmp/paper_gpu"))
+    parser.add_argument("--weights", type=Path, default=None,
+                        help="folder of the random-weight checkpoints (default WORK/weights; reused if written)")
     parser.add_argument("--examples", type=int, default=2)
     parser.add_argument("--scenes", type=int, default=2)
     parser.add_argument("--cores", type=int, default=16)
@@ -68,8 +76,9 @@ def main() -> None:
                              "weights keep ~900 boxes a caption, real ones a few")
     args = parser.parse_args()
     args.out.mkdir(parents=True, exist_ok=True)
+    args.work.mkdir(parents=True, exist_ok=True)
     start = time.perf_counter()
-    models = write_checkpoints(args.work / "weights")
+    models = write_checkpoints(args.weights or args.work / "weights")
     written = time.perf_counter() - start
     seed = ROOT / "data" / "seed_examples"
     photos = sorted(p.name for p in seed.glob("*.jpg"))[: args.examples]
@@ -132,7 +141,9 @@ def main() -> None:
     for top in ("stages", "datasets", experiment):
         for path in sorted((args.work / "results" / top).rglob("*")):
             if path.is_file() and path.name != ".snakemake_timestamp":
-                hashes[str(path.relative_to(args.work / "results"))] = hashlib.sha256(path.read_bytes()).hexdigest()
+                # stages.json names stage folders under the results root: hashed without it
+                data = path.read_bytes().replace(str(args.work / "results").encode(), b"RESULTS")
+                hashes[str(path.relative_to(args.work / "results"))] = hashlib.sha256(data).hexdigest()
     (args.out / "hashes.json").write_text(json.dumps(hashes, indent=1))
     loads = []  # "loaded <family> <name> in X s", written by amodal.models.loaded into each job's log
     for log_file in sorted((args.work / "results" / "logs").rglob("*.log")):
