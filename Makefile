@@ -5,7 +5,7 @@ BIN := $(VENV)/bin
 CORES ?= 2
 export HF_HUB_OFFLINE := 1
 
-.PHONY: demo test lint bench lock clean
+.PHONY: demo test lint bench lock clean lisa-server
 
 $(BIN)/.installed: requirements.lock pyproject.toml
 	$(PYTHON) -m venv $(VENV)
@@ -16,13 +16,24 @@ $(BIN)/.installed: requirements.lock pyproject.toml
 
 venv: $(BIN)/.installed
 
+# The stand-in LISA Gradio app the LISA client is tested against (tests/lisa_server): gradio 3.39,
+# the seed's server, in an environment of its own (it cannot share one with amodal's gradio_client).
+LISA_SERVER ?= build/lisa-server
+$(LISA_SERVER)/.installed: tests/lisa_server/requirements.lock
+	$(PYTHON) -m venv $(LISA_SERVER)
+	$(LISA_SERVER)/bin/pip install --quiet -r tests/lisa_server/requirements.lock
+	touch $@
+
+lisa-server: $(LISA_SERVER)/.installed
+
 demo: $(BIN)/.installed
 	PATH=$(abspath $(BIN)):$$PATH snakemake --cores $(CORES) --profile profiles/local
 	@echo
 	@cat results/tables/bench.md
 
-test: $(BIN)/.installed
-	PATH=$(abspath $(BIN)):$$PATH $(BIN)/python -m pytest -n $(CORES) --dist loadfile tests
+test: $(BIN)/.installed $(LISA_SERVER)/.installed
+	PATH=$(abspath $(BIN)):$$PATH AMODAL_LISA_SERVER_PYTHON=$(abspath $(LISA_SERVER))/bin/python \
+		$(BIN)/python -m pytest -n $(CORES) --dist loadfile tests
 
 lint: $(BIN)/.installed
 	PATH=$(abspath $(BIN)):$$PATH snakemake --lint --cores 1

@@ -16,6 +16,8 @@ the mean of 3 calls, each between `torch.cuda.synchronize()`s. Peak GPU memory
 * GroundingDINO SwinT-OGC (BERT-base text encoder with random weights and a SYNTHETIC
   30522-entry vocabulary): `Grounder.detect`, 800x1200 image (H x W), 7-phrase caption, fp32.
 * CLIP ViT-B-32: `ClipScorer.choose_prompt` with 8 candidate texts; `zero_shot_tags` over 80 names.
+* RAM++ Swin-L (the released layout: {"model": state dict}, label embeddings random):
+  `Tagger.tags` on a 640x480 image at 384 px, fp32, the seed's flat threshold 0.6.
 * SD-2-inpainting (hand-written configs of stabilityai/stable-diffusion-2-inpainting, random
   weights, CLIP BPE tokenizer derived from open_clip's shipped vocabulary, DDIM):
   `Inpainter.inpaint` at 512, 50 steps, guidance 7.5, fp16, 1 / 4 / 8 instances per call.
@@ -51,6 +53,7 @@ if str(ROOT / "src") not in sys.path:
 sys.path.insert(0, str(ROOT / "tests"))
 from tiny_models import CLIP as TINY_CLIP  # noqa: E402
 from tiny_models import GROUNDING_DINO as TINY_DINO  # noqa: E402
+from tiny_models import RAM_PLUS as TINY_RAM_PLUS  # noqa: E402
 from tiny_models import SAM as TINY_SAM  # noqa: E402
 
 PHRASES = ["person", "car", "cup", "bird", "camera", "potato", "traffic cone"]
@@ -263,6 +266,35 @@ def bench_clip(tmp: Path, device: torch.device, clock: Clock, smoke: bool) -> No
     free()
 
 
+def bench_ram_plus(tmp: Path, device: torch.device, clock: Clock, smoke: bool) -> None:
+    from amodal.models.ram_plus import Tagger, build_ram_plus, load_ram_plus
+
+    fam = "RAM++ Swin-L"
+    overrides = TINY_RAM_PLUS if smoke else {}
+    t0 = time.perf_counter()
+    torch.manual_seed(0)
+    model = build_ram_plus(**overrides)
+    record(fam, "parameters", n_params(model) / 1e6, "M")
+    state = model.state_dict()
+    state["label_embed"] = torch.randn(state["label_embed"].shape) * 0.05
+    path = tmp / "ram_plus_swin_large_14m.pth"
+    torch.save({"model": state}, path)
+    del model, state
+    free()
+    record(fam, "build + save checkpoint (CPU, not the loader)", time.perf_counter() - t0, "s")
+
+    clock.reset_peak()
+    load_s, model = clock.once(lambda: load_ram_plus(path, device=str(device), **overrides))
+    record(fam, "load_ram_plus", load_s, "s")
+    tagger = Tagger(model, str(device))
+    image = np.random.default_rng(3).integers(0, 256, (480, 640, 3), dtype=np.uint8)
+    mean, _ = clock.mean(lambda: tagger.tags(image, 0.6))
+    record(fam, "tags of one 640x480 image (384 px, fp32)", mean * 1e3, "ms")
+    record(fam, "peak GPU memory (load + calls)", clock.peak_gib(), "GiB")
+    del tagger, model
+    free()
+
+
 # ----------------------------------------------------------------------------- SD-2 inpainting
 
 
@@ -375,7 +407,8 @@ def bench_inpaint(tmp: Path, device: torch.device, clock: Clock, smoke: bool) ->
 
 # ----------------------------------------------------------------------------- main
 
-FAMILIES = {"sam": bench_sam, "grounding_dino": bench_grounding_dino, "clip": bench_clip, "inpaint": bench_inpaint}
+FAMILIES = {"sam": bench_sam, "grounding_dino": bench_grounding_dino, "clip": bench_clip, "ram_plus": bench_ram_plus,
+            "inpaint": bench_inpaint}
 
 
 def versions() -> dict:

@@ -39,6 +39,8 @@ def write_checkpoints(folder: Path) -> dict:
     """Random-weight checkpoints, reused when an earlier call on the same machine wrote them."""
     from amodal.models.clip import build_clip
     from amodal.models.grounding_dino import build_grounding_dino
+    from amodal.models.instaorder import build_instaorder
+    from amodal.models.ram_plus import build_ram_plus
     from amodal.models.sam import build_sam
 
     written = folder / "models.json"
@@ -51,10 +53,16 @@ def write_checkpoints(folder: Path) -> dict:
     torch.save({"model": build_grounding_dino("swint_ogc", bert).state_dict()}, folder / "dino.pth")
     torch.save(build_clip()[0].state_dict(), folder / "clip.pt")
     write_sd2_inpainting(folder / "sd2", smoke=False)
+    ram_plus = build_ram_plus().state_dict()
+    ram_plus["label_embed"] = torch.randn(ram_plus["label_embed"].shape) * 0.05
+    torch.save({"model": ram_plus}, folder / "ram_plus.pth")
+    del ram_plus
+    torch.save({"state_dict": build_instaorder().state_dict()}, folder / "instaorder.pth.tar")
     models = {"device": "cuda", "paths": {
         "sam_vit_h": str(folder / "sam_vit_h.pth"), "groundingdino_swint_ogc": str(folder / "dino.pth"),
         "bert_base_uncased": str(bert), "clip_vit_b32_openai": str(folder / "clip.pt"),
-        "sd2_inpainting": str(folder / "sd2")}}
+        "sd2_inpainting": str(folder / "sd2"), "ram_plus_swin_large_14m": str(folder / "ram_plus.pth"),
+        "instaorder_od": str(folder / "instaorder.pth.tar")}}
     written.write_text(json.dumps(models))
     return models
 

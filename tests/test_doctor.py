@@ -9,14 +9,19 @@ from amodal.doctor import weights_needed
 from amodal.schema import load_experiment
 from workflow_helpers import command, environment, make_workdir
 
-PAPER_WEIGHTS = {"groundingdino_swint_ogc", "bert_base_uncased", "sam_vit_h", "clip_vit_b32_openai", "sd2_inpainting"}
+PAPER_WEIGHTS = {"groundingdino_swint_ogc", "bert_base_uncased", "sam_vit_h", "clip_vit_b32_openai", "sd2_inpainting",
+                 "ram_plus_swin_large_14m", "instaorder_od"}
 
 
-def test_the_paper_experiment_needs_five_checkpoints_and_the_classical_one_none():
+def test_the_paper_experiment_needs_seven_checkpoints_and_the_classical_one_none():
     needs = weights_needed(load_experiment("paper")[1])
     assert set(needs) == PAPER_WEIGHTS
     assert needs["sam_vit_h"] == ["ground/grounded_sam", "segment/grounded_sam"]
     assert needs["sd2_inpainting"] == ["complete/diffusers"]
+    assert needs["ram_plus_swin_large_14m"] == ["tag/ram_plus"]
+    assert needs["instaorder_od"] == ["order/instaorder"]
+    # the seed's LISA grounding: the same checkpoints less those only grounded_sam's ground used
+    assert weights_needed(load_experiment("paper_lisa")[1])["sam_vit_h"] == ["segment/grounded_sam"]
     assert weights_needed(load_experiment("baseline_classical")[1]) == {}
 
 

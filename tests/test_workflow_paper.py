@@ -28,7 +28,14 @@ def folders(workdir, dataset, instance):
 
 
 def test_paper_yaml_is_the_seed_configuration_this_build_can_run():
-    # what the test below runs: the seed's thresholds, pass count and no-output cases
+    # what the test below runs: the seed's tagger, order, thresholds, pass count and no-output cases
+    assert PAPER["tag"]["backend"] == "ram_plus" and PAPER["tag"]["ram_plus"]["threshold"] == 0.6
+    assert PAPER["order"]["backend"] == "instaorder"
+    # paper_lisa.yaml is the same but for grounding the query with the seed's LISA app
+    lisa = yaml.safe_load((ROOT / "config" / "experiments" / "paper_lisa.yaml").read_text())
+    assert lisa["ground"]["backend"] == "lisa" and PAPER["ground"]["backend"] == "grounded_sam"
+    assert {k: v for k, v in lisa.items() if k not in ("ground", "description")} == \
+        {k: v for k, v in PAPER.items() if k not in ("ground", "description")}
     assert PAPER["ground"]["grounded_sam"]["box_threshold"] == 0.35
     assert PAPER["ground"]["grounded_sam"]["text_threshold"] == 0.35
     assert PAPER["segment"]["grounded_sam"]["include_background_tag"] is True
@@ -47,7 +54,12 @@ def test_every_stage_of_the_paper_experiment_wrote_its_records(run, dataset, ins
     assert ground["backend"] == "grounded_sam" and ground["status"] in ("ok", "invalid_query")
     assert io.read_mask(stage["ground"] / "visible_mask.png").shape == image.shape[:2]
     tags = io.read_json(stage["tag"] / "tags.json")
-    assert tags["backend"] == "clip_vocab" and tags["tags"][-1] == "background"
+    assert tags["backend"] == "ram_plus" and tags["tags"][-1] == "background"
+    # the seed's list: RAM++'s tags (flat threshold 0.6), or '' when none fires, then 'background'
+    assert len(tags["tags"]) >= 2 and all(p > 0.6 for p in tags["scores"].values())
+    assert sorted(tags["tags"][:-1]) == (sorted(tags["scores"]) or [""])
+    order = io.read_json(stage["order"] / "order.json")
+    assert order["backend"] == "instaorder"
     prompt = io.read_json(stage["prompt"] / "prompt.json")
     assert prompt["prompt"] == max(prompt["candidates"], key=prompt["candidates"].get)
 

@@ -16,6 +16,11 @@ CLIP = {
     "vision_cfg": {"image_size": 32, "layers": 2, "width": 64, "patch_size": 8},
     "text_cfg": {"context_length": 77, "vocab_size": 49408, "width": 64, "heads": 1, "layers": 2},
 }
+# RAM++ at tiny width: Swin of 16 channels at 96 px (window 3), 2 descriptions of 16 dims per
+# tag (the 4,585 tags stay: the tag list and thresholds ship with amodal), a 32-wide head.
+RAM_PLUS = dict(image_size=96, embed_dim=16, depths=[1, 1, 2, 1], num_heads=[1, 1, 2, 2], window_size=3,
+                descriptions=2, text_width=16, head_width=32, head_heads=2, head_intermediate=64)
+INSTAORDER = {"layers": [1, 1, 1, 1]}
 GROUNDING_DINO = dict(enc_layers=1, dec_layers=1, num_queries=12, dim_feedforward=64)
 BERT_VOCAB = ["[PAD]", "[UNK]", "[CLS]", "[SEP]", "[MASK]", ".", "?", "a", "the", "cat", "dog", "photo", "of",
               "background", "person", "car", "cup", "bird", "camera", "potato", "cone"]
@@ -43,6 +48,7 @@ def write_tiny_checkpoints(folder: Path) -> dict:
 
     from amodal.models.clip import build_clip
     from amodal.models.grounding_dino import build_grounding_dino
+    from amodal.models.instaorder import build_instaorder
     from amodal.models.sam import build_sam
 
     folder.mkdir(parents=True, exist_ok=True)
@@ -53,17 +59,38 @@ def write_tiny_checkpoints(folder: Path) -> dict:
     torch.save({"model": dino.state_dict()}, folder / "dino.pth")
     torch.save(build_clip(config=CLIP)[0].state_dict(), folder / "clip.pt")
     inpainting = write_tiny_inpainting(folder / "sd")
+    ram_plus = write_tiny_ram_plus(folder / "ram_plus.pth")
+    torch.save({"step": 1, "state_dict": {f"module.{k}": v for k, v in build_instaorder(INSTAORDER["layers"]).state_dict().items()}},
+               folder / "instaorder.pth.tar")
     return {
         "device": "cpu",
         # the same tiny SAM answers for vit_b (the tests' experiments) and vit_h (paper.yaml)
         "paths": {"sam_vit_b": str(folder / "sam.pth"), "sam_vit_h": str(folder / "sam.pth"),
                   "groundingdino_swint_ogc": str(folder / "dino.pth"),
                   "bert_base_uncased": str(bert), "clip_vit_b32_openai": str(folder / "clip.pt"),
-                  "sd2_inpainting": str(inpainting)},
+                  "sd2_inpainting": str(inpainting), "ram_plus_swin_large_14m": str(ram_plus),
+                  "instaorder_od": str(folder / "instaorder.pth.tar")},
         "architectures": {"sam_vit_b": {"tiny": SAM}, "sam_vit_h": {"tiny": SAM},
                           "groundingdino_swint_ogc": {"overrides": GROUNDING_DINO},
-                          "clip_vit_b32_openai": {"config": CLIP}},
+                          "clip_vit_b32_openai": {"config": CLIP}, "ram_plus_swin_large_14m": RAM_PLUS,
+                          "instaorder_od": INSTAORDER},
     }
+
+
+def write_tiny_ram_plus(path: Path) -> Path:
+    """A tiny RAM++ checkpoint in the released layout ({"model": state dict, "optimizer": ...}),
+    label embeddings drawn at random (the build leaves them zero), the output bias lowered so that
+    a photo gets a few tags above 0.6, not thousands."""
+    import torch
+
+    from amodal.models.ram_plus import build_ram_plus
+
+    torch.manual_seed(0)
+    state = build_ram_plus(**RAM_PLUS).state_dict()
+    state["label_embed"] = torch.randn(state["label_embed"].shape)
+    state["fc.bias"] = state["fc.bias"] - 1.2
+    torch.save({"model": state, "optimizer": {"state": {}, "param_groups": []}, "epoch": 4}, path)
+    return path
 
 
 def _tiny_clip_tokenizer(folder):

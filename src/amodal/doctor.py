@@ -1,6 +1,7 @@
-"""What an experiment needs on this machine: its checkpoints (found or not), the device and the
-package versions. The workflow checks the checkpoints when it parses, so a missing one is one
-message naming the file and the command that gets it, before any job starts."""
+"""What an experiment needs on this machine: its checkpoints (found or not), the remote apps it
+calls (configured, answering), the device and the package versions. The workflow checks the
+checkpoints and the apps' addresses when it parses, so a missing one is one message naming the
+file (or the config key) and what to do, before any job starts."""
 
 from __future__ import annotations
 
@@ -23,6 +24,8 @@ def weights_needed(spec: dict) -> dict[str, list[str]]:
                 add(params[key], f"{stage}/grounded_sam")
     if spec["tag"]["backend"] == "clip_vocab":
         add(spec["tag"]["clip_vocab"]["model"], "tag/clip_vocab")
+    if spec["tag"]["backend"] == "ram_plus":
+        add(spec["tag"]["ram_plus"]["model"], "tag/ram_plus")
     if spec["prompt"]["backend"] == "clip":
         add(spec["prompt"]["clip"]["model"], "prompt/clip")
     if spec["order"]["backend"] in ("instaorder", "depth"):
@@ -67,6 +70,36 @@ def missing_weights(experiments: dict[str, dict], models: dict | None) -> list[s
     return lines
 
 
+def uses_lisa(spec: dict) -> bool:
+    return spec["ground"]["backend"] == "lisa"
+
+
+def missing_settings(experiments: dict[str, dict], models: dict | None) -> list[str]:
+    """One line per remote model some experiment calls whose address the config lacks (whether
+    it answers is `amodal doctor`'s question: at parse time the app may not be up yet)."""
+    from .models.lisa import settings
+
+    users = [name for name, spec in experiments.items() if uses_lisa(spec)]
+    if not users or settings(models)["url"]:
+        return []
+    return [f"ground/lisa of experiment {', '.join(map(repr, users))} calls the LISA app but models.lisa.url is not "
+            f"set; start the app (docs/lisa.md) and set models.lisa.url to its address, e.g. http://127.0.0.1:7860/"]
+
+
+def lisa_line(models: dict | None) -> tuple[str, bool]:
+    """Where the LISA app is configured and whether it answers there with its endpoint."""
+    from .models import lisa
+
+    remote = lisa.settings(models)
+    if not remote["url"]:
+        return "NOT CONFIGURED: set models.lisa.url to the LISA app's address (docs/lisa.md)", False
+    try:
+        version = lisa.probe(remote["url"], remote["api_name"], min(remote["timeout_s"], 10))
+    except lisa.LisaError as error:
+        return f"{remote['url']}: NOT USABLE ({error})", False
+    return f"{remote['url']}: a Gradio {version} app with endpoint {remote['api_name']}", True
+
+
 def report(experiment: str, spec: dict, models: dict | None) -> tuple[str, bool]:
     """A readable report and whether everything needed is there."""
     from .models.loaded import device_of
@@ -82,6 +115,10 @@ def report(experiment: str, spec: dict, models: dict | None) -> tuple[str, bool]
         ok &= found is not None
         state = f"found at {found}" if found else f"MISSING (looked at {looked}): amodal weights fetch {name}"
         lines.append(f"  {name:<26} {', '.join(where):<40} {state}")
+    if uses_lisa(spec):
+        state, reachable = lisa_line(models)
+        ok &= reachable
+        lines.append(f"  {'LISA app':<26} {'ground/lisa':<40} {state}")
     try:
         device = device_of(models)
     except ImportError:

@@ -29,8 +29,10 @@ UPSTREAM = {
 
 # Backends that run on a GPU: their jobs take the `gpu` shard size and resources, and each job
 # claims a device of its own (amodal.devices) unless config `models.device` is cpu.
+# ground/lisa is absent on purpose: LISA runs in its own server; the job only waits on the network (docs/lisa.md).
 GPU_BACKENDS: frozenset[tuple[str, str]] = frozenset(
-    {("ground", "grounded_sam"), ("segment", "grounded_sam"), ("tag", "clip_vocab"), ("prompt", "clip"),
+    {("ground", "grounded_sam"), ("segment", "grounded_sam"), ("tag", "clip_vocab"), ("tag", "ram_plus"),
+     ("prompt", "clip"),
      ("order", "instaorder"), ("order", "depth"), ("complete", "diffusers")}
 )
 

@@ -61,6 +61,36 @@ def ground_grounded_sam(image: np.ndarray, query: str, spec: dict, models: dict 
                       detector_box_xyxy=[float(v) for v in best.box_xyxy])
 
 
+def ground_lisa(image: np.ndarray, query: str, spec: dict, models: dict | None, instance: str) -> tuple[np.ndarray, dict]:
+    """LISA's mask for the query from the LISA Gradio app at `models.lisa.url` (docs/lisa.md),
+    then the seed's validity test with score 1, the score the seed gives LISA's mask. LISA runs
+    in its own server, so this stage only waits on the network: it is CPU-class (not in
+    experiments.GPU_BACKENDS) and claims no GPU. A call that gives no usable mask fails this
+    instance with status `remote_failed`; the shard's other instances go on."""
+    from . import RemoteFailure
+    from .models import lisa
+
+    params, remote = spec["lisa"], lisa.settings(models)
+    if not remote["url"]:
+        raise ValueError("ground backend lisa needs models.lisa.url in the config: the address of the LISA "
+                         "Gradio app, e.g. http://127.0.0.1:7860/ (docs/lisa.md)")
+    if not query.strip():
+        mask = np.zeros(image.shape[:2], dtype=bool)
+        return mask, dict(ground_record(mask, 0.0, "lisa", spec), status="invalid_query", reason="the query is empty")
+    prompt = params["prompt_template"].format(query)
+    try:
+        answer = lisa.segment(image, prompt, remote["url"], api_name=remote["api_name"], timeout_s=remote["timeout_s"],
+                              attempts=remote["attempts"], backoff_s=remote["backoff_s"])
+    except lisa.LisaError as error:
+        hint = lisa.refusal_hint(prompt) if error.kind == "server_error" else ""
+        raise RemoteFailure(instance, remote["url"], f"remote_failed ({error.kind}) calling the LISA app: {error.message}{hint}",
+                            {"failure": "remote_failed",
+                             "remote": {"error": error.kind, "calls": error.calls, "url": remote["url"]}}) from None
+    record = ground_record(answer.mask, 1.0, "lisa", spec)
+    return answer.mask, dict(record, lisa={"model": params["model"], "prompt": prompt, "answer": answer.text,
+                                           "calls": answer.calls, "url": remote["url"]})
+
+
 def run_ground(spec: dict, image_path, gt_path, instance: str, query: str = "", models: dict | None = None):
     """Load what the backend needs, check it, and ground the query."""
     from . import InstanceError, io
@@ -69,6 +99,8 @@ def run_ground(spec: dict, image_path, gt_path, instance: str, query: str = "", 
     image = io.read_instance_image(image_path, instance)
     if spec["backend"] == "grounded_sam":
         return ground_grounded_sam(image, query, spec, models)
+    if spec["backend"] == "lisa":
+        return ground_lisa(image, query, spec, models, instance)
     if spec["backend"] != "oracle":
         raise ValueError(f"unknown ground backend {spec['backend']!r}")
     truth = load_truth(gt_path, instance)

@@ -17,7 +17,7 @@ def complete_image(image, query: str, experiment: str = "paper", out="amodal_out
     """Complete the object `query` names in `image`; returns the instance's collected files and
     status. `models` is a config `models` section (device, paths, architectures)."""
     from .datasets import COLUMNS, _image_header, safe_id
-    from .doctor import missing_weights
+    from .doctor import missing_settings, missing_weights
     from .experiments import Plan
     from .report import aggregate_experiment
     from .runner import run_job
@@ -36,6 +36,9 @@ def complete_image(image, query: str, experiment: str = "paper", out="amodal_out
     missing = missing_weights({name: spec}, config["models"])
     if missing:
         raise FileNotFoundError("checkpoints are missing:\n" + "\n".join(missing))
+    unset = missing_settings({name: spec}, config["models"])
+    if unset:
+        raise ValueError("settings are missing:\n" + "\n".join(unset))
     problem, size = _image_header(image)
     if problem:
         raise ValueError(f"{image} cannot be read as an image ({problem})")

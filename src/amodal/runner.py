@@ -119,7 +119,7 @@ def with_query(item: dict) -> dict:
 
 
 def run_stage_job(stage: str, spec: dict, key: str, items: list[dict], shared: dict | None = None) -> dict[str, str]:
-    """Run one stage over a shard; returns each instance's status ("ok" or "failed").
+    """Run one stage over a shard; returns each instance's status ("ok", "failed" or "remote_failed").
     `shared` holds the job's shared input files (the wallpaper) and the run's `models` config."""
     from .stage import run_stage
 

@@ -2,9 +2,11 @@
 
 A stage that raises InstanceError (unreadable image, inconsistent ground truth, ...) writes
 every declared output as a placeholder and its JSON record as {"status": "failed", "reason"},
-naming the instance and the file. Downstream stages see the failed record among their inputs
-and pass the failure on without running, so the run finishes, the tables count the instance
-as a failure with its reason, and every other instance's files are kept.
+naming the instance and the file. A RemoteFailure (a remote model that gave no usable answer)
+is written the same way, with its details in the record and `remote_failed` as the
+instance's status in the shard's manifest. Downstream stages see the failed record among
+their inputs and pass the failure on without running, so the run finishes, the tables count
+the instance as a failure with its reason, and every other instance's files are kept.
 """
 
 from __future__ import annotations
@@ -51,23 +53,24 @@ def write_failed(outputs: dict, reason: str, record: dict | None = None) -> None
 
 def run_stage(inputs: dict, outputs: dict, body: Callable[[], None], failed_record: Callable[[str], dict] | None = None,
               instance: str = "") -> str:
-    """Run `body` unless an input record failed; returns "ok" or "failed". Running out of GPU
-    memory on this instance fails only this instance (`amodal.gpu_memory`)."""
+    """Run `body` unless an input record failed; returns "ok", "failed" or the status of the
+    InstanceError raised ("remote_failed"). Running out of GPU memory on this instance fails
+    only this instance (`amodal.gpu_memory`)."""
     from .gpu_memory import is_out_of_memory, release
 
     logging.basicConfig(stream=sys.stderr, level=logging.INFO, format="%(levelname)s %(message)s")
-    reason = upstream_failure(inputs)
+    reason, status, details = upstream_failure(inputs), "failed", {}
     if reason is None:
         try:
             body()
             return "ok"
         except InstanceError as error:
-            reason = str(error)
+            reason, status, details = str(error), error.status, error.details
         except Exception as error:  # noqa: BLE001 - only out-of-memory is this instance's failure
             if not is_out_of_memory(error):
                 raise
             release()
             reason = f"instance {instance!r}: out of GPU memory ({str(error).splitlines()[0]})"
     log.error(reason)
-    write_failed(outputs, reason, failed_record(reason) if failed_record else None)
-    return "failed"
+    write_failed(outputs, reason, failed_record(reason) if failed_record else {"status": "failed", "reason": reason, **details})
+    return status

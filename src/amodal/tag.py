@@ -37,12 +37,29 @@ def tag_clip_vocab(image, spec: dict, models: dict | None) -> dict:
             "scores": {name: float(p) for name, p in found}}
 
 
+def tag_ram_plus(image, spec: dict, models: dict | None) -> dict:
+    """RAM++ tags (tag-list order) and 'background', as the seed appends it. With
+    `seed_empty_tag` an image with no tag gives the seed's ['', 'background'] (its split of an
+    empty tag string); otherwise just ['background']."""
+    from .models import loaded
+
+    params = spec["ram_plus"]
+    tagger = loaded.ram_tagger(params["model"], models)
+    found = tagger.tags(image, params["threshold"], params["interpolation"])
+    tags = [name for name, _ in found]
+    if not tags and params["seed_empty_tag"]:
+        tags = [""]
+    return {"backend": "ram_plus", "tags": tags + ["background"], "scores": {name: p for name, p in found}}
+
+
 def run_tag(spec: dict, gt_path, instance: str, image_path=None, models: dict | None = None) -> dict:
     from . import io
     from .truth import load_truth
 
     if spec["backend"] == "clip_vocab":
         return tag_clip_vocab(io.read_instance_image(image_path, instance), spec, models)
+    if spec["backend"] == "ram_plus":
+        return tag_ram_plus(io.read_instance_image(image_path, instance), spec, models)
     if spec["backend"] != "oracle":
         raise ValueError(f"unknown tag backend {spec['backend']!r}")
     return tag_oracle(load_truth(gt_path, instance))

@@ -5,7 +5,7 @@ from snakemake.exceptions import WorkflowError
 from snakemake.utils import validate
 
 from amodal import datasets as amodal_datasets
-from amodal.doctor import missing_weights
+from amodal.doctor import missing_settings, missing_weights
 from amodal.experiments import NAME_PATTERN, Plan
 from amodal.schema import resolve_input_paths
 from amodal.workplan import Workplan, job_resources
@@ -42,6 +42,9 @@ PLAN = Plan({name: load_experiment(name) for name in config["experiments"]})
 MISSING_WEIGHTS = missing_weights(PLAN.experiments, config.get("models"))
 if MISSING_WEIGHTS:
     raise WorkflowError("checkpoints are missing:\n" + "\n".join(MISSING_WEIGHTS))
+MISSING_SETTINGS = missing_settings(PLAN.experiments, config.get("models"))
+if MISSING_SETTINGS:
+    raise WorkflowError("settings are missing:\n" + "\n".join(MISSING_SETTINGS))
 # Instance tables are cached per dataset version under results/.cache, so later parses (and
 # every cluster job, which parses the workflow again) neither rebuild them nor reopen images.
 WORK = Workplan(

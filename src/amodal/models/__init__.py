@@ -28,3 +28,33 @@ def require_file(path, what: str, weights_name: str, config_key: str) -> Path:
     if path is None or not Path(path).exists():
         raise MissingCheckpoint(what, path, weights_name, config_key)
     return Path(path)
+
+
+class CheckpointMismatch(RuntimeError):
+    """A checkpoint's keys or shapes do not fit the configured architecture."""
+
+
+def read_state_dict(path: Path, containers: tuple[str, ...] = ("model", "state_dict")) -> dict:
+    """The state dict of a training checkpoint: tensors and plain containers only (no arbitrary
+    unpickling), plus the one class training scripts keep beside the weights (the run's
+    argparse.Namespace); the first of `containers` present holds the weights (else the file is
+    the state dict itself); a `module.` prefix (DataParallel) is removed."""
+    import argparse
+    import pickle
+
+    import torch
+
+    try:
+        with torch.serialization.safe_globals([argparse.Namespace]):
+            obj = torch.load(Path(path), map_location="cpu", weights_only=True)
+    except pickle.UnpicklingError as error:
+        raise CheckpointMismatch(
+            f"{path} holds objects other than tensors and Namespace, so it is not loaded (no arbitrary "
+            f"unpickling); re-save only its state dict ({error})") from None
+    for key in containers:
+        if isinstance(obj, dict) and isinstance(obj.get(key), dict):
+            obj = obj[key]
+            break
+    if not isinstance(obj, dict):
+        raise CheckpointMismatch(f"{path}: no state dict (got {type(obj).__name__})")
+    return {(k[len("module."):] if k.startswith("module.") else k): v for k, v in obj.items()}

@@ -25,7 +25,6 @@ from __future__ import annotations
 import argparse
 import contextlib
 import io
-import pickle
 from dataclasses import dataclass
 from pathlib import Path
 
@@ -33,7 +32,7 @@ import numpy as np
 import torch
 import yaml
 
-from . import require_file
+from . import CheckpointMismatch, read_state_dict, require_file
 
 CONFIG_DIR = Path(__file__).resolve().parent / "configs"
 NAMED_CONFIGS = {
@@ -64,10 +63,6 @@ BENIGN_UNEXPECTED_KEYS = {
 # and .token_type_ids with persistent=False, so checkpoints saved with older versions carry them;
 # they are the constant arange / zeros the model already holds, and GroundingDINO passes its own
 # position_ids anyway).
-
-
-class CheckpointMismatch(RuntimeError):
-    """A checkpoint's keys or shapes do not fit the configured architecture."""
 
 
 # ----------------------------------------------------------------------------------- config
@@ -133,25 +128,6 @@ def build_grounding_dino(config="swint_ogc", text_encoder=None, overrides: dict 
 # ------------------------------------------------------------------------------------- load
 
 
-CHECKPOINT_SAFE_GLOBALS = [argparse.Namespace]
-
-
-def _read_state_dict(checkpoint: Path) -> dict:
-    # Never a full unpickle: tensors and plain containers only, plus the one class training
-    # checkpoints keep beside the weights (the run's argparse.Namespace).
-    try:
-        with torch.serialization.safe_globals(CHECKPOINT_SAFE_GLOBALS):
-            obj = torch.load(checkpoint, map_location="cpu", weights_only=True)
-    except pickle.UnpicklingError as error:
-        raise CheckpointMismatch(
-            f"{checkpoint} holds objects other than tensors and {', '.join(c.__name__ for c in CHECKPOINT_SAFE_GLOBALS)}, "
-            f"so it is not loaded (no arbitrary unpickling); re-save only its state dict ({error})") from None
-    state = obj["model"] if isinstance(obj, dict) and "model" in obj else obj
-    if not isinstance(state, dict):
-        raise CheckpointMismatch(f"{checkpoint}: no state dict (got {type(state).__name__})")
-    return {(k[len("module.") :] if k.startswith("module.") else k): v for k, v in state.items()}
-
-
 def _non_persistent_buffers(model: torch.nn.Module) -> set[str]:
     names = set()
     for prefix, module in model.named_modules():
@@ -195,7 +171,7 @@ def load_grounding_dino(
     ckpt = require_file(checkpoint, "GroundingDINO", weights_name_for(config, cfg), CHECKPOINT_CONFIG_KEY)
     _require_text_encoder(text_encoder)
     model = build_grounding_dino(cfg, text_encoder)
-    load_state_dict_strict(model, _read_state_dict(ckpt), ckpt)
+    load_state_dict_strict(model, read_state_dict(ckpt, containers=("model",)), ckpt)
     return model.to(device).eval()
 
 

@@ -23,7 +23,7 @@ import numpy as np
 import torch
 from torch import nn
 
-from . import require_file
+from . import CheckpointMismatch, read_state_dict, require_file
 
 IMAGENET_MEAN = (0.485, 0.456, 0.406)
 IMAGENET_STD = (0.229, 0.224, 0.225)
@@ -54,10 +54,6 @@ class InstaOrderNet(nn.Module):
         return self.fc_occ(x), self.fc_depth(x)
 
 
-class CheckpointMismatch(RuntimeError):
-    pass
-
-
 def build_instaorder(layers=FULL_LAYERS) -> InstaOrderNet:
     """The network with random weights, in eval mode (smaller `layers` for tests)."""
     return InstaOrderNet(layers).eval()
@@ -66,11 +62,7 @@ def build_instaorder(layers=FULL_LAYERS) -> InstaOrderNet:
 def load_instaorder(checkpoint, device: str = "cpu", layers=FULL_LAYERS) -> InstaOrderNet:
     """The released checkpoint (or a bare state dict) loaded strictly; no arbitrary unpickling."""
     path = require_file(checkpoint, "InstaOrder", "instaorder_od", "models.paths.instaorder_od")
-    obj = torch.load(Path(path), map_location="cpu", weights_only=True)
-    state = obj.get("state_dict", obj) if isinstance(obj, dict) else obj
-    if not isinstance(state, dict):
-        raise CheckpointMismatch(f"{path}: no state dict (got {type(state).__name__})")
-    state = {(k[len("module."):] if k.startswith("module.") else k): v for k, v in state.items()}
+    state = read_state_dict(path, containers=("state_dict",))
     model = build_instaorder(layers)
     try:
         model.load_state_dict(state, strict=True)

@@ -19,6 +19,7 @@ SAM_VARIANTS = {"sam_vit_h": "vit_h", "sam_vit_l": "vit_l", "sam_vit_b": "vit_b"
 DINO_CONFIGS = {"groundingdino_swint_ogc": "swint_ogc", "groundingdino_swinb": "swinb"}
 CLIP_MODELS = {"clip_vit_b32_openai": "ViT-B-32"}
 ORDER_MODELS = ("instaorder_od",)
+TAG_MODELS = ("ram_plus_swin_large_14m",)
 DEPTH_MODELS = ("depth_anything_v2_small",)
 
 
@@ -139,3 +140,18 @@ def depth_estimator(name: str, models: dict | None):
         return load_depth(_path(name, models, f"models.paths.{name}"), device=device_of(models))
 
     return _once(("depth", name), models, build)
+
+
+def ram_tagger(name: str, models: dict | None):
+    """A RAM++ `Tagger` on checkpoint `name` (the tag list and per-class thresholds it ships with)."""
+    if name not in TAG_MODELS:
+        raise ValueError(f"unknown tag model {name!r}; known: {list(TAG_MODELS)}")
+
+    def build():
+        from .ram_plus import Tagger, load_ram_plus
+
+        device = device_of(models)
+        return Tagger(load_ram_plus(_path(name, models, f"models.paths.{name}"), device=device, **_arch(name, models)),
+                      device)
+
+    return _once(("ram_plus", name), models, build)
