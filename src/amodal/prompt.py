@@ -15,11 +15,18 @@ def prompt_query(query: str) -> dict:
 
 def prompt_clip(image, visible, tags: list[str], query: str, spec: dict, models: dict | None) -> dict:
     """The seed's choice: CLIP over "a photo of a {c}" for every tag and the query, on the photo
-    with only the visible object's pixels kept; the most probable wins. Every score is recorded."""
+    with only the visible object's pixels kept; the most probable wins. Every score is recorded.
+    `clip.candidates: tags` leaves the query out (the paper's tags-only ablation); with no tag
+    to choose from, the query is the prompt."""
     from .models import loaded
 
     name = prompt_query(query)["prompt"]
-    chosen = loaded.clip_scorer(spec["clip"]["model"], models).choose_prompt(image, visible, list(tags), name)
+    with_query = spec["clip"]["candidates"] == "tags_and_query"
+    names = [t for t in tags if t.strip()] if not with_query else list(tags)
+    if not with_query and not names:
+        return {"backend": "clip", "prompt": name, "candidates": {}, "reason": "no tag to choose from"}
+    chosen = loaded.clip_scorer(spec["clip"]["model"], models).choose_prompt(image, visible, names,
+                                                                             name if with_query else None)
     return {"backend": "clip", "prompt": chosen["prompt"], "candidates": chosen["candidates"]}
 
 

@@ -57,7 +57,35 @@ def load_experiment(name_or_path: str, experiments_dir=None) -> tuple[str, dict]
         path = Path(experiments_dir or EXPERIMENTS) / f"{name_or_path}.yaml"
     if not path.is_file():
         raise FileNotFoundError(f"experiment file {path} not found; give a name in {experiments_dir or EXPERIMENTS} or a .yaml path")
-    return path.stem, validated(yaml.safe_load(path.read_text()) or {}, "experiment.schema.yaml")
+    return path.stem, validated(read_experiment(path), "experiment.schema.yaml")
+
+
+def read_experiment(path: Path, _seen: tuple = ()) -> dict:
+    """An experiment file's settings, unvalidated. A file that names `base: <experiment>` (a file
+    of the same folder) is that experiment with this file's keys merged over it, mapping by
+    mapping (so `prompt: {backend: query}` changes only the prompt's backend); bases chain."""
+    path = Path(path)
+    if path.resolve() in _seen:
+        chain = " -> ".join(p.stem for p in (*_seen, path.resolve()))
+        raise ValueError(f"experiment {path}: its bases form a cycle ({chain})")
+    if not path.is_file():
+        raise FileNotFoundError(f"experiment file {path} not found")
+    own = yaml.safe_load(path.read_text()) or {}
+    if not isinstance(own, dict):
+        raise ValueError(f"experiment {path}: a mapping of settings is expected, got {type(own).__name__}")
+    base = own.pop("base", None)
+    if base is None:
+        return own
+    if not isinstance(base, str) or not base:
+        raise ValueError(f"experiment {path}: base must name an experiment of {path.parent}")
+    return _merged(read_experiment(path.parent / f"{base}.yaml", (*_seen, path.resolve())), own)
+
+
+def _merged(base: dict, over: dict) -> dict:
+    out = copy.deepcopy(base)
+    for key, value in over.items():
+        out[key] = _merged(out[key], value) if isinstance(value, dict) and isinstance(out.get(key), dict) else value
+    return out
 
 
 def _schema(name: str) -> dict:

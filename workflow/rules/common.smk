@@ -7,7 +7,7 @@ from snakemake.utils import validate
 from amodal import datasets as amodal_datasets
 from amodal.doctor import missing_settings, missing_weights
 from amodal.experiments import NAME_PATTERN, Plan
-from amodal.schema import resolve_input_paths
+from amodal.schema import read_experiment, resolve_input_paths
 from amodal.workplan import Workplan, job_resources
 
 
@@ -33,7 +33,10 @@ def load_experiment(name):
             f"experiment {name!r} is listed in config 'experiments' but {path} does not exist; "
             f"create it or remove the name"
         )
-    spec = yaml.safe_load(path.read_text()) or {}
+    try:
+        spec = read_experiment(path)  # with its `base` experiment merged under it
+    except (ValueError, FileNotFoundError) as error:
+        raise WorkflowError(f"experiment {name!r}: {error}") from None
     validate(spec, "../schemas/experiment.schema.yaml")
     return spec
 

@@ -210,15 +210,17 @@ class ClipScorer:
         logits = torch.from_numpy(100.0 * self.cosine(image, texts))
         return logits.softmax(-1).numpy()
 
-    def choose_prompt(self, image: np.ndarray, visible_mask: np.ndarray, candidates: list[str], query: str) -> dict:
+    def choose_prompt(self, image: np.ndarray, visible_mask: np.ndarray, candidates: list[str], query: str | None) -> dict:
         """The reference's prompt choice: the image with pixels outside `visible_mask` set to 0,
-        scored against "a photo of a {c}" for c in candidates + [query] (deduplicated, first kept);
-        {"prompt": argmax candidate (first on ties), "candidates": {candidate: probability}}."""
+        scored against "a photo of a {c}" for c in candidates + [query] (deduplicated, first kept;
+        no query when None); {"prompt": argmax candidate (first on ties), "candidates": {candidate: probability}}."""
         image = np.asarray(image)
         visible_mask = np.asarray(visible_mask, dtype=bool)
         if visible_mask.shape != image.shape[:2]:
             raise ValueError(f"visible mask {visible_mask.shape} does not match image {image.shape}")
-        names = _unique([*candidates, query])
+        names = _unique([*candidates, *([] if query is None else [query])])
+        if not names:
+            raise ValueError("no candidate to choose a prompt from")
         masked = np.where(visible_mask[..., None], image, 0).astype(np.uint8)
         probabilities = self.text_probabilities(masked, [PROMPT_TEMPLATE.format(name) for name in names])
         best = int(np.argmax(probabilities))
