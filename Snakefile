@@ -12,11 +12,13 @@ report: "workflow/report/workflow.rst"
 include: "workflow/rules/common.smk"
 include: "workflow/rules/shards.smk"
 include: "workflow/rules/aggregate.smk"
+include: "workflow/rules/html_report.smk"
 
 
 rule all:
     input:
         comparison_tables,
+        f"{RESULTS}/report",
         missing_instance_folders,
     default_target: True
 
@@ -24,4 +26,5 @@ rule all:
 rule tables:
     input:
         comparison_tables,
+        f"{RESULTS}/report",
         missing_instance_folders,

@@ -1,6 +1,7 @@
 """The demo's work in one process on one core: the same jobs `make demo` runs (its scenes, both
-experiments, collect, tables), planned by amodal.workplan from config/config.yaml and run by
-amodal.runner, with no Snakemake and no process per job. Prints seconds per instance per stage.
+experiments, collect, tables, visual report), planned by amodal.workplan from config/config.yaml
+and run by amodal.runner, with no Snakemake and no process per job. Prints seconds per instance
+per stage.
 
     python benchmarks/classical_speed.py [--config config/config.yaml] [--out DIR]
 
@@ -27,7 +28,8 @@ from snakemake.utils import validate
 
 from amodal.datasets import load_dataset_cached
 from amodal.experiments import Plan
-from amodal.report import aggregate_experiment, compare_experiments
+from amodal.html_report import build_report, instance_rows
+from amodal.tables.render import aggregate_experiment, compare_experiments
 from amodal.runner import run_job
 from amodal.workplan import Workplan
 
@@ -44,11 +46,11 @@ def load_config(path: Path, results: str) -> tuple[dict, Plan]:
         spec = yaml.safe_load((ROOT / config["experiments_dir"] / f"{name}.yaml").read_text()) or {}
         validate(spec, str(SCHEMAS / "experiment.schema.yaml"))
         experiments[name] = spec
-    return config, Plan(experiments)
+    return config, Plan(experiments, config.get("models"))
 
 
 def run_in_process(config: dict, plan: Plan) -> dict[str, float]:
-    """Seconds spent per job kind (scenes, each stage, collect, tables)."""
+    """Seconds spent per job kind (scenes, each stage, collect, tables, report)."""
     spent: dict[str, float] = defaultdict(float)
     start = time.perf_counter()
     tables = {name: load_dataset_cached(name, spec, config["results"]) for name, spec in config["datasets"].items()}
@@ -56,7 +58,8 @@ def run_in_process(config: dict, plan: Plan) -> dict[str, float]:
     spent["plan"] += time.perf_counter() - start
     for job in work.jobs:
         start = time.perf_counter()
-        run_job(job.kind, job.spec, job.key, job.items, job.manifest, job.shared, context=job.context)
+        run_job(job.kind, job.spec, job.key, job.items, job.manifest, job.shared, models=config.get("models"),
+                context=job.context)
         spent[job.kind] += time.perf_counter() - start
     start = time.perf_counter()
     for dataset in config["datasets"]:
@@ -65,6 +68,7 @@ def run_in_process(config: dict, plan: Plan) -> dict[str, float]:
             folder = Path(config["results"]) / experiment / dataset
             aggregate_experiment(work.metrics_files(experiment, dataset), not_ok=work.not_ok(dataset),
                                  experiment=experiment, dataset=dataset, description="",
+                                 evaluate=plan.experiments[experiment]["evaluate"],
                                  csv_path=folder / "metrics.csv", table_path=folder / "table.md",
                                  summary_path=folder / "summary.json")
             summaries.append(folder / "summary.json")
@@ -72,6 +76,15 @@ def run_in_process(config: dict, plan: Plan) -> dict[str, float]:
         compare_experiments(summaries, experiments=config["experiments"], descriptions={}, dataset=dataset,
                             table_path=tables_dir / f"{dataset}.md", csv_path=tables_dir / f"{dataset}.csv")
     spent["tables"] += time.perf_counter() - start
+    start = time.perf_counter()
+    results = Path(config["results"])
+    build_report(results / "report", cache_dir=results / ".cache" / "report", experiments=config["experiments"],
+                 instances=instance_rows(work.rows),
+                 comparison_tables={d: (results / "tables" / f"{d}.md", results / "tables" / f"{d}.csv")
+                                    for d in config["datasets"]},
+                 experiment_tables={(e, d): (results / e / d / "table.md", results / e / d / "metrics.csv")
+                                    for d in config["datasets"] for e in config["experiments"]})
+    spent["report"] += time.perf_counter() - start
     return dict(spent), work
 
 

@@ -17,6 +17,7 @@ import pandas as pd
 import pytest
 
 from amodal import benchmark
+from amodal.frames import paste
 from amodal.geometry import sides_touched
 from amodal.io import read_json, read_mask, read_rgb, read_rgba, write_image
 
@@ -105,18 +106,18 @@ def _files(folder: Path) -> dict[str, bytes]:
 def _full_mask(cutouts_dir: Path, obj: dict) -> np.ndarray:
     """An object's whole mask in the frame, re-rendered from its cutout file."""
     rgba = benchmark.scale_cutout(read_rgba(cutouts_dir / obj["cutout"]), obj["scale"])
-    return benchmark.paste(rgba[..., 3] > 127, obj["offset"], (SIZE, SIZE))
+    return paste(rgba[..., 3] > 127, obj["offset"], (SIZE, SIZE))
 
 
 def _full_alpha(cutouts_dir: Path, obj: dict) -> np.ndarray:
     rgba = benchmark.scale_cutout(read_rgba(cutouts_dir / obj["cutout"]), obj["scale"])
-    return benchmark.paste(rgba[..., 3], obj["offset"], (SIZE, SIZE))
+    return paste(rgba[..., 3], obj["offset"], (SIZE, SIZE))
 
 
 def _whole_in_frame(scene_dir: Path, record: dict) -> tuple[np.ndarray, np.ndarray, int]:
     """whole.png placed at whole_offset and clipped: (RGBA in frame, alpha>127 in frame, total alpha>127)."""
     whole = read_rgba(scene_dir / "whole.png")
-    placed = benchmark.paste(whole, record["whole_offset"], (SIZE, SIZE))
+    placed = paste(whole, record["whole_offset"], (SIZE, SIZE))
     return placed, placed[..., 3] > 127, int((whole[..., 3] > 127).sum())
 
 
@@ -349,7 +350,7 @@ def test_image_is_painted_with_soft_alpha(tmp_path, inputs):
         layers = {record["objects"][0]["depth"]: target_layer}
         for obj in record["objects"][1:]:
             rgba = benchmark.scale_cutout(read_rgba(inputs[0] / obj["cutout"]), obj["scale"])
-            layers[obj["depth"]] = benchmark.paste(rgba, obj["offset"], (SIZE, SIZE))
+            layers[obj["depth"]] = paste(rgba, obj["offset"], (SIZE, SIZE))
         for _, layer in sorted(layers.items()):
             alpha = layer[..., 3:4] / 255.0
             expected = layer[..., :3] * alpha + expected * (1 - alpha)

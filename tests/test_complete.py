@@ -5,7 +5,7 @@ import pytest
 
 from amodal import io
 from amodal.complete import ClassicalBackend, complete, predict_amodal, true_contour_points, write_completion
-from amodal.geometry import extract
+from amodal.frames import crop
 
 SPEC = {
     "backend": "classical", "max_passes": 3, "canvas_scale": 6, "crop_buffer": 60, "border_pad": 150,
@@ -57,9 +57,9 @@ def test_complete_fills_the_hidden_part_with_object_colours():
     result = complete(image, visible, occluder, "disk", SPEC, WALLPAPER, ClassicalBackend(SPEC))
     assert result.status == "completed" and result.stop_reason == "nothing_occludes"
     assert len(result.iterations) == 1
-    true_whole = extract(whole, result.region, False)
+    true_whole = crop(whole, result.region, False)
     assert iou(result.amodal, true_whole) > 0.97
-    hidden = result.amodal & ~extract(visible, result.region, False)
+    hidden = result.amodal & ~crop(visible, result.region, False)
     colours = result.completion[hidden].astype(int)
     assert hidden.sum() > 1000
     assert np.abs(colours - np.array(RED)).max() <= 10  # painted from the object, not the occluder
@@ -75,9 +75,9 @@ def test_object_cut_by_the_border_extends_past_it():
     assert result.status == "completed" and "right" in result.sides
     assert result.region.x1 > 240  # the crop reaches past the image
     # The true disk in the crop's frame, built in the wider world.
-    truth = extract(full, result.region, False)
+    truth = crop(full, result.region, False)
     assert iou(result.amodal, truth) > 0.95
-    outside = ~extract(np.ones(shape, bool), result.region, False)
+    outside = ~crop(np.ones(shape, bool), result.region, False)
     assert (result.amodal & outside).sum() > 0.4 * (truth & outside).sum()
 
 
@@ -100,7 +100,7 @@ def test_write_completion_writes_every_pass(tmp_path):
     np.testing.assert_array_equal(io.read_mask(tmp_path / "amodal_mask.png"), result.amodal)
     # pass 0 puts the wallpaper behind the object
     first = io.read_rgb(tmp_path / "iterations" / "0" / "input.png")
-    crop_visible = extract(visible, result.region, False)
+    crop_visible = crop(visible, result.region, False)
     assert (first[~crop_visible] == 128).all()
 
 

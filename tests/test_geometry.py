@@ -3,7 +3,8 @@
 import numpy as np
 import pytest
 
-from amodal.geometry import Region, bbox, crop_region, extract, frame_mask, sides_touched
+from amodal.frames import crop
+from amodal.geometry import Region, bbox, crop_region, frame_mask, sides_touched
 
 
 def rect(shape, y0, y1, x0, x1):
@@ -75,9 +76,9 @@ def test_crop_region_rejects_an_empty_mask():
         crop_region(np.zeros((10, 10), bool))
 
 
-def test_extract_fills_outside_the_image():
+def test_crop_fills_outside_the_image():
     image = np.arange(12, dtype=np.uint8).reshape(3, 4)
-    out = extract(image, Region(-1, 2, 2, 6), fill=99)
+    out = crop(image, Region(-1, 2, 2, 6), fill=99)
     expected = np.array([[99, 99, 99, 99], [2, 3, 99, 99], [6, 7, 99, 99]], dtype=np.uint8)
     np.testing.assert_array_equal(out, expected)
     np.testing.assert_array_equal(frame_mask((3, 4), Region(-1, 2, 2, 6)), expected != 99)

@@ -304,6 +304,7 @@ def test_through_the_workflow_a_failed_call_fails_its_instance_and_the_other_com
     table = pd.read_csv(workdir / "results" / "lisa_classical" / "bench" / "metrics.csv", keep_default_na=False).set_index("id")
     assert table.loc["scene_0000", "status"] == "failed"
     assert table.loc["scene_0000", "reason"].startswith("instance 'scene_0000': remote_failed (server_error)")
+    assert table.loc["scene_0000", "failure"] == "remote_failed"  # the kind travels from ground to the tables
     assert table.loc["scene_0001", "status"] == "ok"
     manifests = list((workdir / "results" / "shards" / "bench" / "ground").rglob("*.json"))
     assert [json.loads(m.read_text())["instances"] for m in manifests] == [{"scene_0000": "remote_failed", "scene_0001": "ok"}]

@@ -54,6 +54,17 @@ def test_each_pass_batches_the_instances_still_running_and_later_masks_follow_th
     assert b.passes[1]["mask_pixels"] == 16
 
 
+def test_without_stopping_early_every_instance_runs_to_the_limit_on_its_last_mask():
+    backend = Scripted({"a": 0, "b": 1})
+    a, b = run_loop([instance("a"), instance("b")], dict(SPEC, stop_early=False), WALLPAPER, backend)
+    assert backend.batches == [["a", "b"]] * 3
+    assert (a.stop_reason, b.stop_reason) == ("pass_limit", "pass_limit")
+    # a: nothing occluded after pass 0, so passes 1 and 2 repaint pass 0's (undilated) region
+    assert a.passes[1]["mask_pixels"] == a.passes[2]["mask_pixels"] > 0
+    # b: pass 1 painted the still-occluding block's dilation (16 px); nothing after it: pass 2 repeats it
+    assert b.passes[1]["mask_pixels"] == b.passes[2]["mask_pixels"] == 16
+
+
 def test_the_seeds_pass_count_allows_one_more_pass():
     backend = Scripted({"b": 9})
     (b,) = run_loop([instance("b")], dict(SPEC, seed_pass_count=True), WALLPAPER, backend)

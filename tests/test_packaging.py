@@ -119,11 +119,16 @@ def test_job_env_holds_every_package_amodal_imports_and_what_they_need():
 
 
 def test_every_direct_requirement_is_pinned_in_the_lock():
-    pinned = {p.split("==")[0].lower().replace("_", "-") for p in lock_pins()}
+    pinned = {name_of(p) for p in lock_pins()}
     for line in (ROOT / "requirements.in").read_text().splitlines():
-        name = line.split("#")[0].split("==")[0].strip().lower().replace("_", "-")
-        if name:
-            assert name in pinned, name
+        line = line.split("#")[0].strip()
+        if line:
+            requirement = Requirement(line)
+            assert canonicalize_name(requirement.name) in pinned, line
+            for extra in requirement.extras:  # what the extra brings is pinned too
+                needs = [Requirement(r) for r in metadata.requires(requirement.name) or []]
+                wanted = [r for r in needs if r.marker and r.marker.evaluate({"extra": extra})]
+                assert wanted and all(canonicalize_name(r.name) in pinned for r in wanted), line
 
 
 def test_cli_makes_a_benchmark(tmp_path):

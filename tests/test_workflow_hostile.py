@@ -156,5 +156,5 @@ def test_the_bounded_photos_results_are_placed_in_the_photo(run):
 def test_the_failure_table_counts_the_bad_inputs(run):
     text = (run / "results" / "tiny_models" / "odd" / "table.md").read_text()
     for instance in EXPECTED_FAILURES:
-        assert f"- {instance}:" in text
+        assert f"- {instance} (bad_input):" in text  # the dataset could not offer it
     assert os.path.isfile(run / "results" / "tables" / "odd.md")

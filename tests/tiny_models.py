@@ -42,8 +42,8 @@ def write_tiny_bert(folder: Path) -> Path:
 
 
 def write_tiny_checkpoints(folder: Path) -> dict:
-    """Tiny SAM (vit_b layout), GroundingDINO SwinT-OGC, CLIP ViT-B-32 and SD inpainting checkpoints under
-    `folder`; returns the config `models` section that makes the workflow load them on the CPU."""
+    """Tiny SAM (vit_b layout), GroundingDINO SwinT-OGC, CLIP ViT-B-32, SD inpainting, RAM++ and InstaOrder
+    checkpoints and a random LPIPS AlexNet backbone under `folder`; returns the config `models` section that makes the workflow load them on the CPU."""
     import torch
 
     from amodal.models.clip import build_clip
@@ -62,6 +62,7 @@ def write_tiny_checkpoints(folder: Path) -> dict:
     ram_plus = write_tiny_ram_plus(folder / "ram_plus.pth")
     torch.save({"step": 1, "state_dict": {f"module.{k}": v for k, v in build_instaorder(INSTAORDER["layers"]).state_dict().items()}},
                folder / "instaorder.pth.tar")
+    write_lpips_backbone(folder / "alexnet.pth")
     return {
         "device": "cpu",
         # the same tiny SAM answers for vit_b (the tests' experiments) and vit_h (paper.yaml)
@@ -69,12 +70,28 @@ def write_tiny_checkpoints(folder: Path) -> dict:
                   "groundingdino_swint_ogc": str(folder / "dino.pth"),
                   "bert_base_uncased": str(bert), "clip_vit_b32_openai": str(folder / "clip.pt"),
                   "sd2_inpainting": str(inpainting), "ram_plus_swin_large_14m": str(ram_plus),
-                  "instaorder_od": str(folder / "instaorder.pth.tar")},
+                  "instaorder_od": str(folder / "instaorder.pth.tar"), "lpips_alex": str(folder / "alexnet.pth")},
         "architectures": {"sam_vit_b": {"tiny": SAM}, "sam_vit_h": {"tiny": SAM},
                           "groundingdino_swint_ogc": {"overrides": GROUNDING_DINO},
                           "clip_vit_b32_openai": {"config": CLIP}, "ram_plus_swin_large_14m": RAM_PLUS,
                           "instaorder_od": INSTAORDER},
     }
+
+
+def write_lpips_backbone(path: Path, net: str = "alexnet", seed: int = 0) -> Path:
+    """A torchvision ImageNet checkpoint in the released layout (`features.*`, `classifier.*`) with
+    random convolutions, LPIPS's backbone. LPIPS reads only `features`; the classifier (most of
+    AlexNet's 61M parameters) is saved as zeros broadcast from one value, so the file stays small
+    and still loads strictly into torchvision's full model (as torchmetrics loads it)."""
+    import torch
+    import torchvision
+
+    torch.manual_seed(seed)
+    state = getattr(torchvision.models, net)(weights=None).state_dict()
+    state = {k: v if k.startswith("features.") else torch.zeros(1, dtype=v.dtype).expand(v.shape) for k, v in state.items()}
+    path.parent.mkdir(parents=True, exist_ok=True)
+    torch.save(state, path)
+    return path
 
 
 def write_tiny_ram_plus(path: Path) -> Path:

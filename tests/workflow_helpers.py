@@ -85,24 +85,25 @@ def result_files(workdir: Path) -> dict[str, bytes]:
 
 def run_with_tiny_models(workdir: Path, experiment: str, experiments_dir: Path, examples: list[str],
                          scene_seed: int) -> Path:
-    """Seed example photos `examples` (no ground truth) and 2 benchmark scenes through the
-    workflow with one experiment, on the tiny random-weight checkpoints; returns `workdir`."""
+    """Seed example photos `examples` (no ground truth; none: no such dataset) and 2 benchmark
+    scenes through the workflow with one experiment, on the tiny random-weight checkpoints;
+    returns `workdir`."""
     from tiny_models import write_tiny_checkpoints
 
-    (workdir / "examples.txt").write_text("\n".join(f"{name}.jpg" for name in examples) + "\n")
     seed = ROOT / "data" / "seed_examples"
+    datasets = {"bench": {"format": "synthetic", "n_scenes": 2, "seed": scene_seed, "image_size": 256,
+                          "cutouts": str(ROOT / "data" / "cutouts"), "backgrounds": str(ROOT / "data" / "backgrounds")}}
+    if examples:
+        (workdir / "examples.txt").write_text("\n".join(f"{name}.jpg" for name in examples) + "\n")
+        datasets = {"examples": {"format": "seed", "annotations": str(seed / "example_annotation.json"),
+                                 "images": str(seed), "filenames": str(workdir / "examples.txt")}, **datasets}
     config = {
         "results": "results",
         "experiments_dir": str(experiments_dir),
         "experiments": [experiment],
         "wallpaper": str(seed / "gray_wallpaper.jpeg"),
         "models": write_tiny_checkpoints(workdir / "weights"),
-        "datasets": {
-            "examples": {"format": "seed", "annotations": str(seed / "example_annotation.json"), "images": str(seed),
-                         "filenames": str(workdir / "examples.txt")},
-            "bench": {"format": "synthetic", "n_scenes": 2, "seed": scene_seed, "image_size": 256,
-                      "cutouts": str(ROOT / "data" / "cutouts"), "backgrounds": str(ROOT / "data" / "backgrounds")},
-        },
+        "datasets": datasets,
     }
     (workdir / "config").mkdir()
     (workdir / "config" / "config.yaml").write_text(yaml.safe_dump(config))

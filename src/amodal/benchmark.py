@@ -25,6 +25,7 @@ import cv2
 import numpy as np
 import pandas as pd
 
+from amodal.frames import over, paste, window
 from amodal.io import atomic_path, read_rgb, read_rgba, write_image, write_json, write_mask
 
 # Scenes without a border cut keep the target this far from every side, so the seed's
@@ -391,40 +392,14 @@ def scale_cutout(rgba: np.ndarray, scale: float) -> np.ndarray:
     return np.dstack([colour, out_alpha]).astype(np.uint8)
 
 
-def paste(array: np.ndarray, offset, shape) -> np.ndarray:
-    """`array` placed with its top-left at image position offset=(x, y) on a zero canvas of `shape` (H, W)."""
-    canvas = np.zeros(tuple(shape[:2]) + array.shape[2:], dtype=array.dtype)
-    window = _window(array.shape, offset, shape)
-    if window is not None:
-        frame, part = window
-        canvas[frame] = array[part]
-    return canvas
-
-
-def _window(array_shape, offset, shape):
-    """Slices (in frame, in array) of the overlap of an array at offset with the frame; None if none."""
-    x, y = int(offset[0]), int(offset[1])
-    h, w = array_shape[:2]
-    height, width = shape[:2]
-    fx0, fy0 = max(x, 0), max(y, 0)
-    fx1, fy1 = min(x + w, width), min(y + h, height)
-    if fx0 >= fx1 or fy0 >= fy1:
-        return None
-    return (slice(fy0, fy1), slice(fx0, fx1)), (slice(fy0 - y, fy1 - y), slice(fx0 - x, fx1 - x))
-
-
 def _composite(canvas: np.ndarray, objects: list[_Placed]) -> np.ndarray:
     """Alpha-blend the objects over the canvas in painter's order (later is in front)."""
     image = canvas.astype(np.float32)
     for obj in objects:
-        window = _window(obj.rgba.shape, obj.offset, image.shape)
-        if window is None:
-            continue
-        frame, part = window
-        rgba = obj.rgba[part].astype(np.float32)
-        alpha = rgba[..., 3:4] / 255.0
-        # At alpha 1 this is exactly the cutout colour, at alpha 0 exactly what was below.
-        image[frame] = rgba[..., :3] * alpha + image[frame] * (1.0 - alpha)
+        overlap = window(obj.rgba.shape, obj.offset, image.shape)
+        if overlap is not None:
+            inside, part = overlap
+            image[inside] = over(obj.rgba[part], image[inside], np.float32)
     return np.clip(np.rint(image), 0, 255).astype(np.uint8)
 
 

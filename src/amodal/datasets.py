@@ -95,6 +95,15 @@ def safe_id(text: str, fallback: str = "instance") -> str:
     return cleaned or fallback
 
 
+_ARTICLE = re.compile(r"^(the|a|an)\s+", re.IGNORECASE)
+
+
+def object_name(query: str) -> str:
+    """The object a query names: the query without a leading article ("the cat" -> "cat"), or
+    the query itself when nothing else is left."""
+    return _ARTICLE.sub("", query.strip()).strip() or query.strip()
+
+
 def _slug(label: str, fallback: str) -> str:
     """A query as an id suffix: lower-case ASCII words joined by '-', at most 40 characters."""
     slug = re.sub(r"[^A-Za-z0-9]+", "-", label).strip("-").lower()[:40].strip("-")

@@ -1,7 +1,9 @@
 """What an experiment needs on this machine: its checkpoints (found or not), the remote apps it
 calls (configured, answering), the device and the package versions. The workflow checks the
 checkpoints and the apps' addresses when it parses, so a missing one is one message naming the
-file (or the config key) and what to do, before any job starts."""
+file (or the config key) and what to do, before any job starts. The evaluate stage's model
+metrics are the exception: their checkpoints are optional (`metric_weights`), an absent one
+makes its metric `missing` with the reason, and the run goes on."""
 
 from __future__ import annotations
 
@@ -33,6 +35,19 @@ def weights_needed(spec: dict) -> dict[str, list[str]]:
         add(spec["order"][backend]["model"], f"order/{backend}")
     if spec["complete"]["backend"] == "diffusers":
         add(spec["complete"]["diffusers"]["model"], "complete/diffusers")
+    return needs
+
+
+def metric_weights(spec: dict) -> dict[str, list[str]]:
+    """Weights name -> the "evaluate/<metric>"s of `spec` that load it. Optional: without one
+    the metric is reported missing with the reason, and nothing stops."""
+    from .experiments import MODEL_METRIC_SETTINGS
+
+    needs: dict[str, list[str]] = {}
+    for metric in MODEL_METRIC_SETTINGS:
+        settings = spec["evaluate"][metric]
+        if settings["enabled"]:
+            needs.setdefault(settings["model"], []).append(f"evaluate/{metric}")
     return needs
 
 
@@ -109,11 +124,15 @@ def report(experiment: str, spec: dict, models: dict | None) -> tuple[str, bool]
     ok = True
     needs = weights_needed(spec)
     if not needs:
-        lines.append("  needs no checkpoints")
+        lines.append("  its stages need no checkpoints")
     for name, where in needs.items():
         found, looked = find(name, models)
         ok &= found is not None
         state = f"found at {found}" if found else f"MISSING (looked at {looked}): amodal weights fetch {name}"
+        lines.append(f"  {name:<26} {', '.join(where):<40} {state}")
+    for name, where in metric_weights(spec).items():
+        found, looked = find(name, models)
+        state = f"found at {found}" if found else f"missing (looked at {looked}), so the metric is reported missing: amodal weights fetch {name}"
         lines.append(f"  {name:<26} {', '.join(where):<40} {state}")
     if uses_lisa(spec):
         state, reachable = lisa_line(models)

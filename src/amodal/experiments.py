@@ -28,13 +28,17 @@ UPSTREAM = {
 }
 
 # Backends that run on a GPU: their jobs take the `gpu` shard size and resources, and each job
-# claims a device of its own (amodal.devices) unless config `models.device` is cpu.
+# claims a device of its own (amodal.devices) unless config `models.device` is cpu. The evaluate
+# stage is GPU-class when one of its model metrics is on and has its checkpoint (`device_class`).
 # ground/lisa is absent on purpose: LISA runs in its own server; the job only waits on the network (docs/lisa.md).
 GPU_BACKENDS: frozenset[tuple[str, str]] = frozenset(
     {("ground", "grounded_sam"), ("segment", "grounded_sam"), ("tag", "clip_vocab"), ("tag", "ram_plus"),
      ("prompt", "clip"),
      ("order", "instaorder"), ("order", "depth"), ("complete", "diffusers")}
 )
+
+# The evaluate stage's metrics that run a network: one on, with its checkpoint found, makes it GPU-class.
+MODEL_METRIC_SETTINGS = ("clip_score", "lpips", "feature_similarity")
 
 # Backends that read the ground truth: a dataset without it cannot run them.
 GT_BACKENDS: frozenset[tuple[str, str]] = frozenset(
@@ -47,24 +51,44 @@ NAME_PATTERN = r"[A-Za-z0-9_.-]+"
 RESERVED_NAMES = {"stages", "datasets", "tables", "logs", "benchmarks", "report", "shards"}
 
 
-def stage_key(stage: str, spec: dict, upstream_keys: dict[str, str]) -> str:
-    payload = json.dumps({"stage": stage, "spec": spec, "upstream": upstream_keys}, sort_keys=True)
-    digest = hashlib.sha1(payload.encode()).hexdigest()[:8]
+def stage_key(stage: str, spec: dict, upstream_keys: dict[str, str], found: dict | None = None) -> str:
+    content = {"stage": stage, "spec": spec, "upstream": upstream_keys}
+    if found:
+        content["checkpoints_found"] = found
+    digest = hashlib.sha1(json.dumps(content, sort_keys=True).encode()).hexdigest()[:8]
     return f"{spec['backend']}-{digest}"
 
 
-def experiment_keys(spec: dict) -> dict[str, str]:
-    """The folder key of every stage of one experiment."""
+def experiment_keys(spec: dict, models: dict | None = None) -> dict[str, str]:
+    """The folder key of every stage of one experiment. The evaluate stage's key also covers which
+    of its model metrics' checkpoints this machine has (`models`: the config's section): a metric
+    scored `missing` for want of one is scored again once the checkpoint is there."""
     keys: dict[str, str] = {}
     for stage in STAGES:
         upstream = {name: keys[name] for name in UPSTREAM[stage]}
-        keys[stage] = stage_key(stage, spec[stage], upstream)
+        found = _metric_checkpoints_found(spec[stage], models) if stage == "evaluate" else None
+        keys[stage] = stage_key(stage, spec[stage], upstream, found)
     return keys
 
 
-def device_class(stage: str, spec: dict) -> str:
-    """"gpu" if the stage's backend runs on a GPU, else "cpu"."""
-    return "gpu" if (stage, spec["backend"]) in GPU_BACKENDS else "cpu"
+def _metric_checkpoints_found(spec: dict, models: dict | None) -> dict[str, bool]:
+    from .models.weights import locate
+
+    names = sorted({spec[m]["model"] for m in MODEL_METRIC_SETTINGS if (spec.get(m) or {}).get("enabled")})
+    paths = (models or {}).get("paths", {})
+    return {name: locate(name, paths.get(name)) is not None for name in names}
+
+
+def device_class(stage: str, spec: dict, models: dict | None = None) -> str:
+    """"gpu" if the stage's backend runs on a GPU, else "cpu". The evaluate stage is GPU-class when
+    a model metric is on and its checkpoint is on this machine (`models`: the config's section);
+    without any, its metrics are `missing` and the job needs no GPU (a weight-free run asks
+    its cluster for none)."""
+    if (stage, spec["backend"]) in GPU_BACKENDS:
+        return "gpu"
+    if stage == "evaluate" and any(_metric_checkpoints_found(spec, models).values()):
+        return "gpu"
+    return "cpu"
 
 
 @dataclass
@@ -79,9 +103,10 @@ class StageRun:
 
 
 class Plan:
-    """All experiments of a run, indexed by stage folder key."""
+    """All experiments of a run, indexed by stage folder key; `models` is the config's section
+    (where this machine keeps checkpoints: see `experiment_keys`)."""
 
-    def __init__(self, experiments: dict[str, dict]):
+    def __init__(self, experiments: dict[str, dict], models: dict | None = None):
         for name in experiments:
             if not re.fullmatch(NAME_PATTERN, name) or name in RESERVED_NAMES:
                 raise ValueError(
@@ -89,7 +114,7 @@ class Plan:
                     f"and none of {sorted(RESERVED_NAMES)}"
                 )
         self.experiments = experiments
-        self.keys = {name: experiment_keys(spec) for name, spec in experiments.items()}
+        self.keys = {name: experiment_keys(spec, models) for name, spec in experiments.items()}
         self.runs: dict[tuple[str, str], StageRun] = {}
         for name, spec in experiments.items():
             keys = self.keys[name]

@@ -7,6 +7,8 @@ from dataclasses import dataclass
 
 import numpy as np
 
+from .frames import crop
+
 SIDES = ("top", "bottom", "left", "right")
 
 
@@ -95,17 +97,6 @@ def _grow_to(lo: int, hi: int, size: int, low_side: bool, high_side: bool) -> tu
     return lo - math.floor(diff / 2), hi + math.ceil(diff / 2)
 
 
-def extract(array: np.ndarray, region: Region, fill=0) -> np.ndarray:
-    """The pixels of `region` from an image-frame array; `fill` where the region leaves the image."""
-    h, w = array.shape[:2]
-    out = np.full(region.shape + array.shape[2:], fill, dtype=array.dtype)
-    sy0, sy1 = max(0, region.y0), min(h, region.y1)
-    sx0, sx1 = max(0, region.x0), min(w, region.x1)
-    if sy0 < sy1 and sx0 < sx1:
-        out[sy0 - region.y0 : sy1 - region.y0, sx0 - region.x0 : sx1 - region.x0] = array[sy0:sy1, sx0:sx1]
-    return out
-
-
 def frame_mask(image_shape, region: Region) -> np.ndarray:
     """True where the region lies inside the image."""
-    return extract(np.ones(image_shape[:2], dtype=bool), region, False)
+    return crop(np.ones(image_shape[:2], dtype=bool), region, False)

@@ -22,7 +22,8 @@ from dataclasses import dataclass, field
 import cv2
 import numpy as np
 
-from .geometry import Region, crop_region, extract, frame_mask, sides_touched
+from .frames import crop
+from .geometry import Region, crop_region, frame_mask, sides_touched
 
 
 @dataclass
@@ -128,11 +129,11 @@ def _start(instance: LoopInstance, spec: dict) -> Completion | _Running:
         status = "not_occluded" if spec.get("output_when_not_occluded", True) else "no_output"
         return Completion(status, None, None, None, stop_reason="nothing_occludes")
     region, sides = crop_region(visible, spec["canvas_scale"], spec["crop_buffer"], spec["border_pad"], spec["border_gap"])
-    crop_image = extract(instance.image, region, 255)
-    crop_visible = extract(visible, region, False)
+    crop_image = crop(instance.image, region, 255)
+    crop_visible = crop(visible, region, False)
     frame = frame_mask(instance.image.shape, region)
     return _Running(instance, Completion("completed", region, crop_image, crop_visible.copy(), sides=sides),
-                    crop_image, crop_visible, extract(instance.occluders, region, False), frame, ~frame, crop_image)
+                    crop_image, crop_visible, crop(instance.occluders, region, False), frame, ~frame, crop_image)
 
 
 def _pass_input(run: _Running, index: int, spec: dict, wallpaper: np.ndarray) -> PassInput | None:
@@ -170,6 +171,8 @@ def _finish_pass(run: _Running, state: PassInput, out: PassResult, spec: dict, s
                           "still_occluding_pixels": int(out.still_occluding.sum()), "crop_sides_touched": sorted(touched),
                           **out.info})
     if not out.still_occluding.any() and not touched:
+        if not spec.get("stop_early", True):
+            return True  # `stop_early: false` (benchmarks): the same region is painted again
         result.stop_reason = "nothing_occludes"
         return False
     if single_pass:

@@ -167,6 +167,7 @@ def run_order(spec: dict, visible_path, masks_path, segments_path, gt_path, inst
     elif spec["backend"] in ("instaorder", "depth"):
         record = decide_order(io.read_instance_image(image_path, instance), visible, segments, records, spec, models)
     elif spec["backend"] == "oracle":
+        from .matching import segment_matches
         from .truth import load_truth
 
         truth = load_truth(gt_path, instance)
@@ -174,12 +175,3 @@ def run_order(spec: dict, visible_path, masks_path, segments_path, gt_path, inst
     else:
         raise ValueError(f"unknown order backend {spec['backend']!r}")
     return record, occluder_mask(segments, record["occluders"], visible)
-
-
-def segment_matches(segments: np.ndarray, records: list[dict], object_masks) -> list:
-    """Each segment's ground-truth object: its own gt_index when it has one, else the best IoU match."""
-    from .evaluate import match_segments
-
-    if all("gt_index" in r or r.get("kind") == "background" for r in records):
-        return [r.get("gt_index") for r in records]
-    return match_segments(segments, object_masks)

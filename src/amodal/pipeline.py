@@ -19,9 +19,9 @@ def complete_image(image, query: str, experiment: str = "paper", out="amodal_out
     from .datasets import COLUMNS, _image_header, safe_id
     from .doctor import missing_settings, missing_weights
     from .experiments import Plan
-    from .report import aggregate_experiment
     from .runner import run_job
     from .schema import SCHEMAS, load_experiment, validated
+    from .tables.render import aggregate_experiment
     from .working import bound_images
     from .workplan import Workplan
 
@@ -46,13 +46,13 @@ def complete_image(image, query: str, experiment: str = "paper", out="amodal_out
     table = pd.DataFrame([[instance, str(image), query, "", "ok", ""]], columns=COLUMNS)
     # as in the workflow, a photo beyond the size bound runs on a scaled working copy
     table = bound_images(table, DATASET, config["datasets"][DATASET]["max_side"], out, pd.Series([size]))
-    work = Workplan(config, Plan({name: spec}), {DATASET: table})
+    work = Workplan(config, Plan({name: spec}, config["models"]), {DATASET: table})
     for job in work.jobs:
         run_job(job.kind, job.spec, job.key, job.items, job.manifest, job.shared, models=config["models"],
                 context=job.context)
     folder = Path(out) / name / DATASET
     aggregate_experiment(work.metrics_files(name, DATASET), not_ok=[], experiment=name, dataset=DATASET,
-                         description=spec.get("description", ""), csv_path=folder / "metrics.csv",
+                         description=spec.get("description", ""), evaluate=spec["evaluate"], csv_path=folder / "metrics.csv",
                          table_path=folder / "table.md", summary_path=folder / "summary.json")
     collected = folder / instance
     from . import io

@@ -2,15 +2,12 @@
 
 from __future__ import annotations
 
-import re
-
-ARTICLE = re.compile(r"^(the|a|an)\s+", re.IGNORECASE)
+from .datasets import object_name
 
 
 def prompt_query(query: str) -> dict:
     """The query itself as the object name, without a leading article."""
-    text = ARTICLE.sub("", query.strip()).strip()
-    return {"backend": "query", "prompt": text or query.strip(), "candidates": {}}
+    return {"backend": "query", "prompt": object_name(query), "candidates": {}}
 
 
 def prompt_clip(image, visible, tags: list[str], query: str, spec: dict, models: dict | None) -> dict:
@@ -21,7 +18,7 @@ def prompt_clip(image, visible, tags: list[str], query: str, spec: dict, models:
     from .models import loaded
 
     name = prompt_query(query)["prompt"]
-    with_query = spec["clip"]["candidates"] == "tags_and_query"
+    with_query = spec["clip"].get("candidates", "tags_and_query") == "tags_and_query"
     names = [t for t in tags if t.strip()] if not with_query else list(tags)
     if not with_query and not names:
         return {"backend": "clip", "prompt": name, "candidates": {}, "reason": "no tag to choose from"}

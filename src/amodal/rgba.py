@@ -11,7 +11,8 @@ from __future__ import annotations
 import cv2
 import numpy as np
 
-from .geometry import Region, bbox, extract
+from .frames import crop
+from .geometry import Region, bbox
 
 
 def visible_weight(visible: np.ndarray, erode: int = 5, shrink: int = 10, transition: int = 5) -> np.ndarray:
@@ -34,8 +35,8 @@ def compose(image, visible, completion, amodal, region: Region, spec: dict):
     `completion` and `amodal` are in `region`'s frame; with no completion (nothing occluded)
     pass the image and the visible mask cut to the region.
     """
-    crop_image = extract(image, region, 0)
-    crop_visible = extract(visible, region, False)
+    crop_image = crop(image, region, 0)
+    crop_visible = crop(visible, region, False)
     weight = visible_weight(crop_visible, spec["erode"], spec["shrink"], spec["transition"])[..., None]
     rgb = weight * crop_image.astype(np.float32) + (1.0 - weight) * completion.astype(np.float32)
     alpha = amodal | crop_visible
@@ -61,6 +62,14 @@ def deliverable(image, visible, status: str, completion, amodal, region: Region 
     return None, None
 
 
+def no_result_kind(completion_status: str, visible: np.ndarray) -> str:
+    """Why there is nothing to deliver, as a failure kind of the tables
+    (`amodal.metrics.definitions.FAILURE_KINDS`)."""
+    if completion_status == "invalid_query":
+        return "grounding_failure" if visible.any() else "empty_mask"
+    return "no_output"
+
+
 def run_rgba(spec: dict, image_path, visible_path, complete_path, completion_path, amodal_path):
     """The RGBA and its placement record; an instance with no completion gets a 1x1 transparent
     image and status 'failed'."""
@@ -77,6 +86,7 @@ def run_rgba(spec: dict, image_path, visible_path, complete_path, completion_pat
     rgba, offset = deliverable(image, visible, status, completion, amodal, region, spec)
     if rgba is None:
         reason = f"no completion: complete stage status {status!r} ({record.get('stop_reason', '')})"
-        return np.zeros((1, 1, 4), np.uint8), {"status": "failed", "reason": reason, "offset_xy": None, "size_hw": None}
+        return np.zeros((1, 1, 4), np.uint8), {"status": "failed", "reason": reason, "failure": no_result_kind(status, visible),
+                                               "offset_xy": None, "size_hw": None, "completion_status": status}
     return rgba, {"status": "ok", "reason": "", "offset_xy": list(offset), "size_hw": list(rgba.shape[:2]),
                   "completion_status": status}

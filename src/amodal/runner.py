@@ -88,7 +88,8 @@ def _evaluate(spec, key, item, out, shared):
     reads = item["reads"]
     record = run_evaluate(spec, image=item["image"], visible=reads["visible"], segments_npz=reads["masks"],
                           segments_json=reads["segments"], order=reads["order"], rgba=reads["rgba"],
-                          placement=reads["placement"], gt=item["gt"], instance=item["id"])
+                          placement=reads["placement"], gt=item["gt"], instance=item["id"], query=item.get("query", ""),
+                          models=shared.get("models"))
     io.write_json(out["metrics"], provenance.stamp(record, "evaluate", key))
 
 

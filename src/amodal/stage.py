@@ -5,8 +5,9 @@ every declared output as a placeholder and its JSON record as {"status": "failed
 naming the instance and the file. A RemoteFailure (a remote model that gave no usable answer)
 is written the same way, with its details in the record and `remote_failed` as the
 instance's status in the shard's manifest. Downstream stages see the failed record among
-their inputs and pass the failure on without running, so the run finishes, the tables count
-the instance as a failure with its reason, and every other instance's files are kept.
+their inputs and pass the failure on without running (its reason, and its `failure` kind when
+it has one, e.g. `remote_failed`), so the run finishes, the tables count the instance as a
+failure with its reason and kind, and every other instance's files are kept.
 """
 
 from __future__ import annotations
@@ -23,8 +24,9 @@ from . import InstanceError, io
 log = logging.getLogger("amodal")
 
 
-def upstream_failure(inputs: dict) -> str | None:
-    """The reason of the first failed record among the JSON inputs, if any."""
+def upstream_failure(inputs: dict) -> tuple[str | None, dict]:
+    """The reason of the first failed record among the JSON inputs (None if there is none), and
+    its `failure` kind when it names one (to be passed on)."""
     for name, path in inputs.items():
         if str(path).endswith(".json") and Path(path).exists():
             try:
@@ -32,8 +34,9 @@ def upstream_failure(inputs: dict) -> str | None:
             except ValueError:
                 continue
             if isinstance(record, dict) and record.get("status") == "failed":
-                return record.get("reason") or f"upstream {name} failed"
-    return None
+                kind = {"failure": record["failure"]} if record.get("failure") else {}
+                return record.get("reason") or f"upstream {name} failed", kind
+    return None, {}
 
 
 def write_failed(outputs: dict, reason: str, record: dict | None = None) -> None:
@@ -59,7 +62,8 @@ def run_stage(inputs: dict, outputs: dict, body: Callable[[], None], failed_reco
     from .gpu_memory import is_out_of_memory, release
 
     logging.basicConfig(stream=sys.stderr, level=logging.INFO, format="%(levelname)s %(message)s")
-    reason, status, details = upstream_failure(inputs), "failed", {}
+    status = "failed"
+    reason, details = upstream_failure(inputs)
     if reason is None:
         try:
             body()
@@ -72,5 +76,6 @@ def run_stage(inputs: dict, outputs: dict, body: Callable[[], None], failed_reco
             release()
             reason = f"instance {instance!r}: out of GPU memory ({str(error).splitlines()[0]})"
     log.error(reason)
-    write_failed(outputs, reason, failed_record(reason) if failed_record else {"status": "failed", "reason": reason, **details})
+    record = failed_record(reason) if failed_record else {"status": "failed", "reason": reason}
+    write_failed(outputs, reason, {**record, **details})
     return status

@@ -169,7 +169,7 @@ class Workplan:
                     continue
                 spec = self.plan.run(stage, key).spec
                 self._check_ground_truth(dataset, experiment, stage, spec, ids, runnable)
-                device = stage_device[(stage, key)] = device_class(stage, spec)
+                device = stage_device[(stage, key)] = device_class(stage, spec, self.config.get("models"))
                 for shard, members in by_device[device].items():
                     if UPSTREAM[stage]:
                         lineage = self.plan.run(stage, key).lineage

@@ -3,13 +3,24 @@ rule aggregate:
     input:
         collect_manifests,
     output:
-        csv=f"{RESULTS}/{{experiment}}/{{dataset}}/metrics.csv",
-        table=f"{RESULTS}/{{experiment}}/{{dataset}}/table.md",
+        csv=report(
+            f"{RESULTS}/{{experiment}}/{{dataset}}/metrics.csv",
+            caption="../report/experiment_table.rst",
+            category="Experiments",
+            subcategory="{experiment}",
+        ),
+        table=report(
+            f"{RESULTS}/{{experiment}}/{{dataset}}/table.md",
+            caption="../report/experiment_table.rst",
+            category="Experiments",
+            subcategory="{experiment}",
+        ),
         summary=f"{RESULTS}/{{experiment}}/{{dataset}}/summary.json",
     params:
         metrics=experiment_metrics,
         not_ok=not_ok_instances,
         description=experiment_description,
+        evaluate=experiment_evaluate,
     log:
         f"{LOGS}/{{experiment}}/{{dataset}}/aggregate.log",
     localrule: True
@@ -27,8 +38,18 @@ rule compare:
             experiment=config["experiments"],
         ),
     output:
-        table=f"{RESULTS}/tables/{{dataset}}.md",
-        csv=f"{RESULTS}/tables/{{dataset}}.csv",
+        table=report(
+            f"{RESULTS}/tables/{{dataset}}.md",
+            caption="../report/comparison.rst",
+            category="Tables",
+            subcategory="{dataset}",
+        ),
+        csv=report(
+            f"{RESULTS}/tables/{{dataset}}.csv",
+            caption="../report/comparison.rst",
+            category="Tables",
+            subcategory="{dataset}",
+        ),
     params:
         experiments=config["experiments"],
         descriptions=experiment_descriptions,

@@ -7,6 +7,7 @@ from snakemake.utils import validate
 from amodal import datasets as amodal_datasets
 from amodal.doctor import missing_settings, missing_weights
 from amodal.experiments import NAME_PATTERN, Plan
+from amodal.html_report import instance_rows
 from amodal.schema import read_experiment, resolve_input_paths
 from amodal.workplan import Workplan, job_resources
 
@@ -41,7 +42,7 @@ def load_experiment(name):
     return spec
 
 
-PLAN = Plan({name: load_experiment(name) for name in config["experiments"]})
+PLAN = Plan({name: load_experiment(name) for name in config["experiments"]}, config.get("models"))
 MISSING_WEIGHTS = missing_weights(PLAN.experiments, config.get("models"))
 if MISSING_WEIGHTS:
     raise WorkflowError("checkpoints are missing:\n" + "\n".join(MISSING_WEIGHTS))
@@ -120,5 +121,36 @@ def experiment_description(wildcards):
     return PLAN.experiments[wildcards.experiment].get("description", "")
 
 
+def experiment_evaluate(wildcards):
+    """The experiment's evaluate settings, printed with its metric definitions."""
+    return PLAN.experiments[wildcards.experiment]["evaluate"]
+
+
 def experiment_descriptions(wildcards):
     return {name: PLAN.experiments[name].get("description", "") for name in config["experiments"]}
+
+
+# ------------------------------------------------------------------ visual report
+
+
+def report_pairs():
+    """(experiment, dataset) of every per-experiment table, in the report's order."""
+    return [(experiment, dataset) for dataset in config["datasets"] for experiment in config["experiments"]]
+
+
+def report_tables(wildcards):
+    """The tables the visual report shows, by kind (in report_pairs order for the experiments')."""
+    pairs = report_pairs()
+    experiments, datasets = zip(*pairs) if pairs else ((), ())
+    per_experiment = dict(experiment=experiments, dataset=datasets)
+    return {
+        "tables": expand(f"{RESULTS}/tables/{{dataset}}.md", dataset=config["datasets"]),
+        "table_csvs": expand(f"{RESULTS}/tables/{{dataset}}.csv", dataset=config["datasets"]),
+        "experiment_tables": expand(f"{RESULTS}/{{experiment}}/{{dataset}}/table.md", zip, **per_experiment),
+        "metrics": expand(f"{RESULTS}/{{experiment}}/{{dataset}}/metrics.csv", zip, **per_experiment),
+    }
+
+
+def report_instances(wildcards):
+    """Every dataset's instances (also those it could not offer), in table order."""
+    return instance_rows(WORK.rows)

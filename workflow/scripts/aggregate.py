@@ -2,7 +2,7 @@ import sys
 
 sys.stderr = open(snakemake.log[0], "w")
 
-from amodal.report import aggregate_experiment
+from amodal.tables.render import aggregate_experiment
 
 aggregate_experiment(
     snakemake.params.metrics,
@@ -10,6 +10,7 @@ aggregate_experiment(
     experiment=snakemake.wildcards.experiment,
     dataset=snakemake.wildcards.dataset,
     description=snakemake.params.description,
+    evaluate=snakemake.params.evaluate,
     csv_path=snakemake.output.csv,
     table_path=snakemake.output.table,
     summary_path=snakemake.output.summary,

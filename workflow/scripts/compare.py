@@ -2,7 +2,7 @@ import sys
 
 sys.stderr = open(snakemake.log[0], "w")
 
-from amodal.report import compare_experiments
+from amodal.tables.render import compare_experiments
 
 compare_experiments(
     list(snakemake.input.summaries),

@@ -1,5 +1,5 @@
 """CLIP (OpenAI ViT-B/32 by default) through open_clip: build with random weights, load a checkpoint,
-score an image against texts.
+score an image against texts, embed images.
 
 Mirrors the reference implementation (saraao/amodal, `clip_similarity_w_query`): the image is the
 photo with only the target's visible pixels kept (black elsewhere), passed through CLIP's preprocess;
@@ -204,6 +204,22 @@ class ClipScorer:
             text_features = text_features / text_features.norm(dim=-1, keepdim=True)
             similarity = (image_features @ text_features.T)[0]
         return similarity.double().cpu().numpy()
+
+    @property
+    def input_size(self) -> int:
+        """Side (px) of the square the preprocessing gives the image encoder."""
+        size = self.model.visual.image_size
+        return int(size[0] if isinstance(size, (tuple, list)) else size)
+
+    def image_embeddings(self, images: list[np.ndarray]) -> np.ndarray:
+        """L2-normalised image features (float64, one row per image), one batch."""
+        if not images:
+            raise ValueError("no images to embed")
+        with torch.inference_mode():
+            batch = torch.cat([self._image_batch(image) for image in images])
+            features = self.model.encode_image(batch).float()
+            features = features / features.norm(dim=-1, keepdim=True)
+        return features.double().cpu().numpy()
 
     def text_probabilities(self, image: np.ndarray, texts: list[str]) -> np.ndarray:
         """softmax(100 * cosine) over `texts` (float64, sums to 1), as the reference does."""

@@ -21,6 +21,8 @@ CLIP_MODELS = {"clip_vit_b32_openai": "ViT-B-32"}
 ORDER_MODELS = ("instaorder_od",)
 TAG_MODELS = ("ram_plus_swin_large_14m",)
 DEPTH_MODELS = ("depth_anything_v2_small",)
+# weights name -> torchmetrics' LPIPS backbone (amodal.models.lpips)
+LPIPS_MODELS = {"lpips_alex": "alex", "lpips_vgg": "vgg", "lpips_squeeze": "squeeze"}
 
 
 def device_of(models: dict | None) -> str:
@@ -47,6 +49,11 @@ def _path(name: str, models: dict | None, config_key: str):
     from .weights import resolve
 
     return resolve(name, (models or {}).get("paths", {}).get(name), config_key=config_key)
+
+
+def checkpoint(name: str, models: dict | None):
+    """Where checkpoint `name` is on this machine (MissingCheckpoint when nowhere)."""
+    return _path(name, models, f"models.paths.{name}")
 
 
 def _arch(name: str, models: dict | None) -> dict:
@@ -86,10 +93,11 @@ def clip_scorer(name: str, models: dict | None):
     """A `ClipScorer` on CLIP checkpoint `name`."""
 
     def build():
+        path = _path(name, models, f"models.paths.{name}")  # first: a missing file costs no torch import
+
         from .clip import load_clip
 
-        return load_clip(_path(name, models, f"models.paths.{name}"), CLIP_MODELS[name], device=device_of(models),
-                         **_arch(name, models))
+        return load_clip(path, CLIP_MODELS[name], device=device_of(models), **_arch(name, models))
 
     return _once(("clip", name), models, build)
 
@@ -155,3 +163,18 @@ def ram_tagger(name: str, models: dict | None):
                       device)
 
     return _once(("ram_plus", name), models, build)
+
+
+def lpips(name: str, models: dict | None):
+    """An `Lpips` distance whose backbone is the torchvision checkpoint `name`."""
+    if name not in LPIPS_MODELS:
+        raise ValueError(f"unknown LPIPS weights {name!r}; known: {list(LPIPS_MODELS)}")
+
+    def build():
+        path = _path(name, models, f"models.paths.{name}")  # first: a missing file costs no torch import
+
+        from .lpips import load_lpips
+
+        return load_lpips(path, LPIPS_MODELS[name], name, device=device_of(models))
+
+    return _once(("lpips", name), models, build)

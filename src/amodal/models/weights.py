@@ -11,7 +11,9 @@ Looking a checkpoint up (`locate`, `resolve`) never touches the network; the ord
    does not exist is not replaced by another file);
 2. `weights_dir()/<file>`: `$AMODAL_WEIGHTS`, default `~/.cache/amodal/weights`;
 3. for Hugging Face entries, the user's Hugging Face cache (`try_to_load_from_cache`); a
-   folder entry counts only if every listed file is cached in one snapshot.
+   folder entry counts only if every listed file is cached in one snapshot; for URL entries,
+   the torch hub cache (`torch_hub_dir()`), where torch.hub and torchvision keep what they
+   download under the URL's file name (the LPIPS backbones).
 
 `fetch` downloads with the standard library only: into `<file>.part`, resumed with an HTTP
 Range request from the part's size, checked against the manifest's size and sha256, then
@@ -203,6 +205,14 @@ def weights_dir() -> Path:
     return Path(env).expanduser() if env else DEFAULT_WEIGHTS_DIR.expanduser()
 
 
+def torch_hub_dir() -> Path:
+    """Where torch.hub (and so torchvision) keeps downloaded checkpoints, by torch's own rule
+    (`$TORCH_HOME`, else `$XDG_CACHE_HOME/torch`, else ~/.cache/torch; then hub/checkpoints),
+    worked out without importing torch."""
+    home = os.environ.get("TORCH_HOME") or os.path.join(os.environ.get("XDG_CACHE_HOME", "~/.cache"), "torch")
+    return Path(home).expanduser() / "hub" / "checkpoints"
+
+
 def _complete(entry: Entry, path: Path) -> bool:
     if entry.is_folder:
         return path.is_dir() and all((path / f).is_file() for f in entry.hf_files)
@@ -237,7 +247,7 @@ def locate(name: str | Entry, configured: str | os.PathLike | None = None) -> Pa
 
     A `configured` path is the only candidate when given (returned if it exists); otherwise
     `weights_dir()/<file>` (a folder entry only when it holds every file), then the Hugging
-    Face cache for Hugging Face entries.
+    Face cache for Hugging Face entries, the torch hub cache for URL entries.
     """
     entry = get_entry(name)
     if configured is not None and str(configured) != "":
@@ -248,6 +258,9 @@ def locate(name: str | Entry, configured: str | os.PathLike | None = None) -> Pa
         return path
     if entry.kind == "hf":
         return _from_hf_cache(entry)
+    if entry.kind == "url":
+        cached = torch_hub_dir() / entry.url.rstrip("/").rsplit("/", 1)[-1]
+        return cached if cached.is_file() else None
     return None
 
 

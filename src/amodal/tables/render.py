@@ -1,0 +1,163 @@
+"""Tables: each experiment's per-instance CSV, Markdown table and summary, and the comparison of
+experiments; every table ends with the definitions of its metrics, settings filled in.
+
+An experiment's summary (`summary.json`) is `amodal.tables.aggregate.aggregate` of its records
+plus the experiment, dataset, description and the evaluate stage's settings, so the comparison
+can print each experiment's definitions without reading its records again.
+"""
+
+from __future__ import annotations
+
+from pathlib import Path
+
+import pandas as pd
+
+from .. import io
+from ..evaluate import failed_record
+from ..metrics import is_missing
+from ..metrics.definitions import METRICS, definitions
+from .aggregate import aggregate
+
+TABLE_METRICS = METRICS
+COPIED = "by construction: the output copies every visible pixel of the input"
+
+
+def instance_records(metric_paths: list, not_ok: list[dict]) -> tuple[list[str], list[dict]]:
+    """Records by instance id; instances the dataset could not offer count as failed (bad_input)."""
+    ids, records = [], []
+    for path in metric_paths:
+        ids.append(Path(path).parent.name)
+        records.append(io.read_json(path))
+    for row in not_ok:
+        ids.append(row["id"])
+        records.append(failed_record(f"{row['status']}: {row['message']}", "bad_input"))
+    return ids, records
+
+
+def per_instance_frame(ids: list[str], records: list[dict]) -> pd.DataFrame:
+    rows = []
+    for instance, record in zip(ids, records):
+        failure = (record.get("failure") or "stage_failure") if record["status"] != "ok" else ""
+        row = {"id": instance, "status": record["status"], "failure": failure, "reason": record.get("reason") or ""}
+        ratios = record.get("metrics") or {}
+        for name in TABLE_METRICS:
+            value = ratios.get(name)
+            row[name] = None if is_missing(value) else value
+        rows.append(row)
+    return pd.DataFrame(rows, columns=["id", "status", "failure", "reason", *TABLE_METRICS])
+
+
+def format_value(entry, key: str = "mean") -> str:
+    if entry is None:
+        return "n/a"
+    if is_missing(entry):
+        return "missing"
+    value = entry.get(key) if isinstance(entry, dict) else entry
+    return "n/a" if value is None else f"{value:.3f}"
+
+
+def definitions_block(summary: dict, names=(*TABLE_METRICS, "failure_rate"), title: str = "Metric definitions") -> str:
+    """The definitions of `names` with the settings the summary's experiment was scored with."""
+    texts = definitions(summary.get("evaluate"), summary.get("models"))
+    lines = ["", f"{title}:", ""] + [f"- **{name}**: {texts[name]}" for name in names]
+    return "\n".join(lines) + "\n"
+
+
+def missing_block(*labelled: tuple[str, dict]) -> str:
+    """'Missing metrics': each reason once, with the metrics (and, given several (label, summary)
+    pairs, the experiments) it holds for."""
+    by_reason: dict[str, tuple[dict, dict]] = {}
+    for label, summary in labelled:
+        for name, entry in summary["metrics"].items():
+            if is_missing(entry):
+                metrics, labels = by_reason.setdefault(entry["missing"], ({}, {}))
+                metrics[name] = labels[label] = None
+    notes = []
+    for reason, (metrics, labels) in by_reason.items():
+        where = f" ({', '.join(label for label in labels if label)})" if any(labels) else ""
+        notes.append(f"- {', '.join(metrics)}{where}: {reason}")
+    return ("\nMissing metrics:\n\n" + "\n".join(notes) + "\n") if notes else ""
+
+
+def failure_line(summary: dict) -> str:
+    kinds = ", ".join(f"{kind} {n}" for kind, n in (summary.get("failures_by_kind") or {}).items())
+    line = (f"instances: {summary['n']}, failures: {summary['failures']} "
+            f"(failure rate {format_value(summary['failure_rate'])})")
+    return f"{line}: {kinds}" if kinds else line
+
+
+def aggregate_experiment(metric_paths, *, not_ok, experiment, dataset, description, csv_path, table_path, summary_path,
+                         evaluate: dict | None = None):
+    """metrics.csv, table.md and summary.json of one experiment on one dataset; `evaluate` is the
+    experiment's evaluate spec (its settings go into the definitions)."""
+    ids, records = instance_records(metric_paths, not_ok)
+    frame = per_instance_frame(ids, records)
+    summary = aggregate(records)
+    summary.update(experiment=experiment, dataset=dataset, description=description, evaluate=evaluate)
+    lines = [
+        f"# {experiment} on {dataset}",
+        "",
+        description,
+        "",
+        failure_line(summary),
+        "",
+        "| metric | mean over instances | pooled over pixels/pairs | n |",
+        "|---|---|---|---|",
+    ]
+    for name in TABLE_METRICS:
+        entry = summary["metrics"][name]
+        n = "" if entry is None or is_missing(entry) else entry["n"]
+        mean = format_value(entry)
+        if name == "visible_ssim" and summary["visible_copied"]:
+            mean += f" ({COPIED})"
+        lines.append(f"| {name} | {mean} | {format_value(entry, 'pooled')} | {n} |")
+    failed = frame.loc[frame["status"] != "ok", ["id", "failure", "reason"]]
+    if not failed.empty:
+        lines += ["", "Failed instances:", ""] + [f"- {r.id} ({r.failure}): {r.reason}" for r in failed.itertuples()]
+    text = "\n".join(lines) + "\n" + missing_block(("", summary)) + definitions_block(summary)
+    with io.atomic_path(csv_path) as tmp:
+        frame.to_csv(tmp, index=False)
+    with io.atomic_path(table_path) as tmp:
+        tmp.write_text(text)
+    io.write_json(summary_path, summary)
+
+
+def compare_experiments(summary_paths, *, experiments, descriptions, dataset, table_path, csv_path):
+    """One row per experiment: the mean of each metric (pooled value in the CSV too), the
+    failures by kind, then each experiment's missing metrics and the definitions (once when
+    every experiment was scored with the same settings)."""
+    summaries = [io.read_json(path) for path in summary_paths]
+    rows, lines = [], []
+    header = ["experiment", "n", "failure_rate", *TABLE_METRICS]
+    lines += [f"# {dataset}: experiments compared", "", "| " + " | ".join(header) + " |", "|" + "---|" * len(header)]
+    for name, summary in zip(experiments, summaries):
+        metrics = summary["metrics"]
+        cells = [name, str(summary["n"]), format_value(summary["failure_rate"])]
+        for metric in TABLE_METRICS:
+            cell = format_value(metrics[metric])
+            cells.append(cell + " (copied)" if metric == "visible_ssim" and summary.get("visible_copied") else cell)
+        lines.append("| " + " | ".join(cells) + " |")
+        row = {"experiment": name, "n": summary["n"], "failure_rate": summary["failure_rate"],
+               **{f"failures_{kind}": n for kind, n in (summary.get("failures_by_kind") or {}).items()}}
+        for metric in TABLE_METRICS:
+            entry = metrics[metric]
+            row[f"{metric}_mean"] = None if entry is None or is_missing(entry) else entry["mean"]
+            row[f"{metric}_pooled"] = None if entry is None or is_missing(entry) else entry["pooled"]
+        row["visible_copied"] = bool(summary.get("visible_copied"))
+        rows.append(row)
+    lines += ["", "Means over instances. Experiments:", ""]
+    lines += [f"- **{name}**: {descriptions.get(name, '')} ({failure_line(summary)})"
+              for name, summary in zip(experiments, summaries)]
+    if any(s.get("visible_copied") for s in summaries):
+        lines += ["", f"visible_ssim marked (copied): 1 {COPIED}, so it is no finding."]
+    text = "\n".join(lines) + "\n"
+    text += missing_block(*zip(experiments, summaries))
+    blocks = {name: definitions_block(s) for name, s in zip(experiments, summaries)}
+    if len(set(blocks.values())) <= 1:
+        text += next(iter(blocks.values()), "")
+    else:
+        text += "".join(definitions_block(s, title=f"Metric definitions ({name})") for name, s in zip(experiments, summaries))
+    with io.atomic_path(table_path) as tmp:
+        tmp.write_text(text)
+    with io.atomic_path(csv_path) as tmp:
+        pd.DataFrame(rows).to_csv(tmp, index=False)

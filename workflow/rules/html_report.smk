@@ -1,0 +1,25 @@
+rule html_report:
+    """The visual report: the tables, then one strip per instance (results/report/index.html)."""
+    input:
+        unpack(report_tables),
+    output:
+        report(
+            directory(f"{RESULTS}/report"),
+            htmlindex="index.html",
+            caption="../report/html_report.rst",
+            category="Visual report",
+        ),
+    params:
+        cache=f"{RESULTS}/.cache/report",
+        experiments=config["experiments"],
+        pairs=report_pairs(),
+        instances=report_instances,
+    log:
+        f"{LOGS}/html_report.log",
+    benchmark:
+        f"{RESULTS}/benchmarks/html_report.tsv"
+    localrule: True
+    conda:
+        "../../envs/amodal.yaml"
+    script:
+        "../scripts/html_report.py"
