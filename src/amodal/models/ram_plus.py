@@ -18,6 +18,7 @@ the reference implementation in tests/reference/ram_plus_state_dict.json).
 
 from __future__ import annotations
 
+import functools
 import re
 from dataclasses import dataclass, field
 from pathlib import Path
@@ -226,6 +227,7 @@ def tag_list() -> list[str]:
     return (DATA / "ram_tag_list.txt").read_text().splitlines()
 
 
+@functools.cache
 def class_thresholds() -> np.ndarray:
     return np.array([float(v) for v in (DATA / "ram_tag_list_threshold.txt").read_text().split()], dtype=np.float32)
 
