@@ -12,12 +12,14 @@ report: "workflow/report/workflow.rst"
 include: "workflow/rules/common.smk"
 include: "workflow/rules/shards.smk"
 include: "workflow/rules/aggregate.smk"
+include: "workflow/rules/paper_tables.smk"
 include: "workflow/rules/html_report.smk"
 
 
 rule all:
     input:
         comparison_tables,
+        all_paper_tables,
         f"{RESULTS}/report",
         missing_instance_folders,
     default_target: True
@@ -26,5 +28,6 @@ rule all:
 rule tables:
     input:
         comparison_tables,
+        all_paper_tables,
         f"{RESULTS}/report",
         missing_instance_folders,

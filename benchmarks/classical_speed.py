@@ -29,6 +29,7 @@ from snakemake.utils import validate
 from amodal.datasets import load_dataset_cached
 from amodal.experiments import Plan
 from amodal.html_report import build_report, instance_rows
+from amodal.tables.paper_files import write_ground_truth_tables, write_paper_tables
 from amodal.tables.render import aggregate_experiment, compare_experiments
 from amodal.runner import run_job
 from amodal.workplan import Workplan
@@ -70,11 +71,19 @@ def run_in_process(config: dict, plan: Plan) -> dict[str, float]:
                                  experiment=experiment, dataset=dataset, description="",
                                  evaluate=plan.experiments[experiment]["evaluate"],
                                  csv_path=folder / "metrics.csv", table_path=folder / "table.md",
-                                 summary_path=folder / "summary.json")
+                                 summary_path=folder / "summary.json", instances=work.rows[dataset])
             summaries.append(folder / "summary.json")
         tables_dir = Path(config["results"]) / "tables"
         compare_experiments(summaries, experiments=config["experiments"], descriptions={}, dataset=dataset,
                             table_path=tables_dir / f"{dataset}.md", csv_path=tables_dir / f"{dataset}.csv")
+        per_instance = [Path(config["results"]) / e / dataset / "metrics.csv" for e in config["experiments"]]
+        paper = dict(experiments=config["experiments"], settings={}, dataset=dataset,
+                     bootstrap_settings=config["tables"]["bootstrap"])
+        write_paper_tables(summaries, per_instance, **paper, reference=config["tables"]["reference"],
+                           outputs=_table_files(tables_dir / dataset, ("methods", "failures")))
+        if any(row["gt"] for row in work.rows[dataset].values()):
+            write_ground_truth_tables(summaries, per_instance, **paper, outputs=_table_files(
+                tables_dir / dataset, ("ground_truth", "ground_truth_by_category")))
     spent["tables"] += time.perf_counter() - start
     start = time.perf_counter()
     results = Path(config["results"])
@@ -83,9 +92,15 @@ def run_in_process(config: dict, plan: Plan) -> dict[str, float]:
                  comparison_tables={d: (results / "tables" / f"{d}.md", results / "tables" / f"{d}.csv")
                                     for d in config["datasets"]},
                  experiment_tables={(e, d): (results / e / d / "table.md", results / e / d / "metrics.csv")
-                                    for d in config["datasets"] for e in config["experiments"]})
+                                    for d in config["datasets"] for e in config["experiments"]},
+                 paper_tables={d: [(p.stem, p, p.with_suffix(".csv"), p.with_suffix(".tex"))
+                                   for p in sorted((results / "tables" / d).glob("*.md"))] for d in config["datasets"]})
     spent["report"] += time.perf_counter() - start
     return dict(spent), work
+
+
+def _table_files(folder: Path, names) -> dict:
+    return {f"{name}_{ext}": folder / f"{name}.{ext}" for name in names for ext in ("csv", "md", "tex")}
 
 
 def run_workflow(config_path: Path, cores: int, shard_size: int | None = None) -> float:

@@ -13,6 +13,7 @@ from amodal.datasets import (
     COLUMNS,
     dedupe_ids,
     get_instance,
+    instance_category,
     load_coco,
     load_dataset,
     load_seed,
@@ -295,6 +296,16 @@ def test_synthetic_table_ids_and_paths_without_files(tmp_path):
         synthetic_table(out, -1)
 
 
+def test_a_synthetic_instances_category_is_read_from_its_scene_once_written(tmp_path):
+    row = synthetic_table(tmp_path / "syn", 1).to_dict("records")[0]
+    assert instance_category(row) == ""  # the scene is not written yet
+    scene = tmp_path / "syn" / "scene_0000" / "scene.json"
+    scene.parent.mkdir(parents=True)
+    scene.write_text(json.dumps({"query": "the red car", "category": "car", "objects": []}))
+    assert instance_category(row) == "car"
+    assert instance_category({"id": "x", "gt": "", "query": "the cat"}) == ""  # a seed label is no category
+
+
 # ----------------------------------------------------------------------------- COCO
 
 
@@ -319,10 +330,12 @@ def test_coco_one_instance_per_non_crowd_annotation(tmp_path):
     images = tmp_path / "images"
     _touch_image(images / "000001.jpg")  # 000002.jpg is missing
     table = load_coco(_write_coco(tmp_path), images)
-    assert list(table.columns) == COLUMNS + ["ann_id"]
+    assert list(table.columns) == COLUMNS + ["ann_id", "category"]
     assert list(table["id"]) == ["000001__101", "000001__102", "000002__201"]
     assert list(table["query"]) == ["the dog", "the car", "the dog"]
     assert list(table["ann_id"]) == [101, 102, 201]
+    # the category the tables break results down by comes from category_id, also for a missing image
+    assert [instance_category(row) for row in table.to_dict("records")] == ["dog", "car", "dog"]
     assert list(table["status"]) == ["ok", "ok", "missing_image"]
     assert str(images / "000002.jpg") in table["message"].iloc[2]
     assert (table["gt"] == "").all()

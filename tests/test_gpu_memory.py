@@ -123,7 +123,7 @@ def test_the_diffusers_backend_splits_its_inpainting_batch_and_fails_one_instanc
             {"size": 64, "diffusers": {"model": "m", "dtype": "float32", "scheduler": "default", "seed": 3, "steps": 1,
                                        "guidance": 1.0, "prompt_template": "a {}"}},
             {"backend": "grounded_sam", "grounded_sam": {}}, {"backend": "geometric"}, {}, None)
-        monkeypatch.setattr(backend, "_check", lambda state, completion: PassResult(completion, state.visible, state.visible))
+        monkeypatch.setattr(backend, "_check_many", lambda pairs: [PassResult(c, s.visible, s.visible) for s, c in pairs])
         backend.single_pass = True
         prompts = {"a": "cat", "b": "huge", "c": "dog"}
         states = []

@@ -1,9 +1,11 @@
 """The model-based metrics (CLIP score, feature similarity, LPIPS, hidden LPIPS) through the evaluate
 stage's own loading (amodal.evaluate.model_metric_entries, amodal.models.loaded), against the
 reference library on the same networks: torchmetrics' CLIPScore (given the same tiny random-weight
-open_clip model through its model/processor hook) and torchmetrics'
+open_clip model through its model/processor hook), torchmetrics'
 LearnedPerceptualImagePatchSimilarity (reading the same random backbone file from the torch hub
-cache, as it reads torchvision's). Every expected image is built here by hand, slice by slice."""
+cache, as it reads torchvision's), and for feature similarity with DINOv2 and ResNet-50,
+transformers' Dinov2Model and BitImageProcessor and torchvision's ResNet and classification transform
+called here, with torch's cosine_similarity. Every expected image is built here by hand, slice by slice."""
 
 import shutil
 
@@ -21,7 +23,7 @@ from amodal.models.clip import build_clip
 from amodal.models.lpips import load_lpips
 from amodal.schema import validated
 from metric_references import clip_score, clip_score_metric, lpips as lpips_reference
-from tiny_models import CLIP, write_lpips_backbone
+from tiny_models import CLIP, DINOV2_CROP, RESNET50, write_lpips_backbone, write_resnet50_checkpoint, write_tiny_dinov2
 
 BG = (124, 116, 104)
 HUB_NAME = "alexnet-owt-7be5be79.pth"  # torchvision's file name, which torchmetrics looks for
@@ -33,14 +35,18 @@ def weights(tmp_path_factory):
     torch.manual_seed(0)
     torch.save(build_clip(config=CLIP)[0].state_dict(), folder / "clip.pt")
     write_lpips_backbone(folder / "alexnet.pth")
+    write_tiny_dinov2(folder / "dinov2")
+    write_resnet50_checkpoint(folder / "resnet50.pth")
     return folder
 
 
 @pytest.fixture(scope="module")
 def models(weights):
     return {"device": "cpu", "paths": {"clip_vit_b32_openai": str(weights / "clip.pt"),
-                                       "lpips_alex": str(weights / "alexnet.pth")},
-            "architectures": {"clip_vit_b32_openai": {"config": CLIP}}}
+                                       "lpips_alex": str(weights / "alexnet.pth"),
+                                       "dinov2_base": str(weights / "dinov2"),
+                                       "resnet50_imagenet1k_v2": str(weights / "resnet50.pth")},
+            "architectures": {"clip_vit_b32_openai": {"config": CLIP}, "resnet50_imagenet1k_v2": RESNET50}}
 
 
 @pytest.fixture
@@ -135,6 +141,111 @@ def test_feature_similarity_equals_torchmetrics_image_to_image_clipscore(weights
     ours = entries["feature_similarity"]
     assert ours["cosine"] > 0 and ours["value"] == ours["cosine"]
     assert ours["value"] == pytest.approx(expected, rel=1e-5)
+
+
+# --- feature similarity with DINOv2 and ResNet-50 ---------------------------------------------------
+
+
+def features_only(model):
+    return spec(clip_score={"enabled": False}, lpips={"enabled": False}, feature_similarity={"model": model})
+
+
+def dinov2_reference(folder, images):
+    """CLS tokens of transformers' Dinov2Model on BitImageProcessor's pixels: the square resized
+    whole (height and width given, no crop), bicubic, ImageNet mean and std; the final layer norm
+    applied here to the last layer's hidden states."""
+    from transformers import BitImageProcessor, Dinov2Model
+    from transformers.image_utils import PILImageResampling
+
+    processor = BitImageProcessor(do_resize=True, size={"height": DINOV2_CROP, "width": DINOV2_CROP},
+                                  resample=PILImageResampling.BICUBIC, do_center_crop=False, do_rescale=True,
+                                  rescale_factor=1 / 255, do_normalize=True, image_mean=[0.485, 0.456, 0.406],
+                                  image_std=[0.229, 0.224, 0.225])
+    pixels = processor(images=images, return_tensors="pt").pixel_values
+    assert pixels.shape == (len(images), 3, DINOV2_CROP, DINOV2_CROP)
+    model = Dinov2Model.from_pretrained(folder).eval()
+    with torch.no_grad():
+        hidden = model(pixel_values=pixels, output_hidden_states=True).hidden_states[-1]
+        return model.layernorm(hidden)[:, 0]
+
+
+def resnet50_reference(checkpoint, images):
+    """torchvision's ResNet (the test's own build, one block per stage as RESNET50) on torchvision's
+    ImageNet classification transform resizing the square to 224 (no crop), up to its average pool."""
+    from PIL import Image
+    from torchvision.models.feature_extraction import create_feature_extractor
+    from torchvision.models.resnet import Bottleneck, ResNet
+    from torchvision.transforms._presets import ImageClassification
+
+    model = ResNet(Bottleneck, RESNET50["layers"])
+    model.load_state_dict(torch.load(checkpoint, weights_only=True))
+    pool = create_feature_extractor(model.eval(), {"avgpool": "pool"})
+    transform = ImageClassification(crop_size=224, resize_size=224)
+    batch = torch.stack([transform(Image.fromarray(image)) for image in images])
+    with torch.no_grad():
+        return pool(batch)["pool"].flatten(1)
+
+
+@pytest.mark.parametrize("model", ["dinov2_base", "resnet50_imagenet1k_v2"])
+def test_feature_similarity_with_another_backbone_is_the_cosine_of_its_embeddings_computed_independently(
+        weights, models, model):
+    image, visible, rgba, offset = photo_and_output()
+    entries, facts = model_metric_entries(features_only(model), models, image, visible, rgba, offset, "cat", None)
+    source, output = (np.rint(side).astype(np.uint8) for side in visible_pair_by_hand(image, visible, rgba))
+    if model == "dinov2_base":
+        embeddings = dinov2_reference(weights / "dinov2", [source, output])
+        assert facts["feature_similarity"] == {"weights": "dinov2_base", "checkpoint": "dinov2", "input_size": 56,
+                                               "backbone": "dinov2 ViT (width 32, 2 layers, patch 14)"}
+    else:
+        embeddings = resnet50_reference(weights / "resnet50.pth", [source, output])
+        assert embeddings.shape == (2, 2048)
+        assert facts["feature_similarity"] == {"weights": "resnet50_imagenet1k_v2", "checkpoint": "resnet50.pth",
+                                               "input_size": 224, "backbone": "resnet50 (bottleneck blocks 1-1-1-1)"}
+    expected = float(torch.nn.functional.cosine_similarity(embeddings[0:1], embeddings[1:2]))
+    ours = entries["feature_similarity"]
+    assert expected < 0.999  # half the object was repainted: the random networks see it
+    assert ours["value"] == ours["cosine"] == pytest.approx(expected, abs=1e-5)
+    assert 1 - ours["value"] == pytest.approx(1 - expected, rel=1e-3)  # random networks give cosines near 1
+    assert set(entries) >= {"clip_score", "lpips"} and facts.keys() == {"feature_similarity"}
+    # the input itself as the output: the same embedding
+    same = np.dstack([image, np.full(visible.shape, 255, np.uint8)])
+    entries, _ = model_metric_entries(features_only(model), models, image, visible, same, (0, 0), "cat", None)
+    assert entries["feature_similarity"]["value"] == pytest.approx(1.0, abs=1e-6)
+
+
+@pytest.mark.parametrize("model, looked_for", [("dinov2_base", "dinov2-base"),
+                                               ("resnet50_imagenet1k_v2", "resnet50-11ad3fa6.pth")])
+def test_an_absent_encoder_makes_feature_similarity_missing_naming_the_file_and_the_fetch(
+        tmp_path, monkeypatch, model, looked_for):
+    import huggingface_hub.constants
+
+    monkeypatch.setenv("AMODAL_WEIGHTS", str(tmp_path / "weights"))
+    monkeypatch.setenv("TORCH_HOME", str(tmp_path / "torch"))
+    monkeypatch.setattr(huggingface_hub.constants, "HF_HUB_CACHE", str(tmp_path / "hf"))
+    image, visible, rgba, offset = photo_and_output()
+    entries, facts = model_metric_entries(features_only(model), {"device": "cpu"}, image, visible, rgba, offset,
+                                          "cat", None)
+    assert facts == {}
+    entry = entries["feature_similarity"]
+    assert is_missing(entry) and entry["value"] is None
+    assert str(tmp_path / "weights" / looked_for) in entry["missing"]
+    assert f"amodal weights fetch {model}" in entry["missing"]
+
+
+def test_the_definition_names_the_backbone_its_embedding_preprocessing_and_checkpoint():
+    from amodal.metrics.definitions import definitions
+
+    facts = {"feature_similarity": {"weights": "dinov2_base", "checkpoint": "facebook/dinov2-base@0123456789ab",
+                                    "backbone": "dinov2 ViT (width 768, 12 layers, patch 14)", "input_size": 224}}
+    text = definitions(features_only("dinov2_base"), facts)["feature_similarity"]
+    assert "DINOv2 ViT-B/14" in text and "pooler_output" in text and "after the final layer norm" in text
+    assert ("weights dinov2_base (checkpoint facebook/dinov2-base@0123456789ab, backbone dinov2 ViT (width 768, "
+            "12 layers, patch 14), input size 224)") in text
+    assert "224 x 224 px, bicubic" in text and "no crop" in text and "RGB (124, 116, 104)" in text
+    resnet = definitions(features_only("resnet50_imagenet1k_v2"))["feature_similarity"]
+    assert "ResNet-50" in resnet and "IMAGENET1K_V2" in resnet and "global average pool before fc" in resnet
+    assert "bilinear" in resnet
+    assert "CLIP image encoder" in definitions()["feature_similarity"]  # the default
 
 
 # --- LPIPS ------------------------------------------------------------------------------------------
@@ -276,3 +387,52 @@ def test_the_evaluate_folder_key_changes_when_a_metric_checkpoint_appears(tmp_pa
                                          lpips={"enabled": False}))
     (tmp_path / "weights" / "ViT-B-32.pt").unlink()
     assert experiment_keys(off, {}) == experiment_keys(off, {"paths": {"clip_vit_b32_openai": str(tmp_path)}})
+
+
+def test_the_evaluate_folder_key_covers_the_feature_backbone_and_whether_its_checkpoint_was_found(tmp_path,
+                                                                                                 monkeypatch):
+    import huggingface_hub.constants
+
+    from amodal.experiments import experiment_keys
+    from amodal.schema import load_experiment
+
+    monkeypatch.setenv("AMODAL_WEIGHTS", str(tmp_path / "weights"))
+    monkeypatch.setenv("TORCH_HOME", str(tmp_path / "torch"))
+    monkeypatch.setattr(huggingface_hub.constants, "HF_HUB_CACHE", str(tmp_path / "hf"))
+    experiment = load_experiment("baseline_classical")[1]
+    dinov2 = dict(experiment, evaluate=spec(feature_similarity={"model": "dinov2_base"}))
+    resnet = dict(experiment, evaluate=spec(feature_similarity={"model": "resnet50_imagenet1k_v2"}))
+    keys = {name: experiment_keys(e, {})["evaluate"] for name, e in
+            (("clip", experiment), ("dinov2", dinov2), ("resnet", resnet))}
+    assert len(set(keys.values())) == 3
+    folder = tmp_path / "weights" / "dinov2-base"
+    folder.mkdir(parents=True)
+    for name in ("config.json", "model.safetensors"):
+        (folder / name).write_text("{}")
+    assert experiment_keys(dinov2, {})["evaluate"] == keys["dinov2"]  # an incomplete folder is not found
+    (folder / "preprocessor_config.json").write_text("{}")
+    assert experiment_keys(dinov2, {})["evaluate"] != keys["dinov2"]
+    (tmp_path / "torch" / "hub" / "checkpoints").mkdir(parents=True)
+    (tmp_path / "torch" / "hub" / "checkpoints" / "resnet50-11ad3fa6.pth").write_bytes(b"x")
+    assert experiment_keys(resnet, {})["evaluate"] != keys["resnet"]
+
+
+def test_doctor_lists_the_feature_encoder_as_an_optional_checkpoint(tmp_path, monkeypatch):
+    import huggingface_hub.constants
+
+    from amodal import doctor
+    from amodal.schema import load_experiment
+
+    monkeypatch.setenv("AMODAL_WEIGHTS", str(tmp_path / "weights"))
+    monkeypatch.setenv("TORCH_HOME", str(tmp_path / "torch"))
+    monkeypatch.setattr(huggingface_hub.constants, "HF_HUB_CACHE", str(tmp_path / "hf"))
+    experiment = load_experiment("baseline_classical")[1]
+    experiment = dict(experiment, evaluate=spec(feature_similarity={"model": "dinov2_base"}))
+    assert doctor.metric_weights(experiment)["dinov2_base"] == ["evaluate/feature_similarity"]
+    text, ok = doctor.report("dino", experiment, {"device": "cpu"})
+    line = next(line for line in text.splitlines() if line.strip().startswith("dinov2_base"))
+    assert ok  # optional: the run goes on, the metric is missing
+    assert "evaluate/feature_similarity" in line and str(tmp_path / "weights" / "dinov2-base") in line
+    assert "amodal weights fetch dinov2_base" in line
+    text, _ = doctor.report("dino", experiment, {"device": "cpu", "paths": {"dinov2_base": str(tmp_path)}})
+    assert f"found at {tmp_path}" in next(line for line in text.splitlines() if "dinov2_base" in line)

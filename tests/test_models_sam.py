@@ -152,3 +152,35 @@ def test_vit_b_key_names_and_shapes():
     assert tuple(state["image_encoder.patch_embed.proj.weight"].shape) == (768, 3, 16, 16)
     assert "image_encoder.blocks.11.attn.qkv.weight" in state
     assert "image_encoder.blocks.12.attn.qkv.weight" not in state
+
+
+def test_segment_many_embeds_in_batches_and_equals_segment_alone(model, monkeypatch):
+    """Images of different sizes embedded together give what segment_anything's own predictor
+    gives for each image alone; an image without boxes is not embedded."""
+    import amodal.models.sam as sam_module
+    from segment_anything import SamPredictor
+
+    monkeypatch.setattr(sam_module, "ENCODER_BATCH", 2)
+    images = [photo(5), np.ascontiguousarray(photo(6)[:80, :100]), photo(7), photo(8)]
+    boxes = [BOXES, BOXES[:2] * 0.7, np.zeros((0, 4)), BOXES[1:]]
+    batch_sizes = []
+    handle = model.image_encoder.register_forward_hook(lambda m, args, out: batch_sizes.append(args[0].shape[0]))
+    try:
+        out = BoxSegmenter(model, "cpu").segment_many(images, boxes)
+    finally:
+        handle.remove()
+    assert batch_sizes == [2, 1]  # three images with boxes, two at a time
+    assert out[2][0].shape == (0, H, W) and out[2][1].shape == (0,)
+    reference = SamPredictor(model)
+    for image, box_array, (masks, iou) in zip(images, boxes, out):
+        assert masks.shape == (len(box_array),) + image.shape[:2]
+        if not len(box_array):
+            continue
+        reference.set_image(image)
+        for i, box in enumerate(box_array):
+            m, q, _ = reference.predict(box=box, multimask_output=False)
+            np.testing.assert_array_equal(masks[i], m[0])
+            np.testing.assert_allclose(iou[i], q[0], rtol=1e-4, atol=1e-5)
+    assert 0 < np.concatenate([m.ravel() for m, _ in out]).mean() < 1
+    with pytest.raises(ValueError):
+        BoxSegmenter(model, "cpu").segment_many(images, boxes[:2])

@@ -20,7 +20,7 @@ from workflow_helpers import ROOT, SNAKEMAKE, command, environment, make_workdir
 CLUSTER = ROOT / "tools" / "slurm_local.sh"
 TOOLS = ("sinfo", "squeue", "scontrol", "slurmctld", "slurmd", "munged")
 N_SCENES = 3
-LOCAL_RULES = {"aggregate", "compare", "html_report", "all"}  # run by Snakemake itself, not submitted
+LOCAL_RULES = {"aggregate", "compare", "paper_tables", "ground_truth_tables", "html_report", "all"}  # run by Snakemake itself, not submitted
 RUN_TIMEOUT_S = 600
 
 

@@ -14,7 +14,7 @@ from amodal.cli import main as cli
 from workflow_helpers import ROOT, job_counts, make_workdir, planned_rules, snakemake, write_config
 
 DOWNSTREAM_OF_ORDER = {"order": 1, "complete": 1, "rgba": 1, "evaluate": 1, "collect": 1, "aggregate": 1,
-                       "compare": 1, "html_report": 1, "all": 1}
+                       "compare": 1, "paper_tables": 1, "ground_truth_tables": 1, "html_report": 1, "all": 1}
 
 
 def stage_folder(workdir, experiment, instance, stage):
@@ -91,7 +91,8 @@ def test_appending_scenes_reruns_only_the_shards_that_gain_them(tmp_path):
     per_shard = {"scenes": 1, "ground": 1, "tag": 1, "segment": 1, "prompt": 1,
                  "order": 2, "complete": 2, "rgba": 2, "evaluate": 2, "collect": 2}
     expected = {kind: 2 * n for kind, n in per_shard.items()}
-    assert job_counts(planned) == dict(expected, aggregate=2, compare=1, html_report=1, all=1)
+    assert job_counts(planned) == dict(expected, aggregate=2, compare=1, paper_tables=1, ground_truth_tables=1,
+                                       html_report=1, all=1)
 
 
 @pytest.mark.parametrize("replaced", ["cutouts/tiger_01.png", "backgrounds/BACKGROUND", "cutouts/cutouts.csv"])

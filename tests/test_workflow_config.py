@@ -28,6 +28,12 @@ def run(workdir, config, experiment=None):
     ({"datasets": {"bench": GOOD_DATASET}, "experiments": ["no_such_experiment"]},
      "experiment 'no_such_experiment' is listed in config 'experiments'"),
     ({"datasets": {"bench": GOOD_DATASET}, "resources": {"gpu": {"mem_mb": -5}}}, "On instance['resources']['gpu']['mem_mb']"),
+    ({"datasets": {"bench": GOOD_DATASET}, "tables": {"bootstrap": {"confidence": 1.5}}},
+     "On instance['tables']['bootstrap']['confidence']"),
+    ({"datasets": {"bench": GOOD_DATASET}, "tables": {"bootstrap": {"resamples": 5}}},
+     "On instance['tables']['bootstrap']['resamples']"),
+    ({"datasets": {"bench": GOOD_DATASET}, "tables": {"reference": "no_such_file.yaml"}},
+     "reference file no_such_file.yaml: cannot be read"),
 ])
 def test_a_bad_config_key_is_named_before_any_job(tmp_path, config, named):
     done = run(tmp_path, config)

@@ -1,8 +1,10 @@
 """Every metric of the paper through the real workflow on the CPU: two benchmark scenes (ground
-truth) completed by the weight-free classical pipeline, scored with the tiny random-weight CLIP
-and a random LPIPS backbone. The CLIP score of each delivered file is recomputed here with
-torchmetrics' CLIPScore; the classical path copies the visible pixels, so its visible-part
-metrics are known by hand (SSIM 1, LPIPS 0, feature similarity 1) and the tables must say so."""
+truth) completed by the weight-free classical pipeline, scored with the tiny random-weight CLIP,
+a random LPIPS backbone and, for feature similarity, a tiny random-weight DINOv2 (the CLIP
+encoder's feature similarity is checked against torchmetrics in test_metrics_models). The CLIP
+score of each delivered file is recomputed here with torchmetrics' CLIPScore; the classical path
+copies the visible pixels, so its visible-part metrics are known by hand (SSIM 1, LPIPS 0,
+feature similarity 1) and the tables must say so."""
 
 import json
 
@@ -19,7 +21,7 @@ EXPERIMENT = {
     "description": "Oracle grounding, geometric order, classical completion; every metric with tiny models.",
     "ground": {"backend": "oracle"}, "tag": {"backend": "oracle"}, "segment": {"backend": "oracle"},
     "order": {"backend": "geometric"}, "prompt": {"backend": "query"}, "complete": {"backend": "classical"},
-    "evaluate": {"lpips": {"size": 64}},
+    "evaluate": {"lpips": {"size": 64}, "feature_similarity": {"model": "dinov2_base"}},
 }
 SCENES = ["scene_0000", "scene_0001"]
 BG = (124, 116, 104)
@@ -74,6 +76,9 @@ def test_every_metric_has_a_value_and_the_clip_score_is_torchmetrics(run, scene)
     assert record["models"]["lpips"] == {"weights": "lpips_alex", "checkpoint": "alexnet.pth", "backbone": "alex",
                                          "size": 64}
     assert record["models"]["clip_score"]["input_size"] == 32
+    assert record["models"]["feature_similarity"] == {"weights": "dinov2_base", "checkpoint": "dinov2",
+                                                      "backbone": "dinov2 ViT (width 32, 2 layers, patch 14)",
+                                                      "input_size": 56}
 
 
 def test_the_networks_are_loaded_once_per_evaluate_job(run):
@@ -81,6 +86,7 @@ def test_the_networks_are_loaded_once_per_evaluate_job(run):
     (log,) = (run / "results" / "logs" / "stages" / "bench" / "evaluate" / folders["evaluate"].name).glob("*.log")
     text = log.read_text()
     assert text.count("loaded clip clip_vit_b32_openai") == 1 and text.count("loaded lpips lpips_alex") == 1
+    assert text.count("loaded features dinov2_base") == 1
 
 
 def test_the_tables_give_the_model_metrics_their_definitions_and_say_what_is_by_construction(run):
@@ -96,6 +102,7 @@ def test_the_tables_give_the_model_metrics_their_definitions_and_say_what_is_by_
     assert "weights clip_vit_b32_openai (checkpoint clip.pt, input size 32)" in table
     assert "backbone weights lpips_alex (checkpoint alexnet.pth, backbone alex)" in table
     assert "resized to 64 x 64 px" in table
+    assert "DINOv2 ViT-B/14" in table and "weights dinov2_base (checkpoint dinov2, backbone dinov2 ViT" in table
     summary = io.read_json(run / "results" / "tiny_metrics" / "bench" / "summary.json")
     assert summary["visible_copied"] is True and summary["evaluate"]["lpips"]["size"] == 64
     own = (run / "results" / "tiny_metrics" / "bench" / "table.md").read_text()

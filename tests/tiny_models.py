@@ -21,6 +21,13 @@ CLIP = {
 RAM_PLUS = dict(image_size=96, embed_dim=16, depths=[1, 1, 2, 1], num_heads=[1, 1, 2, 2], window_size=3,
                 descriptions=2, text_width=16, head_width=32, head_heads=2, head_intermediate=64)
 INSTAORDER = {"layers": [1, 1, 1, 1]}
+# DINOv2 at tiny width: position embeddings for 98 px (7 x 7 patches) evaluated at a 56 px crop
+# (4 x 4), so they are interpolated, as facebook/dinov2-base's 518 px ones are at 224 px.
+DINOV2 = dict(hidden_size=32, num_hidden_layers=2, num_attention_heads=2, intermediate_size=64, patch_size=14,
+              image_size=98)
+DINOV2_CROP = 56
+# ResNet-50's key names and widths with one bottleneck block per stage.
+RESNET50 = {"layers": [1, 1, 1, 1]}
 GROUNDING_DINO = dict(enc_layers=1, dec_layers=1, num_queries=12, dim_feedforward=64)
 BERT_VOCAB = ["[PAD]", "[UNK]", "[CLS]", "[SEP]", "[MASK]", ".", "?", "a", "the", "cat", "dog", "photo", "of",
               "background", "person", "car", "cup", "bird", "camera", "potato", "cone"]
@@ -42,8 +49,8 @@ def write_tiny_bert(folder: Path) -> Path:
 
 
 def write_tiny_checkpoints(folder: Path) -> dict:
-    """Tiny SAM (vit_b layout), GroundingDINO SwinT-OGC, CLIP ViT-B-32, SD inpainting, RAM++ and InstaOrder
-    checkpoints and a random LPIPS AlexNet backbone under `folder`; returns the config `models` section that makes the workflow load them on the CPU."""
+    """Tiny SAM (vit_b layout), GroundingDINO SwinT-OGC, CLIP ViT-B-32, SD inpainting, RAM++, InstaOrder and
+    DINOv2 checkpoints and a random LPIPS AlexNet backbone under `folder`; returns the config `models` section that makes the workflow load them on the CPU."""
     import torch
 
     from amodal.models.clip import build_clip
@@ -63,6 +70,7 @@ def write_tiny_checkpoints(folder: Path) -> dict:
     torch.save({"step": 1, "state_dict": {f"module.{k}": v for k, v in build_instaorder(INSTAORDER["layers"]).state_dict().items()}},
                folder / "instaorder.pth.tar")
     write_lpips_backbone(folder / "alexnet.pth")
+    dinov2 = write_tiny_dinov2(folder / "dinov2")
     return {
         "device": "cpu",
         # the same tiny SAM answers for vit_b (the tests' experiments) and vit_h (paper.yaml)
@@ -70,7 +78,8 @@ def write_tiny_checkpoints(folder: Path) -> dict:
                   "groundingdino_swint_ogc": str(folder / "dino.pth"),
                   "bert_base_uncased": str(bert), "clip_vit_b32_openai": str(folder / "clip.pt"),
                   "sd2_inpainting": str(inpainting), "ram_plus_swin_large_14m": str(ram_plus),
-                  "instaorder_od": str(folder / "instaorder.pth.tar"), "lpips_alex": str(folder / "alexnet.pth")},
+                  "instaorder_od": str(folder / "instaorder.pth.tar"), "lpips_alex": str(folder / "alexnet.pth"),
+                  "dinov2_base": str(dinov2)},
         "architectures": {"sam_vit_b": {"tiny": SAM}, "sam_vit_h": {"tiny": SAM},
                           "groundingdino_swint_ogc": {"overrides": GROUNDING_DINO},
                           "clip_vit_b32_openai": {"config": CLIP}, "ram_plus_swin_large_14m": RAM_PLUS,
@@ -91,6 +100,38 @@ def write_lpips_backbone(path: Path, net: str = "alexnet", seed: int = 0) -> Pat
     state = {k: v if k.startswith("features.") else torch.zeros(1, dtype=v.dtype).expand(v.shape) for k, v in state.items()}
     path.parent.mkdir(parents=True, exist_ok=True)
     torch.save(state, path)
+    return path
+
+
+def write_tiny_dinov2(folder: Path, seed: int = 0) -> Path:
+    """A transformers folder of the real `Dinov2Model` at tiny size (`DINOV2`) with random weights
+    and facebook/dinov2-base's image processor settings but for its sizes (bicubic, ImageNet mean
+    and std, crop `DINOV2_CROP`)."""
+    import torch
+    from transformers import BitImageProcessor, Dinov2Config, Dinov2Model
+
+    torch.manual_seed(seed)
+    Dinov2Model(Dinov2Config(**DINOV2)).save_pretrained(folder)
+    crop = {"height": DINOV2_CROP, "width": DINOV2_CROP}
+    BitImageProcessor(size={"shortest_edge": DINOV2_CROP * 8 // 7}, crop_size=crop, resample=3,
+                      image_mean=[0.485, 0.456, 0.406], image_std=[0.229, 0.224, 0.225]).save_pretrained(folder)
+    return folder
+
+
+def write_resnet50_checkpoint(path: Path, layers=RESNET50["layers"], seed: int = 0) -> Path:
+    """A torchvision ResNet-50 checkpoint in the released layout (`conv1.*`, `layer<k>.*`, `fc.*`)
+    with `layers` bottleneck blocks per stage and random weights and batch-norm statistics."""
+    import torch
+    from torchvision.models.resnet import Bottleneck, ResNet
+
+    torch.manual_seed(seed)
+    model = ResNet(Bottleneck, list(layers))
+    for module in model.modules():  # statistics other than 0 and 1, so that the loaded ones matter
+        if isinstance(module, torch.nn.BatchNorm2d):
+            module.running_mean.uniform_(-0.1, 0.1)
+            module.running_var.uniform_(0.5, 1.5)
+    path.parent.mkdir(parents=True, exist_ok=True)
+    torch.save(model.state_dict(), path)
     return path
 
 

@@ -386,8 +386,9 @@ def _coco_ann_row(ann: dict, images: dict, names: dict, images_dir: Path, source
 def load_coco(annotations, images_dir, categories=None) -> pd.DataFrame:
     """One instance per non-crowd annotation of a COCO instances JSON, query "the <category>".
 
-    `categories` (names or ids) restricts the load to those categories. The table has an extra
-    column `ann_id` so a later stage can rebuild the ground truth from the annotation.
+    `categories` (names or ids) restricts the load to those categories. The table has extra
+    columns `ann_id`, so a later stage can rebuild the ground truth from the annotation, and
+    `category`, the annotation's category name (`instance_category`).
     """
     images_dir = Path(images_dir)
     images, anns, cats = _coco_sections(read_json_lenient(annotations), annotations)
@@ -400,8 +401,31 @@ def load_coco(annotations, images_dir, categories=None) -> pd.DataFrame:
             continue
         row = _coco_ann_row(ann, by_id, names, images_dir, annotations)
         row["ann_id"] = ann.get("id")
+        row["category"] = names[ann["category_id"]]
         rows.append(row)
-    return _finish(rows, extra_columns=("ann_id",))
+    return _finish(rows, extra_columns=("ann_id", "category"))
+
+
+# ----------------------------------------------------------------------------- categories
+
+
+def instance_category(row: dict) -> str:
+    """The category of the object an instance asks for, where its dataset says: the table's
+    `category` column (COCO: the annotation's category), else the target's category in its
+    synthetic scene file (`gt`, once the scene is written); "" where the dataset does not say
+    (a seed-format label is free text, not a category)."""
+    category = row.get("category")
+    if isinstance(category, str) and category:
+        return category
+    gt = row.get("gt")
+    if isinstance(gt, str) and gt.endswith(".json") and os.path.isfile(gt):
+        try:
+            scene = read_json_lenient(gt)
+        except ValueError:
+            return ""
+        found = scene.get("category") if isinstance(scene, dict) else None
+        return found if isinstance(found, str) else ""
+    return ""
 
 
 # ----------------------------------------------------------------------------- dispatch
@@ -473,7 +497,7 @@ def check_images(table: pd.DataFrame) -> pd.DataFrame:
 
 # ----------------------------------------------------------------------------- cache
 
-CACHE_VERSION = 2  # 2: the upright size of every image is kept
+CACHE_VERSION = 3  # 2: the upright size of every image is kept; 3: COCO tables have `category`
 
 
 def _stat_key(path) -> list:

@@ -10,6 +10,8 @@ re-orders the other segments with the experiment's order settings to find what s
 
 from __future__ import annotations
 
+import logging
+import time
 import zlib
 
 import numpy as np
@@ -68,20 +70,30 @@ class DiffusersBackend:
             )
 
         completions = map_splitting(inpaint, states)
-        return [completion if isinstance(completion, OutOfMemory) else self._checked(state, completion)
-                for state, completion in zip(states, completions)]
+        start = time.perf_counter()
+        pairs = [(state, completion) for state, completion in zip(states, completions)
+                 if not isinstance(completion, OutOfMemory)]
+        checked = iter(map_splitting(self._check_many, pairs))  # split in halves on out-of-memory
+        results = [completion if isinstance(completion, OutOfMemory) else next(checked) for completion in completions]
+        logging.getLogger(__name__).info("checked %d completions (re-segment, re-order) in %.3f s", len(pairs),
+                                         time.perf_counter() - start)
+        return results
 
-    def _checked(self, state: PassInput, completion: np.ndarray) -> PassResult | OutOfMemory:
-        """`_check`, or OutOfMemory when re-segmenting this completion does not fit on the GPU."""
-        return map_splitting(lambda pairs: [self._check(*pair) for pair in pairs], [(state, completion)])[0]
+    def _check_many(self, pairs: list[tuple[PassInput, np.ndarray]]) -> list[PassResult]:
+        """What each completion shows: the object's amodal mask and what still occludes it. The
+        completions are re-segmented together (SAM embeds them in batches), then ordered one by one."""
+        from .segment import detect_and_segment_many
 
-    def _check(self, state: PassInput, completion: np.ndarray) -> PassResult:
-        """What the completion shows: the object's amodal mask and what still occludes it."""
+        labels = [list(dict.fromkeys([*self.tags.get(state.instance, []), state.prompt])) for state, _ in pairs]
+        segmented = detect_and_segment_many([completion for _, completion in pairs], labels,
+                                            self.segment_spec["grounded_sam"], self.models)
+        return [self._check(state, completion, masks, records)
+                for (state, completion), (masks, records, _) in zip(pairs, segmented)]
+
+    def _check(self, state: PassInput, completion: np.ndarray, masks: np.ndarray, records: list[dict]) -> PassResult:
+        """The amodal mask and what still occludes it, from the completion's segments."""
         from .order import decide_order, occluder_mask
-        from .segment import detect_and_segment
 
-        labels = list(dict.fromkeys([*self.tags.get(state.instance, []), state.prompt]))
-        masks, records, _ = detect_and_segment(completion, labels, self.segment_spec["grounded_sam"], self.models)
         target = best_overlap(state.visible, masks)
         amodal = state.visible.copy() if target is None else masks[target]
         others = [i for i in range(len(masks)) if i != target]

@@ -19,6 +19,11 @@ def weights_needed(spec: dict) -> dict[str, list[str]]:
         if where not in needs[name]:
             needs[name].append(where)
 
+    from .experiments import planned_stages
+
+    # stages the experiment does not run (an external completion's tag, segment, order, prompt) load nothing
+    spec = {stage: spec[stage] if stage in planned_stages(spec) else {"backend": None} for stage in spec
+            if isinstance(spec[stage], dict)}
     for stage in ("ground", "segment"):
         if spec[stage]["backend"] == "grounded_sam":
             params = spec[stage]["grounded_sam"]
@@ -91,14 +96,32 @@ def uses_lisa(spec: dict) -> bool:
 
 def missing_settings(experiments: dict[str, dict], models: dict | None) -> list[str]:
     """One line per remote model some experiment calls whose address the config lacks (whether
-    it answers is `amodal doctor`'s question: at parse time the app may not be up yet)."""
+    it answers is `amodal doctor`'s question: at parse time the app may not be up yet), and per
+    experiment scoring another method's outputs whose folder is unset or absent (a missing file
+    is only its instance's `no_output`; a missing folder is a mistake in the experiment)."""
     from .models.lisa import settings
 
+    lines = [external_folder_problem(name, spec) for name, spec in experiments.items()]
+    lines = [line for line in lines if line]
     users = [name for name, spec in experiments.items() if uses_lisa(spec)]
     if not users or settings(models)["url"]:
-        return []
-    return [f"ground/lisa of experiment {', '.join(map(repr, users))} calls the LISA app but models.lisa.url is not "
-            f"set; start the app (docs/lisa.md) and set models.lisa.url to its address, e.g. http://127.0.0.1:7860/"]
+        return lines
+    return lines + [f"ground/lisa of experiment {', '.join(map(repr, users))} calls the LISA app but models.lisa.url is "
+                    f"not set; start the app (docs/lisa.md) and set models.lisa.url to its address, e.g. http://127.0.0.1:7860/"]
+
+
+def external_folder_problem(name: str, spec: dict) -> str | None:
+    """Why an experiment scoring another method's outputs cannot find their folder (None if it can)."""
+    if spec["complete"]["backend"] != "external":
+        return None
+    folder = (spec["complete"].get("external") or {}).get("dir")
+    if not folder:
+        return (f"complete/external of experiment {name!r} reads another method's outputs but complete.external.dir is "
+                "not set; set it to the folder holding them (docs/external.md)")
+    if not Path(folder).is_dir():
+        return (f"complete/external of experiment {name!r}: folder {folder} (complete.external.dir) does not exist; "
+                "export the method's outputs there (docs/external.md) or correct the path")
+    return None
 
 
 def lisa_line(models: dict | None) -> tuple[str, bool]:
@@ -134,6 +157,11 @@ def report(experiment: str, spec: dict, models: dict | None) -> tuple[str, bool]
         found, looked = find(name, models)
         state = f"found at {found}" if found else f"missing (looked at {looked}), so the metric is reported missing: amodal weights fetch {name}"
         lines.append(f"  {name:<26} {', '.join(where):<40} {state}")
+    if spec["complete"]["backend"] == "external":
+        problem = external_folder_problem(experiment, spec)
+        ok &= problem is None
+        state = problem or "folder {dir} (pattern {pattern}, placement {placement})".format(**spec["complete"]["external"])
+        lines.append(f"  {'external outputs':<26} {'complete/external':<40} {state}")
     if uses_lisa(spec):
         state, reachable = lisa_line(models)
         ok &= reachable

@@ -175,6 +175,14 @@ def model_metric_entries(spec: dict, models: dict | None, image, visible, rgba, 
         return scorer, {"weights": settings["model"], "checkpoint": loaded.checkpoint(settings["model"], models).name,
                         "input_size": scorer.input_size}
 
+    def feature_network(settings):
+        name = settings["model"]
+        encoder = loaded.feature_encoder(name, models)
+        backbone = (f"clip {loaded.CLIP_MODELS[name]} image encoder" if loaded.FEATURE_MODELS[name] == "clip"
+                    else encoder.backbone)
+        return encoder, {"weights": name, "checkpoint": loaded.checkpoint_label(loaded.checkpoint(name, models)),
+                         "backbone": backbone, "input_size": encoder.input_size}
+
     def lpips_network(settings):
         return loaded.lpips(settings["model"], models), {
             "weights": settings["model"], "checkpoint": loaded.checkpoint(settings["model"], models).name,
@@ -184,8 +192,8 @@ def model_metric_entries(spec: dict, models: dict | None, image, visible, rgba, 
     entries["clip_score"] = _model_entry("clip_score", clip, clip_network, facts,
                                          lambda scorer: model_based.clip_score(scorer, rgba, text, background))
     entries["feature_similarity"] = _model_entry(
-        "feature_similarity", features, clip_network, facts,
-        lambda scorer: None if pair is None else model_based.feature_similarity(scorer, pair, background))
+        "feature_similarity", features, feature_network, facts,
+        lambda encoder: None if pair is None else model_based.feature_similarity(encoder, pair, background))
     entries["lpips"] = _model_entry("lpips", lpips, lpips_network, facts,
                                     lambda net: None if pair is None else model_based.lpips(net, pair, background,
                                                                                             lpips["size"]))
@@ -216,7 +224,8 @@ def _model_entry(metric: str, settings: dict, network, facts: dict, compute):
 
 def run_evaluate(spec: dict, *, image, visible, segments_npz, segments_json, order, rgba, placement, gt,
                  instance: str, query: str = "", models: dict | None = None) -> dict:
-    """Load one instance's files and score it (the workflow's evaluate stage)."""
+    """Load one instance's files and score it (the workflow's evaluate stage). `segments_*` and
+    `order` are None for an experiment that plans no order stage (its order metric is None)."""
     from . import io
     from .matching import segment_matches
     from .truth import load_truth
@@ -231,6 +240,7 @@ def run_evaluate(spec: dict, *, image, visible, segments_npz, segments_json, ord
     ground_truth = order_info = None
     if truth is not None:
         ground_truth = GroundTruth(truth.visible, truth.amodal_in_frame, truth.whole, truth.whole_offset)
+    if truth is not None and segments_npz and order:  # experiments without an order stage: no order metric
         masks = io.read_mask_stack(segments_npz)
         records = io.read_json(segments_json)["segments"]
         matches = segment_matches(masks, records, truth.object_masks)

@@ -27,6 +27,26 @@ UPSTREAM = {
     "evaluate": ("rgba",),
 }
 
+# Completion backends that read none of the stages above them but grounding: `external` scores
+# another method's saved outputs, so tag, segment, order and prompt are not planned for it (the
+# visible mask stays: the visible-region metrics compare the same pixels for every method).
+GROUND_ONLY_COMPLETIONS = frozenset({"external"})
+
+
+def upstream(stage: str, spec: dict) -> tuple[str, ...]:
+    """The stages whose files `stage` reads directly in the experiment `spec` (`UPSTREAM`, except
+    for a completion backend that needs only the grounding)."""
+    if stage == "complete" and spec["complete"]["backend"] in GROUND_ONLY_COMPLETIONS:
+        return ("ground",)
+    return UPSTREAM[stage]
+
+
+def planned_stages(spec: dict) -> tuple[str, ...]:
+    """The stages the experiment runs, in `STAGES` order: evaluate and every stage it reaches
+    through `upstream` (all of them, unless the completion backend needs less)."""
+    return tuple(stage for stage in STAGES if stage == "evaluate" or stage in ancestors("evaluate", spec))
+
+
 # Backends that run on a GPU: their jobs take the `gpu` shard size and resources, and each job
 # claims a device of its own (amodal.devices) unless config `models.device` is cpu. The evaluate
 # stage is GPU-class when one of its model metrics is on and has its checkpoint (`device_class`).
@@ -60,14 +80,15 @@ def stage_key(stage: str, spec: dict, upstream_keys: dict[str, str], found: dict
 
 
 def experiment_keys(spec: dict, models: dict | None = None) -> dict[str, str]:
-    """The folder key of every stage of one experiment. The evaluate stage's key also covers which
-    of its model metrics' checkpoints this machine has (`models`: the config's section): a metric
-    scored `missing` for want of one is scored again once the checkpoint is there."""
+    """The folder key of every planned stage of one experiment (`planned_stages`). The evaluate
+    stage's key also covers which of its model metrics' checkpoints this machine has (`models`:
+    the config's section): a metric scored `missing` for want of one is scored again once the
+    checkpoint is there."""
     keys: dict[str, str] = {}
-    for stage in STAGES:
-        upstream = {name: keys[name] for name in UPSTREAM[stage]}
+    for stage in planned_stages(spec):
+        reads = {name: keys[name] for name in upstream(stage, spec)}
         found = _metric_checkpoints_found(spec[stage], models) if stage == "evaluate" else None
-        keys[stage] = stage_key(stage, spec[stage], upstream, found)
+        keys[stage] = stage_key(stage, spec[stage], reads, found)
     return keys
 
 
@@ -118,10 +139,10 @@ class Plan:
         self.runs: dict[tuple[str, str], StageRun] = {}
         for name, spec in experiments.items():
             keys = self.keys[name]
-            for position, stage in enumerate(STAGES):
-                lineage = {s: keys[s] for s in STAGES[:position] if s in _ancestors(stage)}
-                upstream = {s: keys[s] for s in UPSTREAM[stage]}
-                self.runs[(stage, keys[stage])] = StageRun(stage, keys[stage], spec[stage], upstream, lineage)
+            for stage in keys:
+                lineage = {s: keys[s] for s in keys if s in ancestors(stage, spec)}
+                reads = {s: keys[s] for s in upstream(stage, spec)}
+                self.runs[(stage, keys[stage])] = StageRun(stage, keys[stage], spec[stage], reads, lineage)
 
     def run(self, stage: str, key: str) -> StageRun:
         try:
@@ -131,12 +152,13 @@ class Plan:
             raise KeyError(f"no experiment in the config has {stage} folder {key!r}; known: {known}") from None
 
 
-def _ancestors(stage: str) -> set[str]:
+def ancestors(stage: str, spec: dict) -> set[str]:
+    """Every stage whose files reach `stage` in the experiment `spec`, directly or through others."""
     found: set[str] = set()
-    todo = list(UPSTREAM[stage])
+    todo = list(upstream(stage, spec))
     while todo:
         name = todo.pop()
         if name not in found:
             found.add(name)
-            todo.extend(UPSTREAM[name])
+            todo.extend(upstream(name, spec))
     return found

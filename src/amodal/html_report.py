@@ -1,6 +1,7 @@
 """The visual report: `results/report/index.html`, a folder that opens in any browser offline.
 
-The page shows the comparison tables and each experiment's table, then one strip per instance:
+The page shows the comparison tables, the paper's tables and each experiment's table, then one
+strip per instance:
 the photo with its query and the ground truth (synthetic scenes), and for each experiment its
 status (and reason, if it failed), its metrics and its pictures: the result on a checkerboard,
 the visible mask, the occluders, and every inpainting pass. The instance data lies in
@@ -28,6 +29,8 @@ from .report_images import Thumbnails
 
 ASSETS = ("report.js", "report.css")
 RECORD_COLUMNS = ("id", "status", "reason")
+# Columns of metrics.csv that are text even where every cell is empty (never a metric).
+TEXT_COLUMNS = ("failure", "category")
 # One inpainting pass's files (amodal.complete.write_completion): iterations/<pass>/...
 PASS_INPUT, PASS_MASK, PASS_COMPLETION = "input.png", "mask.png", "completion.png"
 
@@ -48,7 +51,7 @@ def read_metrics_table(path) -> tuple[list[str], dict[str, dict]]:
     with open(path, newline="") as handle:
         rows = list(csv.DictReader(handle))
     extra = [c for c in (rows[0].keys() if rows else []) if c not in RECORD_COLUMNS]
-    numeric = [c for c in extra if all(row[c] in ("", None) or _parses(row[c]) for row in rows)]
+    numeric = [c for c in extra if c not in TEXT_COLUMNS and all(row[c] in ("", None) or _parses(row[c]) for row in rows)]
     by_id = {}
     for row in rows:
         by_id[row["id"]] = {
@@ -167,12 +170,14 @@ class ReportBuilder:
 
 def build_report(out_dir, *, cache_dir, experiments: list[str], instances: dict[str, list[dict]],
                  comparison_tables: dict[str, tuple[str, str]], experiment_tables: dict[tuple[str, str], tuple[str, str]],
+                 paper_tables: dict[str, list[tuple[str, str, str, str]]] | None = None,
                  results=None, title: str = "amodal: visual report") -> None:
     """Write the report folder.
 
     instances: dataset -> its instance-table rows (id, image, query, gt), in table order.
     comparison_tables: dataset -> (Markdown, CSV) of the experiments compared.
     experiment_tables: (experiment, dataset) -> (table.md, metrics.csv).
+    paper_tables: dataset -> [(table name, Markdown, CSV, LaTeX)] (amodal.tables.paper_files).
     results: the results root the records lie in (default: the report folder's parent,
     as in the workflow's `<results>/report`).
     """
@@ -195,7 +200,7 @@ def build_report(out_dir, *, cache_dir, experiments: list[str], instances: dict[
         "instances": rows,
     }
     _write(out / "data.js", "window.AMODAL_REPORT = " + json.dumps(data, separators=(",", ":"), sort_keys=True) + ";\n")
-    tables_html = _tables_section(out, comparison_tables, experiment_tables)
+    tables_html = _tables_section(out, comparison_tables, experiment_tables, paper_tables or {})
     assets = resources.files("amodal") / "data" / "report"
     for name in ASSETS:
         _write(out / name, (assets / name).read_text())
@@ -204,19 +209,34 @@ def build_report(out_dir, *, cache_dir, experiments: list[str], instances: dict[
     builder.thumbs.prune_cache()
 
 
+def paper_tables_by_dataset(keys, markdown, csv_paths, tex_paths) -> dict[str, list[tuple[str, str, str, str]]]:
+    """`build_report`'s paper_tables from aligned lists: keys (dataset, table name) and the
+    table's Markdown, CSV and LaTeX files."""
+    found: dict[str, list[tuple[str, str, str, str]]] = {}
+    for (dataset, name), md, csv_path, tex in zip(keys, markdown, csv_paths, tex_paths):
+        found.setdefault(dataset, []).append((name, md, csv_path, tex))
+    return found
+
+
 def _write(path: Path, text: str) -> None:
     with io.atomic_path(path) as tmp:
         tmp.write_text(text)
         os.chmod(tmp, 0o644)  # readable when the folder is served (mkstemp makes files private)
 
 
-def _tables_section(out: Path, comparison_tables, experiment_tables) -> str:
-    """The tables as HTML, their CSV files copied into the report (tables/...)."""
+def _tables_section(out: Path, comparison_tables, experiment_tables, paper_tables) -> str:
+    """The tables as HTML, their CSV (and LaTeX) files copied into the report (tables/...)."""
     parts = []
     for dataset, (markdown, csv_path) in comparison_tables.items():
         link = _copy(csv_path, out, f"tables/{dataset}.csv")
         parts.append(f'<section class="table">{to_html(Path(markdown).read_text(), shift=1)}'
                      f'<p><a href="{link}">{html.escape(dataset)}.csv</a></p></section>')
+        for name, markdown, csv_path, tex_path in paper_tables.get(dataset, []):
+            links = [(_copy(path, out, f"tables/{dataset}/{name}.{ext}"), f"{name}.{ext}")
+                     for path, ext in ((csv_path, "csv"), (tex_path, "tex"))]
+            anchors = " · ".join(f'<a href="{link}">{html.escape(text)}</a>' for link, text in links)
+            parts.append(f'<details class="table"><summary>{html.escape(dataset)}: {html.escape(name)}</summary>'
+                         f'{to_html(Path(markdown).read_text(), shift=2)}<p>{anchors}</p></details>')
     for (experiment, dataset), (markdown, metrics_csv) in experiment_tables.items():
         link = _copy(metrics_csv, out, f"tables/{experiment}/{dataset}/metrics.csv")
         parts.append(f'<details class="table"><summary>{html.escape(experiment)} on {html.escape(dataset)}</summary>'

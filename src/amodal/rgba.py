@@ -1,9 +1,10 @@
 """Stage `rgba`: the deliverable, visible pixels blended over the completed ones, cropped to the object.
 
-Follows the seed's recipe (visible cut from the 5x5-eroded mask, its edge shrunk by 10 px,
+Backend `blend` follows the seed's recipe (visible cut from the 5x5-eroded mask, its edge shrunk by 10 px,
 then blended over the completion with a 5-px transition), except that the transition really
 feathers: in the seed's code the distance weights are 0 inside the visible mask and the
-blended values are written to a temporary copy, so its transition is a hard cut.
+blended values are written to a temporary copy, so its transition is a hard cut. Backend
+`as_is` delivers the completion as it is (another method's output, scored unchanged).
 """
 
 from __future__ import annotations
@@ -48,17 +49,43 @@ def compose(image, visible, completion, amodal, region: Region, spec: dict):
     return rgba[y0:y1, x0:x1], (region.x0 + x0, region.y0 + y0)
 
 
+def cut_out(pixels, mask, region: Region):
+    """The completion as it is, cropped to its object, and its placement (x, y) in image
+    coordinates; (None, None) when there is no object. `pixels` (in `region`'s frame, as `mask`)
+    is RGB, whose alpha is then `mask`, or RGBA carrying its own alpha (another method's output:
+    kept exactly, soft edges included, cropped to its non-transparent pixels)."""
+    pixels = np.asarray(pixels, np.uint8)
+    if pixels.shape[-1] == 4:
+        rgba, present = pixels, pixels[..., 3] > 0
+    else:
+        rgba = np.dstack([pixels, np.asarray(mask, bool).astype(np.uint8) * 255])
+        present = np.asarray(mask, bool)
+    box = bbox(present)
+    if box is None:
+        return None, None
+    y0, x0, y1, x1 = box
+    return rgba[y0:y1, x0:x1], (region.x0 + x0, region.y0 + y0)
+
+
 def whole_image_region(image_shape) -> Region:
     return Region(0, 0, image_shape[0], image_shape[1])
 
 
 def deliverable(image, visible, status: str, completion, amodal, region: Region | None, spec: dict):
     """(RGBA, offset) for a completion of the given status, or (None, None) when there is none:
-    a completion that found nothing occluding delivers the visible object as it is."""
+    a completion that found nothing occluding delivers the visible object as it is. Backend
+    `blend` puts the input's visible pixels over the completion (the seed's recipe); `as_is`
+    delivers the completion's own pixels inside its amodal mask (or with its own alpha, when the
+    completion is RGBA), nothing of the input pasted over them (a method scored as it made its
+    output: complete `external`, docs/external.md)."""
+    as_is = spec.get("backend", "blend") == "as_is"
     if status == "completed":
-        return compose(image, visible, completion, amodal, region, spec)
+        if as_is:
+            return cut_out(completion, amodal, region)
+        return compose(image, visible, np.asarray(completion)[..., :3], amodal, region, spec)
     if status == "not_occluded":
-        return compose(image, visible, image, visible, whole_image_region(image.shape), spec)
+        whole = whole_image_region(image.shape)
+        return cut_out(image, visible, whole) if as_is else compose(image, visible, image, visible, whole, spec)
     return None, None
 
 
@@ -68,6 +95,18 @@ def no_result_kind(completion_status: str, visible: np.ndarray) -> str:
     if completion_status == "invalid_query":
         return "grounding_failure" if visible.any() else "empty_mask"
     return "no_output"
+
+
+def _read_with_alpha(path) -> np.ndarray:
+    """The completion as RGBA when its file has an alpha channel, else as RGB."""
+    from PIL import Image
+
+    from . import io
+
+    with Image.open(path) as im:
+        if im.mode in ("RGBA", "LA"):
+            return np.asarray(im.convert("RGBA")).copy()
+    return io.read_rgb(path)
 
 
 def run_rgba(spec: dict, image_path, visible_path, complete_path, completion_path, amodal_path):
@@ -80,7 +119,9 @@ def run_rgba(spec: dict, image_path, visible_path, complete_path, completion_pat
     record = io.read_json(complete_path)
     status = record["status"]
     if status == "completed":
-        completion, amodal, region = io.read_rgb(completion_path), io.read_mask(amodal_path), Region(**record["crop"])
+        # as_is keeps an alpha the completion carries (an external method's own, soft edges included)
+        read = _read_with_alpha if spec.get("backend", "blend") == "as_is" else io.read_rgb
+        completion, amodal, region = read(completion_path), io.read_mask(amodal_path), Region(**record["crop"])
     else:
         completion = amodal = region = None
     rgba, offset = deliverable(image, visible, status, completion, amodal, region, spec)

@@ -86,8 +86,9 @@ def _evaluate(spec, key, item, out, shared):
     from .evaluate import run_evaluate
 
     reads = item["reads"]
-    record = run_evaluate(spec, image=item["image"], visible=reads["visible"], segments_npz=reads["masks"],
-                          segments_json=reads["segments"], order=reads["order"], rgba=reads["rgba"],
+    # an experiment without an order stage (an external completion) has no order to score
+    record = run_evaluate(spec, image=item["image"], visible=reads["visible"], segments_npz=reads.get("masks"),
+                          segments_json=reads.get("segments"), order=reads.get("order"), rgba=reads["rgba"],
                           placement=reads["placement"], gt=item["gt"], instance=item["id"], query=item.get("query", ""),
                           models=shared.get("models"))
     io.write_json(out["metrics"], provenance.stamp(record, "evaluate", key))
@@ -172,6 +173,35 @@ def run_complete_job(spec: dict, key: str, items: list[dict], shared: dict) -> d
     return statuses
 
 
+def run_external_job(spec: dict, key: str, items: list[dict]) -> dict[str, str]:
+    """The completion stage of an experiment that scores another method's outputs: each
+    instance's file is read and written as this stage's files (`amodal.external`); a missing
+    or unusable file fails only its instance (`no_output`, `bad_input`)."""
+    from . import io
+    from .complete import write_completion
+    from .external import complete_external
+    from .stage import run_stage
+
+    statuses = {}
+    for item in items:
+        reads, out = item["reads"], layout.stage_outputs(item["folder"], "complete")
+
+        def body(item=item, reads=reads, out=out):
+            ground = io.read_json(reads["ground"])
+            image = io.read_instance_image(item["image"], item["id"])
+            files = {name: (entry or {}).get("path") for name, entry in item["external"].items()}
+            result, read = complete_external(spec, files, image.shape, item["id"])
+            # the method's output is scored whatever our grounding's validity test said of the query
+            record = dict(result.record("external", ""), external=read, ground_status=ground["status"])
+            write_completion(result, provenance.stamp(record, "complete", key), record_path=out["record"],
+                             completion_path=out["completion"], amodal_path=out["amodal"],
+                             iterations_dir=out["iterations"])
+
+        statuses[item["id"]] = run_stage(dict(reads, image=item["image"]), out, body, instance=item["id"])
+        log.info("complete %s: %s", item["id"], statuses[item["id"]])
+    return statuses
+
+
 def run_scenes_job(spec: dict, items: list[dict]) -> None:
     """Build a shard of synthetic-benchmark scenes (cutouts and backgrounds read once)."""
     from pathlib import Path
@@ -206,6 +236,8 @@ def run_job(kind: str, spec: dict, key: str, items: list[dict], manifest: str, s
         log.info("claimed GPU %s at %.3f", ",".join(claim(gpus)), time.time())
     if kind == "scenes":
         run_scenes_job(spec, items)
+    elif kind == "complete" and spec["backend"] == "external":
+        statuses = run_external_job(spec, key, items)
     elif kind == "complete":
         statuses = run_complete_job(spec, key, items, dict(shared or {}, models=models, context=context))
     elif kind == "collect":

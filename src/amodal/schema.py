@@ -137,6 +137,9 @@ def resolve_input_paths(config: dict, root=None, workdir=None) -> dict:
 
     for key in INPUT_PATHS:
         config[key] = located(config[key]) if key in config else inside(shipped_default(key, root))
+    tables = config.get("tables")
+    if isinstance(tables, dict) and "reference" in tables:  # no default: published rows are opt-in
+        tables["reference"] = located(tables["reference"])
     datasets = config.get("datasets")
     for spec in datasets.values() if isinstance(datasets, dict) else []:
         if not isinstance(spec, dict):

@@ -75,24 +75,36 @@ def strongest(detections: list, limit: int | None) -> list:
 
 def detect_and_segment(image: np.ndarray, labels: list[str], params: dict, models: dict | None):
     """GroundingDINO boxes for all labels in one caption (the seed's ". ".join), one SAM mask per
-    box, every box decoded together on one image embedding. Returns ((N, H, W) masks, records)."""
+    box, every box decoded together on one image embedding. Returns ((N, H, W) masks, records,
+    caption)."""
+    return detect_and_segment_many([image], [labels], params, models)[0]
+
+
+def detect_and_segment_many(images: list[np.ndarray], label_lists: list[list[str]], params: dict, models: dict | None):
+    """`detect_and_segment` for each (image, labels) pair: GroundingDINO image by image, then SAM
+    with the images embedded in batches (`BoxSegmenter.segment_many`)."""
     from .models import loaded
     from .models.grounding_dino import caption_for
 
-    labels = [label for label in labels if label and label.strip()]
-    if not labels:
-        return np.zeros((0,) + image.shape[:2], dtype=bool), [], ""
-    caption = caption_for(labels)
-    grounder = loaded.grounder(params["detector"], params["text_encoder"], models,
-                               params["box_threshold"], params["text_threshold"])
-    detections = strongest(grounder.detect(image, caption), params.get("max_boxes"))
-    if not detections:
-        return np.zeros((0,) + image.shape[:2], dtype=bool), [], caption
-    boxes = np.array([d.box_xyxy for d in detections], dtype=np.float32)
-    masks, ious = loaded.sam_segmenter(params["sam"], models).segment(image, boxes)
-    records = [{"label": d.phrase, "score": float(d.score), "sam_iou": float(iou), "box_xyxy": [float(v) for v in d.box_xyxy]}
-               for d, iou in zip(detections, ious)]
-    return masks, records, caption
+    found = []
+    for image, labels in zip(images, label_lists):
+        labels = [label for label in labels if label and label.strip()]
+        if not labels:
+            found.append(([], ""))
+            continue
+        caption = caption_for(labels)
+        grounder = loaded.grounder(params["detector"], params["text_encoder"], models,
+                                   params["box_threshold"], params["text_threshold"])
+        found.append((strongest(grounder.detect(image, caption), params.get("max_boxes")), caption))
+    boxes = [np.array([d.box_xyxy for d in detections], dtype=np.float32).reshape(-1, 4) for detections, _ in found]
+    segmented = (loaded.sam_segmenter(params["sam"], models).segment_many(images, boxes) if any(len(b) for b in boxes)
+                 else [(np.zeros((0,) + image.shape[:2], dtype=bool), np.zeros((0,), dtype=np.float32)) for image in images])
+    out = []
+    for (detections, caption), (masks, ious) in zip(found, segmented):
+        records = [{"label": d.phrase, "score": float(d.score), "sam_iou": float(iou),
+                    "box_xyxy": [float(v) for v in d.box_xyxy]} for d, iou in zip(detections, ious)]
+        out.append((masks, records, caption))
+    return out
 
 
 def segment_grounded_sam(image: np.ndarray, visible: np.ndarray, tags: list[str], spec: dict, models: dict | None):

@@ -3,7 +3,7 @@
 A job processes one shard of one dataset for one stage folder key (or one experiment, for
 `collect`). Its outputs are the per-instance folders it fills, so Snakemake caches and checks
 each instance's stage folder. Jobs depend on each other through shard manifests (see
-`Workplan`), on the stages directly upstream (`experiments.UPSTREAM`) only: a stage also reads
+`Workplan`), on the stages directly upstream (`experiments.upstream`) only: a stage also reads
 files of earlier ancestors (complete reads ground's mask), and those reach it through the
 chain, since whatever reruns an ancestor reruns every stage between. The workflow turns each job into one rule (`workflow/rules/*.smk`), and
 `benchmarks/classical_speed.py` runs the very same jobs in one process, so both do the same
@@ -21,7 +21,8 @@ import pandas as pd
 
 from . import layout
 from .datasets import OK
-from .experiments import GT_BACKENDS, STAGES, UPSTREAM, Plan, device_class
+from .experiments import GT_BACKENDS, Plan, device_class
+from .external import external_fingerprint, external_inputs
 from .shards import shards
 
 DEFAULT_SHARD_SIZE = {"cpu": 16, "gpu": 32}
@@ -163,23 +164,24 @@ class Workplan:
             for shard, members in by_device["cpu"].items():
                 self._scene_job(dataset, shard, members)
         for experiment, keys in self.plan.keys.items():
-            for stage in STAGES:
-                key = keys[stage]
+            for stage, key in keys.items():  # the experiment's planned stages, in STAGES order
                 if (stage, key) in stage_device:
                     continue
-                spec = self.plan.run(stage, key).spec
+                run = self.plan.run(stage, key)
+                spec = run.spec
                 self._check_ground_truth(dataset, experiment, stage, spec, ids, runnable)
                 device = stage_device[(stage, key)] = device_class(stage, spec, self.config.get("models"))
                 for shard, members in by_device[device].items():
-                    if UPSTREAM[stage]:
-                        lineage = self.plan.run(stage, key).lineage
-                        needs = [m for up in UPSTREAM[stage] for m in self._manifests(
-                            dataset, up, lineage[up], members, shard_of[stage_device[(up, lineage[up])]])]
+                    if run.upstream:
+                        needs = [m for up, up_key in run.upstream.items() for m in self._manifests(
+                            dataset, up, up_key, members, shard_of[stage_device[(up, up_key)]])]
                     elif self._is_synthetic(dataset):
                         needs = self._manifests(dataset, "scenes", "synthetic", members, shard_of["cpu"])
                     else:
                         rows = self.rows[dataset]
                         needs = [rows[i][name] for i in members for name in layout.INSTANCE_READS[stage] if rows[i][name]]
+                    if stage == "complete" and spec["backend"] == "external":
+                        needs = needs + external_inputs(spec, dataset, members)
                     self._stage_job(dataset, stage, key, spec, device, shard, members, needs)
             self.collected[(experiment, dataset)] = []
             self.collect_manifests[(experiment, dataset)] = []
@@ -228,11 +230,14 @@ class Workplan:
 
     def _stage_job(self, dataset, stage, key, spec, device, shard, members, needs) -> None:
         lineage = dict(self.plan.run(stage, key).lineage)
+        external = stage == "complete" and spec["backend"] == "external"
         items = []
         for instance in members:
             row = self.rows[dataset][instance]
             folders = {up: layout.stage_folder(self.results, dataset, instance, up, lineage[up]) for up in lineage}
-            reads = {name: layout.stage_outputs(folders[up], up)[file] for name, (up, file) in layout.STAGE_READS[stage].items()}
+            # a stage reads what its experiment planned (an external completion plans no order stage)
+            reads = {name: layout.stage_outputs(folders[up], up)[file]
+                     for name, (up, file) in layout.STAGE_READS[stage].items() if up in folders}
             items.append({
                 "id": instance,
                 "image": row["image"],
@@ -240,11 +245,14 @@ class Workplan:
                 "query": row["query"],
                 # only the rgba stage places results in the photo itself (amodal.working)
                 **({"source_image": row["source_image"]} if stage == "rgba" and row.get("source_image") else {}),
+                # the file an external completion reads, with its size and mtime: a replaced file
+                # changes the job's params, so Snakemake reruns its shard (docs/external.md)
+                **({"external": external_fingerprint(spec, dataset, instance)} if external else {}),
                 "reads": reads,
                 "folder": layout.stage_folder(self.results, dataset, instance, stage, key),
             })
-        shared = {"wallpaper": self.config["wallpaper"]} if stage == "complete" else {}
-        context = ({up: self.plan.run(up, lineage[up]).spec for up in ("segment", "order")}
+        shared = {"wallpaper": self.config["wallpaper"]} if stage == "complete" and not external else {}
+        context = ({up: self.plan.run(up, lineage[up]).spec for up in ("segment", "order") if up in lineage}
                    if stage == "complete" else {})
         self.jobs.append(Job(
             rule=rule_name(stage, dataset, key, shard),
@@ -267,7 +275,7 @@ class Workplan:
     def _collect_job(self, dataset, experiment, keys, shard, members, needs) -> None:
         items = []
         for instance in members:
-            folders = {stage: layout.stage_folder(self.results, dataset, instance, stage, keys[stage]) for stage in STAGES}
+            folders = {stage: layout.stage_folder(self.results, dataset, instance, stage, key) for stage, key in keys.items()}
             reads = {name: layout.stage_outputs(folders[stage], stage)[file]
                      for name, (stage, file) in layout.DELIVERABLES.items()}
             folder = layout.experiment_folder(self.results, experiment, dataset, instance)

@@ -21,6 +21,7 @@ rule aggregate:
         not_ok=not_ok_instances,
         description=experiment_description,
         evaluate=experiment_evaluate,
+        instances=instance_categories,
     log:
         f"{LOGS}/{{experiment}}/{{dataset}}/aggregate.log",
     localrule: True

@@ -9,6 +9,8 @@ from amodal.doctor import missing_settings, missing_weights
 from amodal.experiments import NAME_PATTERN, Plan
 from amodal.html_report import instance_rows
 from amodal.schema import read_experiment, resolve_input_paths
+from amodal.tables.paper_tables import METHOD_METRICS
+from amodal.tables.reference import read_reference
 from amodal.workplan import Workplan, job_resources
 
 
@@ -25,6 +27,12 @@ validate(config, "../schemas/config.schema.yaml")
 
 RESULTS = config["results"]
 LOGS = f"{RESULTS}/logs"
+# The published rows are read by the tables job at the very end: a broken file is named now.
+if config["tables"]["reference"]:
+    try:
+        read_reference(config["tables"]["reference"], METHOD_METRICS)
+    except ValueError as error:
+        raise WorkflowError(str(error)) from None
 
 
 def load_experiment(name):
@@ -130,6 +138,87 @@ def experiment_descriptions(wildcards):
     return {name: PLAN.experiments[name].get("description", "") for name in config["experiments"]}
 
 
+def instance_categories(wildcards):
+    """The instance-table rows that may say an instance's category (a COCO annotation's
+    category; a synthetic scene's file), read by the aggregate job (amodal.datasets.instance_category)."""
+    return {
+        i: {"category": row.get("category") or "", "gt": row["gt"]}
+        for i, row in WORK.rows[wildcards.dataset].items()
+        if row.get("category") or row["gt"]
+    }
+
+
+# ------------------------------------------------------------------ paper tables
+
+
+PAPER_TABLES = ("methods", "failures")
+GROUND_TRUTH_TABLES = ("ground_truth", "ground_truth_by_category")
+TABLE_FORMATS = ("csv", "md", "tex")
+
+
+def ground_truth_datasets():
+    """Datasets with ground truth for at least one instance (the synthetic benchmark)."""
+    return [d for d in config["datasets"] if any(row["gt"] for row in WORK.rows[d].values())]
+
+
+def paper_table_keys():
+    """(dataset, table) of every paper table, dataset by dataset (ground-truth tables only
+    where there is ground truth)."""
+    with_truth = set(ground_truth_datasets())
+    return [
+        (dataset, table)
+        for dataset in config["datasets"]
+        for table in PAPER_TABLES + (GROUND_TRUTH_TABLES if dataset in with_truth else ())
+    ]
+
+
+def paper_table_files(ext="md"):
+    """The files of paper_table_keys() in one format."""
+    return [f"{RESULTS}/tables/{dataset}/{table}.{ext}" for dataset, table in paper_table_keys()]
+
+
+def all_paper_tables(wildcards):
+    return [path for ext in TABLE_FORMATS for path in paper_table_files(ext)]
+
+
+def paper_table_outputs(names):
+    """A paper-tables rule's outputs: <table>_<format> for each table, marked for the report."""
+    return {
+        f"{name}_{ext}": report(
+            f"{RESULTS}/tables/{{dataset}}/{name}.{ext}",
+            caption="../report/paper_tables.rst",
+            category="Tables",
+            subcategory="{dataset}",
+        )
+        for name in names
+        for ext in TABLE_FORMATS
+    }
+
+
+def paper_table_inputs(wildcards):
+    """Every experiment's summary and per-instance metrics on the dataset, and the published
+    reference rows' file when config tables.reference names one."""
+    per_experiment = f"{RESULTS}/{{experiment}}/{wildcards.dataset}"
+    found = {
+        "summaries": expand(f"{per_experiment}/summary.json", experiment=config["experiments"]),
+        "metrics": expand(f"{per_experiment}/metrics.csv", experiment=config["experiments"]),
+    }
+    if config["tables"]["reference"]:
+        found["reference"] = config["tables"]["reference"]
+    return found
+
+
+def experiment_settings(wildcards):
+    """Each experiment's file and description, printed beside the paper tables."""
+    return {
+        name: {
+            "file": str(Path(config["experiments_dir"]) / f"{name}.yaml"),
+            "description": PLAN.experiments[name].get("description", ""),
+        }
+        for name in config["experiments"]
+    }
+
+
 # ------------------------------------------------------------------ visual report
 
 
@@ -146,6 +235,9 @@ def report_tables(wildcards):
     return {
         "tables": expand(f"{RESULTS}/tables/{{dataset}}.md", dataset=config["datasets"]),
         "table_csvs": expand(f"{RESULTS}/tables/{{dataset}}.csv", dataset=config["datasets"]),
+        "paper_tables": paper_table_files("md"),
+        "paper_csvs": paper_table_files("csv"),
+        "paper_texs": paper_table_files("tex"),
         "experiment_tables": expand(f"{RESULTS}/{{experiment}}/{{dataset}}/table.md", zip, **per_experiment),
         "metrics": expand(f"{RESULTS}/{{experiment}}/{{dataset}}/metrics.csv", zip, **per_experiment),
     }

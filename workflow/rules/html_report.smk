@@ -13,6 +13,7 @@ rule html_report:
         cache=f"{RESULTS}/.cache/report",
         experiments=config["experiments"],
         pairs=report_pairs(),
+        paper_tables=paper_table_keys(),
         instances=report_instances,
     log:
         f"{LOGS}/html_report.log",

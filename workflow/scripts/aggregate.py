@@ -11,6 +11,7 @@ aggregate_experiment(
     dataset=snakemake.wildcards.dataset,
     description=snakemake.params.description,
     evaluate=snakemake.params.evaluate,
+    instances=snakemake.params.instances,
     csv_path=snakemake.output.csv,
     table_path=snakemake.output.table,
     summary_path=snakemake.output.summary,

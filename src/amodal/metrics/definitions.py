@@ -1,9 +1,10 @@
 """Every metric's name, constants and definition, written once and printed under every table.
 
 `definitions(spec, facts)` fills in the settings that change a number: the evaluate stage's
-spec (background colour, model weights names, LPIPS size; `experiment.schema.yaml`, section
-`evaluate`) and what the loaded models report about themselves (`facts`: checkpoint file,
-backbone, input size; recorded in each instance's `metrics.json` under `models`).
+spec (background colour, model weights names, feature-similarity encoder, LPIPS size;
+`experiment.schema.yaml`, section `evaluate`) and what the loaded models report about themselves
+(`facts`: checkpoint file, backbone, input size; recorded in each instance's `metrics.json` under
+`models`).
 """
 
 from __future__ import annotations
@@ -27,6 +28,29 @@ MODEL_METRICS = ("clip_score", "lpips", "feature_similarity", "hidden_lpips")
 # Of those, the ones that compare with the ground truth (None on datasets without it).
 GT_MODEL_METRICS = ("hidden_lpips",)
 
+# Feature similarity's image encoder per weights name (evaluate feature_similarity.model): what
+# the embedding is, and the preprocessing after the padding to a square. The square is resized
+# whole (no centre crop), so that no encoder cuts the object's ends.
+FEATURE_ENCODERS = {
+    "clip_vit_b32_openai": (
+        "the CLIP image encoder (its projected image embedding)",
+        "CLIP's own preprocessing (bicubic resize to its input size, centre crop, OpenAI mean and std)",
+    ),
+    "dinov2_base": (
+        "DINOv2 ViT-B/14 (transformers' Dinov2Model; the embedding is its pooler_output, the CLS token "
+        "of the last hidden state after the final layer norm, DINOv2's own x_norm_clstoken)",
+        "resized to the checkpoint's crop size with its resampling (224 x 224 px, bicubic, for "
+        "facebook/dinov2-base; PIL, 8 bits), no crop, scaled to [0, 1] and normalised with the "
+        "checkpoint's mean and std (ImageNet's)",
+    ),
+    "resnet50_imagenet1k_v2": (
+        "torchvision's ResNet-50, ImageNet weights IMAGENET1K_V2 (the embedding is the 2048-d "
+        "global average pool before fc)",
+        "resized to 224 x 224 px (bilinear, PIL, 8 bits), no crop, scaled to [0, 1] and normalised "
+        "with ImageNet's mean and std",
+    ),
+}
+
 # Table order.
 METRICS = (
     "visible_iou", "amodal_iou", "amodal_iou_in_frame", "hidden_psnr", "hidden_ssim", "hidden_lpips",
@@ -35,12 +59,13 @@ METRICS = (
 
 # What a failed instance's `failure` says happened, in the order a table lists them.
 FAILURE_KINDS = {
-    "bad_input": "the dataset could not offer the instance (missing or unreadable image, no query, ...)",
+    "bad_input": ("the dataset could not offer the instance (missing or unreadable image, no query, ...), or an "
+                  "external method's output file could not be used (unreadable, no alpha, wrong size, no placement)"),
     "stage_failure": "a stage failed on the instance's files, or ran out of GPU memory on it",
     "remote_failed": "a remote model (the LISA app) gave no usable answer",
     "empty_mask": "grounding found no visible pixel of the queried object",
     "grounding_failure": "the query failed the validity test (grounding score or visible area too low)",
-    "no_output": "the completion gave no result (the seed's no-output cases)",
+    "no_output": "the completion gave no result (the seed's no-output cases; an external method's missing or empty output)",
 }
 
 
@@ -118,10 +143,11 @@ def definitions(spec: dict | None = None, facts: dict | None = None) -> dict[str
             "mean over instances."
         ),
         "feature_similarity": (
-            "Reference-free (paper): cosine similarity of the image embeddings of the CLIP image "
-            f"encoder, weights {features['model']}{_facts(facts.get('feature_similarity'))}, of "
-            f"{visible_pair}, each padded to a square with the background colour, then CLIP's own "
-            "preprocessing; 1 = the same features; mean over instances."
+            "Reference-free (paper): cosine similarity of the image embeddings of "
+            f"{FEATURE_ENCODERS[features['model']][0]}, weights "
+            f"{features['model']}{_facts(facts.get('feature_similarity'))}, of {visible_pair}, each "
+            f"padded to a square with the background colour, then {FEATURE_ENCODERS[features['model']][1]}; "
+            "1 = the same features; mean over instances."
         ),
         "failure_rate": (
             "Failed instances / all instances, counted by kind: "

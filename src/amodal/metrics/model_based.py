@@ -1,7 +1,8 @@
 """The paper's model-based metrics: CLIP score, LPIPS and feature similarity.
 
-Each takes a loaded network (`amodal.models.loaded`: a `ClipScorer` or an `Lpips`, loaded once
-per shard job) and the arrays of one instance, and returns the raw quantity with the value:
+Each takes a loaded network (`amodal.models.loaded`: a `ClipScorer`, an `Lpips`, or for feature
+similarity the configured image encoder: CLIP's, DINOv2 or ResNet-50, `amodal.models.features`;
+loaded once per shard job) and the arrays of one instance, and returns the raw quantity with the value:
 
     clip_score           {"cosine", "value" = 100 x max(cosine, 0), "text"}
     feature_similarity   {"cosine", "value" = cosine}
@@ -11,8 +12,8 @@ The images are the pairs of `amodal.metrics.appearance` (visible pair for LPIPS 
 similarity, hidden pair for hidden LPIPS) and, for the CLIP score, the output composited on the
 background over its own extent. Every image is padded to a square with the background colour
 first (CLIP's preprocessing would otherwise crop the object's ends away, and LPIPS sees every
-object at one scale); LPIPS then resizes the square to its configured size, CLIP to its own
-input size. The definitions, word for word, are `amodal.metrics.definitions`.
+object at one scale); LPIPS then resizes the square to its configured size, CLIP and the other
+image encoders to their own input size. The definitions, word for word, are `amodal.metrics.definitions`.
 """
 
 from __future__ import annotations
@@ -50,9 +51,10 @@ def clip_score(scorer, rgba: np.ndarray, text: str, background: Sequence[int]) -
     return {"cosine": cosine, "value": 100.0 * max(cosine, 0.0), "text": text}
 
 
-def feature_similarity(scorer, pair: Pair, background: Sequence[int]) -> dict:
-    """Cosine of the image embeddings of the pair's two images (each squared)."""
-    first, second = scorer.image_embeddings([to_uint8(square(image, background))
+def feature_similarity(encoder, pair: Pair, background: Sequence[int]) -> dict:
+    """Cosine of the image embeddings of the pair's two images (each squared); `encoder` is any
+    network with `image_embeddings` (L2-normalised rows)."""
+    first, second = encoder.image_embeddings([to_uint8(square(image, background))
                                              for image in (pair.reference, pair.test)])
     cosine = float(np.dot(first, second))
     return {"cosine": cosine, "value": cosine}

@@ -197,23 +197,61 @@ class Inpainter:
         # CPU generators: the same seed gives the same noise on every device.
         generators = [torch.Generator(device="cpu").manual_seed(int(seed)) for seed in seeds]
         start = time.perf_counter()
-        result = self.pipeline(
-            prompt=[prompt_template.format(p) for p in prompts],
-            image=pil_images,
-            mask_image=pil_masks,
-            height=size,
-            width=size,
-            num_inference_steps=steps,
-            guidance_scale=guidance,
-            generator=generators,
-            output_type="np",
-        )
+        unet_timer = _UnetTimer(self.pipeline.unet)
+        with unet_timer:
+            result = self.pipeline(
+                prompt=[prompt_template.format(p) for p in prompts],
+                image=pil_images,
+                mask_image=pil_masks,
+                height=size,
+                width=size,
+                num_inference_steps=steps,
+                guidance_scale=guidance,
+                generator=generators,
+                output_type="np",
+            )
         arrays = np.asarray(result.images)  # (n, size, size, 3) float in [0, 1]
         # The job's log: what each batched call cost (benchmarks/throughput_gpu.py reads it).
-        logging.getLogger(__name__).info("inpainted %d at %d px, %d steps in %.3f s", n, size, steps,
-                                         time.perf_counter() - start)
+        logging.getLogger(__name__).info("inpainted %d at %d px, %d steps in %.3f s%s", n, size, steps,
+                                         time.perf_counter() - start, unet_timer.note())
         out = []
         for array, (h, w) in zip(arrays, shapes):
             array = (np.clip(array, 0.0, 1.0) * 255.0).round().astype(np.uint8)
             out.append(np.asarray(Image.fromarray(array, "RGB").resize((w, h), Image.LANCZOS)))
         return out
+
+
+class _UnetTimer:
+    """GPU time of the UNet's forwards during one pipeline call, from CUDA events recorded by
+    forward hooks (no synchronisation until the call ends); nothing on the CPU."""
+
+    def __init__(self, unet):
+        self.unet, self.pairs, self.handles = unet, [], []
+
+    def __enter__(self):
+        import torch
+
+        if torch.cuda.is_available() and getattr(self.unet, "device", None) is not None and self.unet.device.type == "cuda":
+            def before(module, args):
+                self.pairs.append([torch.cuda.Event(enable_timing=True), None])
+                self.pairs[-1][0].record()
+
+            def after(module, args, output):
+                self.pairs[-1][1] = torch.cuda.Event(enable_timing=True)
+                self.pairs[-1][1].record()
+
+            self.handles = [self.unet.register_forward_pre_hook(before), self.unet.register_forward_hook(after)]
+        return self
+
+    def __exit__(self, *exc):
+        for handle in self.handles:
+            handle.remove()
+        return False
+
+    def note(self) -> str:
+        """', UNet X s in N forwards' (the log line benchmarks/throughput_gpu.py reads), or ''."""
+        done = [(a, b) for a, b in self.pairs if b is not None]
+        if not done:
+            return ""
+        done[-1][1].synchronize()
+        return f", UNet {sum(a.elapsed_time(b) for a, b in done) / 1000:.3f} s in {len(done)} forwards"

@@ -23,6 +23,9 @@ TAG_MODELS = ("ram_plus_swin_large_14m",)
 DEPTH_MODELS = ("depth_anything_v2_small",)
 # weights name -> torchmetrics' LPIPS backbone (amodal.models.lpips)
 LPIPS_MODELS = {"lpips_alex": "alex", "lpips_vgg": "vgg", "lpips_squeeze": "squeeze"}
+# weights name -> the feature-similarity backbone: CLIP's image encoder (a `ClipScorer`) or one of
+# amodal.models.features
+FEATURE_MODELS = {"clip_vit_b32_openai": "clip", "dinov2_base": "dinov2", "resnet50_imagenet1k_v2": "resnet50"}
 
 
 def device_of(models: dict | None) -> str:
@@ -54,6 +57,18 @@ def _path(name: str, models: dict | None, config_key: str):
 def checkpoint(name: str, models: dict | None):
     """Where checkpoint `name` is on this machine (MissingCheckpoint when nowhere)."""
     return _path(name, models, f"models.paths.{name}")
+
+
+def checkpoint_label(path) -> str:
+    """A checkpoint's name for the records: its file or folder name, or `<repo>@<commit>` for a
+    snapshot of the Hugging Face cache (whose folder name alone is a bare commit hash)."""
+    from pathlib import Path
+
+    path = Path(path)
+    cache = path.parent.parent.name
+    if path.parent.name == "snapshots" and cache.startswith("models--"):
+        return f"{cache[len('models--'):].replace('--', '/')}@{path.name[:12]}"
+    return path.name
 
 
 def _arch(name: str, models: dict | None) -> dict:
@@ -178,3 +193,21 @@ def lpips(name: str, models: dict | None):
         return load_lpips(path, LPIPS_MODELS[name], name, device=device_of(models))
 
     return _once(("lpips", name), models, build)
+
+
+def feature_encoder(name: str, models: dict | None):
+    """The image encoder of feature similarity for weights `name`: the `ClipScorer` of a CLIP
+    checkpoint (shared with the CLIP score), else a `FeatureEncoder` (amodal.models.features)."""
+    if name not in FEATURE_MODELS:
+        raise ValueError(f"unknown feature-similarity weights {name!r}; known: {list(FEATURE_MODELS)}")
+    if FEATURE_MODELS[name] == "clip":
+        return clip_scorer(name, models)
+
+    def build():
+        path = _path(name, models, f"models.paths.{name}")  # first: a missing file costs no torch import
+
+        from .features import load_feature_encoder
+
+        return load_feature_encoder(path, FEATURE_MODELS[name], name, device=device_of(models), **_arch(name, models))
+
+    return _once(("features", name), models, build)

@@ -20,6 +20,10 @@ the last image array and re-embeds only when it is given a different array objec
 `segment` again with the *same* object reuses the embedding, so do not modify an image in
 place between calls (pass a new array, or call `forget_image()`). All boxes of one call are
 decoded in one batched pass of the prompt encoder and mask decoder (single-mask output).
+
+`BoxSegmenter.segment_many(images, boxes)` does the same for several images, embedding up to
+`ENCODER_BATCH` of them in one image-encoder call (every image is padded to 1024 x 1024 by SAM
+itself, so batching changes no input); the completion loop's checks between passes use it.
 """
 
 from __future__ import annotations
@@ -39,6 +43,8 @@ CHECKPOINT_FILES = {
     "vit_l": "sam_vit_l_0b3195.pth",
     "vit_b": "sam_vit_b_01ec64.pth",
 }
+
+ENCODER_BATCH = 8  # images per batched image-encoder call (out of memory halves it: gpu_memory)
 
 TINY_KEYS = ("encoder_embed_dim", "encoder_depth", "encoder_num_heads", "encoder_global_attn_indexes")
 
@@ -142,31 +148,77 @@ class BoxSegmenter:
         `image` is uint8 H x W x 3 RGB. Boxes are float pixel coordinates of the image as given
         (the predictor rescales them with the image). N = 0 gives empty arrays.
         """
-        if not (isinstance(image, np.ndarray) and image.dtype == np.uint8 and image.ndim == 3 and image.shape[2] == 3):
-            raise ValueError(
-                f"image must be a uint8 HxWx3 RGB array, got {getattr(image, 'dtype', type(image))} "
-                f"{getattr(image, 'shape', '')}"
-            )
-        boxes = np.asarray(boxes_xyxy, dtype=np.float32)
-        if boxes.size == 0:
-            boxes = boxes.reshape(0, 4)
-        if boxes.ndim != 2 or boxes.shape[1] != 4:
-            raise ValueError(f"boxes must have shape (N, 4), got {boxes.shape}")
-        height, width = image.shape[:2]
-        n = boxes.shape[0]
-        if n == 0:
-            return np.zeros((0, height, width), dtype=bool), np.zeros((0,), dtype=np.float32)
-
+        boxes = _checked(image, boxes_xyxy)
+        if boxes.shape[0] == 0:
+            return _empty(image)
         with torch.inference_mode(), self._autocast():
             if self._image is not image or not self.predictor.is_image_set:
                 self._image = None
                 self.predictor.set_image(image, image_format="RGB")
                 self._image = image
-            boxes_t = torch.as_tensor(boxes, dtype=torch.float32, device=self.device)
-            boxes_t = self.predictor.transform.apply_boxes_torch(boxes_t, (height, width))
-            masks, iou, _ = self.predictor.predict_torch(
-                point_coords=None, point_labels=None, boxes=boxes_t, multimask_output=False
-            )
+            return self._decode(image, boxes)
+
+    def segment_many(self, images: list[np.ndarray], boxes_xyxy: list[np.ndarray]) -> list[tuple[np.ndarray, np.ndarray]]:
+        """`segment` for each (image, boxes) pair, the images embedded `ENCODER_BATCH` at a time;
+        an image without boxes is not embedded."""
+        if len(images) != len(boxes_xyxy):
+            raise ValueError(f"got {len(images)} images and {len(boxes_xyxy)} box arrays")
+        boxes = [_checked(image, b) for image, b in zip(images, boxes_xyxy)]
+        out = [_empty(image) if b.shape[0] == 0 else None for image, b in zip(images, boxes)]
+        todo = [i for i, b in enumerate(boxes) if b.shape[0]]
+        for start in range(0, len(todo), ENCODER_BATCH):
+            chunk = todo[start:start + ENCODER_BATCH]
+            with torch.inference_mode(), self._autocast():
+                features, sizes = self._embed([images[i] for i in chunk])
+                for j, i in enumerate(chunk):
+                    # The predictor's state as `set_image` leaves it, for this image's decoding.
+                    self._image = None
+                    self.predictor.features = features[j:j + 1]
+                    self.predictor.original_size, self.predictor.input_size = images[i].shape[:2], sizes[j]
+                    self.predictor.is_image_set = True
+                    out[i] = self._decode(images[i], boxes[i])
+                    self._image = images[i]
+        return out
+
+    def _embed(self, images: list[np.ndarray]):
+        """Image-encoder features (B, C, h, w) of `images` in one call, and each one's resized size
+        (the steps of SamPredictor.set_image, batched)."""
+        batch, sizes = [], []
+        for image in images:
+            resized = self.predictor.transform.apply_image(image)
+            tensor = torch.as_tensor(resized, device=self.device).permute(2, 0, 1).contiguous()[None]
+            sizes.append(tuple(tensor.shape[-2:]))
+            batch.append(self.model.preprocess(tensor))
+        return self.model.image_encoder(torch.cat(batch)), sizes
+
+    def _decode(self, image: np.ndarray, boxes: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
+        """Every box decoded on the predictor's current embedding (inside inference mode)."""
+        height, width = image.shape[:2]
+        boxes_t = torch.as_tensor(boxes, dtype=torch.float32, device=self.device)
+        boxes_t = self.predictor.transform.apply_boxes_torch(boxes_t, (height, width))
+        masks, iou, _ = self.predictor.predict_torch(
+            point_coords=None, point_labels=None, boxes=boxes_t, multimask_output=False
+        )
         masks_np = masks[:, 0].cpu().numpy().astype(bool, copy=False)
         iou_np = iou[:, 0].float().cpu().numpy().astype(np.float32, copy=False)
         return masks_np, iou_np
+
+
+def _checked(image, boxes_xyxy) -> np.ndarray:
+    """The boxes as a float32 (N, 4) array, after checking the image is uint8 H x W x 3."""
+    if not (isinstance(image, np.ndarray) and image.dtype == np.uint8 and image.ndim == 3 and image.shape[2] == 3):
+        raise ValueError(
+            f"image must be a uint8 HxWx3 RGB array, got {getattr(image, 'dtype', type(image))} "
+            f"{getattr(image, 'shape', '')}"
+        )
+    boxes = np.asarray(boxes_xyxy, dtype=np.float32)
+    if boxes.size == 0:
+        boxes = boxes.reshape(0, 4)
+    if boxes.ndim != 2 or boxes.shape[1] != 4:
+        raise ValueError(f"boxes must have shape (N, 4), got {boxes.shape}")
+    return boxes
+
+
+def _empty(image: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
+    height, width = image.shape[:2]
+    return np.zeros((0, height, width), dtype=bool), np.zeros((0,), dtype=np.float32)

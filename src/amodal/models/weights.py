@@ -13,7 +13,7 @@ Looking a checkpoint up (`locate`, `resolve`) never touches the network; the ord
 3. for Hugging Face entries, the user's Hugging Face cache (`try_to_load_from_cache`); a
    folder entry counts only if every listed file is cached in one snapshot; for URL entries,
    the torch hub cache (`torch_hub_dir()`), where torch.hub and torchvision keep what they
-   download under the URL's file name (the LPIPS backbones).
+   download under the URL's file name (the LPIPS backbones, ResNet-50).
 
 `fetch` downloads with the standard library only: into `<file>.part`, resumed with an HTTP
 Range request from the part's size, checked against the manifest's size and sha256, then

@@ -22,7 +22,8 @@ def aggregate(records: list[dict]) -> dict:
 
     Returns {"n", "failures", "failure_rate", "failures_by_kind": {kind: count},
     "metrics": {name: {"mean", "pooled", "n"} or missing(reason)}, "visible_copied": bool,
-    "models": {metric: what its network reported}}. "n" inside a metric counts the instances that
+    "models": {metric: what its network reported}, "versions": {package: version(s) the records
+    were written with}}. "n" inside a metric counts the instances that
     gave it a value. Failed instances enter only the failure counts. `visible_copied` is true
     when every scored instance's output kept every visible pixel of the input unchanged (then
     visible_ssim is 1 by construction, not a finding).
@@ -49,6 +50,7 @@ def aggregate(records: list[dict]) -> dict:
         "metrics": metrics,
         "visible_copied": bool(consistency) and all(c.get("changed_pixels") == 0 for c in consistency),
         "models": model_facts(ok),
+        "versions": recorded_versions(records),
     }
 
 
@@ -68,6 +70,17 @@ def model_facts(records: list[dict]) -> dict:
         for metric, found in (record.get("models") or {}).items():
             facts.setdefault(metric, found)
     return facts
+
+
+def recorded_versions(records: list[dict]) -> dict[str, str]:
+    """The package versions the records say they were written with (`amodal.provenance`), each
+    package's distinct versions joined by ' / '; packages not installed are left out."""
+    found: dict[str, list[str]] = {}
+    for record in records:
+        for package, version in (record.get("versions") or {}).items():
+            if version != "not installed" and version not in found.setdefault(package, []):
+                found[package].append(version)
+    return {package: " / ".join(sorted(versions)) for package, versions in found.items() if versions}
 
 
 def _summary(per_instance: list, pooled: float | None) -> dict:

@@ -13,6 +13,7 @@ from pathlib import Path
 import pandas as pd
 
 from .. import io
+from ..datasets import instance_category
 from ..evaluate import failed_record
 from ..metrics import is_missing
 from ..metrics.definitions import METRICS, definitions
@@ -34,17 +35,20 @@ def instance_records(metric_paths: list, not_ok: list[dict]) -> tuple[list[str],
     return ids, records
 
 
-def per_instance_frame(ids: list[str], records: list[dict]) -> pd.DataFrame:
+def per_instance_frame(ids: list[str], records: list[dict], categories: dict[str, str] | None = None) -> pd.DataFrame:
+    """One row per instance: status, failure kind, reason, category ("" where the dataset does
+    not say) and every metric's ratio (empty where it has none)."""
     rows = []
     for instance, record in zip(ids, records):
         failure = (record.get("failure") or "stage_failure") if record["status"] != "ok" else ""
-        row = {"id": instance, "status": record["status"], "failure": failure, "reason": record.get("reason") or ""}
+        row = {"id": instance, "status": record["status"], "failure": failure, "reason": record.get("reason") or "",
+               "category": (categories or {}).get(instance, "")}
         ratios = record.get("metrics") or {}
         for name in TABLE_METRICS:
             value = ratios.get(name)
             row[name] = None if is_missing(value) else value
         rows.append(row)
-    return pd.DataFrame(rows, columns=["id", "status", "failure", "reason", *TABLE_METRICS])
+    return pd.DataFrame(rows, columns=["id", "status", "failure", "reason", "category", *TABLE_METRICS])
 
 
 def format_value(entry, key: str = "mean") -> str:
@@ -61,6 +65,15 @@ def definitions_block(summary: dict, names=(*TABLE_METRICS, "failure_rate"), tit
     texts = definitions(summary.get("evaluate"), summary.get("models"))
     lines = ["", f"{title}:", ""] + [f"- **{name}**: {texts[name]}" for name in names]
     return "\n".join(lines) + "\n"
+
+
+def definitions_for(labelled: list[tuple[str, dict]], names=(*TABLE_METRICS, "failure_rate")) -> str:
+    """The definitions of `names` for several (experiment, summary) pairs: once when every
+    experiment was scored with the same settings, else one block per experiment."""
+    blocks = {label: definitions_block(summary, names) for label, summary in labelled}
+    if len(set(blocks.values())) <= 1:
+        return next(iter(blocks.values()), "")
+    return "".join(definitions_block(summary, names, title=f"Metric definitions ({label})") for label, summary in labelled)
 
 
 def missing_block(*labelled: tuple[str, dict]) -> str:
@@ -87,11 +100,13 @@ def failure_line(summary: dict) -> str:
 
 
 def aggregate_experiment(metric_paths, *, not_ok, experiment, dataset, description, csv_path, table_path, summary_path,
-                         evaluate: dict | None = None):
+                         evaluate: dict | None = None, instances: dict[str, dict] | None = None):
     """metrics.csv, table.md and summary.json of one experiment on one dataset; `evaluate` is the
-    experiment's evaluate spec (its settings go into the definitions)."""
+    experiment's evaluate spec (its settings go into the definitions); `instances` are the
+    instance-table rows by id that may say an instance's category (`datasets.instance_category`)."""
     ids, records = instance_records(metric_paths, not_ok)
-    frame = per_instance_frame(ids, records)
+    categories = {i: instance_category(row) for i, row in (instances or {}).items()}
+    frame = per_instance_frame(ids, records, categories)
     summary = aggregate(records)
     summary.update(experiment=experiment, dataset=dataset, description=description, evaluate=evaluate)
     lines = [
@@ -152,11 +167,7 @@ def compare_experiments(summary_paths, *, experiments, descriptions, dataset, ta
         lines += ["", f"visible_ssim marked (copied): 1 {COPIED}, so it is no finding."]
     text = "\n".join(lines) + "\n"
     text += missing_block(*zip(experiments, summaries))
-    blocks = {name: definitions_block(s) for name, s in zip(experiments, summaries)}
-    if len(set(blocks.values())) <= 1:
-        text += next(iter(blocks.values()), "")
-    else:
-        text += "".join(definitions_block(s, title=f"Metric definitions ({name})") for name, s in zip(experiments, summaries))
+    text += definitions_for(list(zip(experiments, summaries)))
     with io.atomic_path(table_path) as tmp:
         tmp.write_text(text)
     with io.atomic_path(csv_path) as tmp:
