@@ -165,3 +165,35 @@ def test_the_failed_calls_memory_is_free_before_the_retry():
 
     assert map_splitting(call, [1, 2]) == [1, 2]
     assert alive_at_retry == [False, False, False]
+
+
+def test_config_models_batch_inpaint_bounds_each_call_and_changes_no_result(monkeypatch):
+    from amodal import diffusion
+    from amodal.models import loaded
+
+    class Inpainter:
+        def __init__(self):
+            self.sizes = []
+
+        def inpaint(self, images, masks, prompts, seeds, **kwargs):
+            self.sizes.append(len(images))
+            return [np.full_like(image, seed % 251) for image, seed in zip(images, seeds)]
+
+    def run(models):
+        fake = Inpainter()
+        monkeypatch.setattr(loaded, "inpainter", lambda *args: fake)
+        backend = diffusion.DiffusersBackend(
+            {"size": 64, "diffusers": {"model": "m", "dtype": "float32", "scheduler": "default", "seed": 3, "steps": 1,
+                                       "guidance": 1.0, "prompt_template": "a {}"}},
+            {"backend": "grounded_sam", "grounded_sam": {}}, {"backend": "geometric"}, {}, models)
+        monkeypatch.setattr(backend, "_check_many", lambda pairs: [PassResult(c, s.visible, s.visible) for s, c in pairs])
+        backend.single_pass = True
+        return fake.sizes, run_loop([instance(name) for name in "abcde"], SPEC, WALLPAPER, backend)
+
+    sizes, bounded = run({"batch": {"inpaint": 2}})
+    assert sizes == [2, 2, 1]
+    sizes, whole = run({"batch": {"inpaint": None}})
+    assert sizes == [5]
+    for one, other in zip(bounded, whole):
+        assert one.status == other.status == "completed"
+        assert np.array_equal(one.completion, other.completion)

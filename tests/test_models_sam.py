@@ -154,19 +154,17 @@ def test_vit_b_key_names_and_shapes():
     assert "image_encoder.blocks.12.attn.qkv.weight" not in state
 
 
-def test_segment_many_embeds_in_batches_and_equals_segment_alone(model, monkeypatch):
+def test_segment_many_embeds_in_batches_and_equals_segment_alone(model):
     """Images of different sizes embedded together give what segment_anything's own predictor
     gives for each image alone; an image without boxes is not embedded."""
-    import amodal.models.sam as sam_module
     from segment_anything import SamPredictor
 
-    monkeypatch.setattr(sam_module, "ENCODER_BATCH", 2)
     images = [photo(5), np.ascontiguousarray(photo(6)[:80, :100]), photo(7), photo(8)]
     boxes = [BOXES, BOXES[:2] * 0.7, np.zeros((0, 4)), BOXES[1:]]
     batch_sizes = []
     handle = model.image_encoder.register_forward_hook(lambda m, args, out: batch_sizes.append(args[0].shape[0]))
     try:
-        out = BoxSegmenter(model, "cpu").segment_many(images, boxes)
+        out = BoxSegmenter(model, "cpu", encoder_batch=2).segment_many(images, boxes)
     finally:
         handle.remove()
     assert batch_sizes == [2, 1]  # three images with boxes, two at a time
@@ -184,3 +182,16 @@ def test_segment_many_embeds_in_batches_and_equals_segment_alone(model, monkeypa
     assert 0 < np.concatenate([m.ravel() for m, _ in out]).mean() < 1
     with pytest.raises(ValueError):
         BoxSegmenter(model, "cpu").segment_many(images, boxes[:2])
+    with pytest.raises(ValueError):
+        BoxSegmenter(model, "cpu", encoder_batch=0)
+
+
+def test_the_encoder_batch_comes_from_config_models_batch(tmp_path, monkeypatch):
+    from amodal.models import loaded
+
+    path = tmp_path / "tiny_sam.pth"
+    torch.save(build_sam("vit_b", tiny=TINY).state_dict(), path)
+    models = {"device": "cpu", "paths": {"sam_vit_b": str(path)}, "architectures": {"sam_vit_b": {"tiny": TINY}}}
+    monkeypatch.setattr(loaded, "_LOADED", {})
+    assert loaded.sam_segmenter("sam_vit_b", models).encoder_batch == 1  # the default
+    assert loaded.sam_segmenter("sam_vit_b", dict(models, batch={"sam_encoder": 3})).encoder_batch == 3

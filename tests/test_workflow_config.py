@@ -32,6 +32,8 @@ def run(workdir, config, experiment=None):
      "On instance['tables']['bootstrap']['confidence']"),
     ({"datasets": {"bench": GOOD_DATASET}, "tables": {"bootstrap": {"resamples": 5}}},
      "On instance['tables']['bootstrap']['resamples']"),
+    ({"datasets": {"bench": GOOD_DATASET}, "models": {"batch": {"inpaint": 0}}},
+     "On instance['models']['batch']['inpaint']"),
     ({"datasets": {"bench": GOOD_DATASET}, "tables": {"reference": "no_such_file.yaml"}},
      "reference file no_such_file.yaml: cannot be read"),
 ])

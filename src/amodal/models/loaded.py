@@ -84,7 +84,9 @@ def sam_segmenter(name: str, models: dict | None):
         device = device_of(models)
         model = load_sam(_path(name, models, f"models.paths.{name}"), SAM_VARIANTS[name], device=device,
                          **_arch(name, models))
-        return BoxSegmenter(model, device, autocast_bf16=device.startswith("cuda"))
+        batch = (models or {}).get("batch", {}).get("sam_encoder")
+        return BoxSegmenter(model, device, autocast_bf16=device.startswith("cuda"),
+                            **({"encoder_batch": batch} if batch else {}))
 
     return _once(("sam", name), models, build)
 

@@ -22,7 +22,8 @@ place between calls (pass a new array, or call `forget_image()`). All boxes of o
 decoded in one batched pass of the prompt encoder and mask decoder (single-mask output).
 
 `BoxSegmenter.segment_many(images, boxes)` does the same for several images, embedding up to
-`ENCODER_BATCH` of them in one image-encoder call (every image is padded to 1024 x 1024 by SAM
+`encoder_batch` of them (default `ENCODER_BATCH`; config `models.batch.sam_encoder`) in one
+image-encoder call (every image is padded to 1024 x 1024 by SAM
 itself, so batching changes no input); the completion loop's checks between passes use it.
 """
 
@@ -44,7 +45,10 @@ CHECKPOINT_FILES = {
     "vit_b": "sam_vit_b_01ec64.pth",
 }
 
-ENCODER_BATCH = 8  # images per batched image-encoder call (out of memory halves it: gpu_memory)
+# Images per image-encoder call in `segment_many` (config models.batch.sam_encoder). Measured on an
+# H200 (benchmarks/batch_sizes_gpu.py): ViT-H takes 81 ms an image at every batch from 1 to 16 while
+# its peak memory grows from 5 to 44 GiB, so one at a time is the default.
+ENCODER_BATCH = 1
 
 TINY_KEYS = ("encoder_embed_dim", "encoder_depth", "encoder_num_heads", "encoder_global_attn_indexes")
 
@@ -123,9 +127,13 @@ class BoxSegmenter:
     ignored (no autocast).
     """
 
-    def __init__(self, model: torch.nn.Module, device="cpu", autocast_bf16: bool = False):
+    def __init__(self, model: torch.nn.Module, device="cpu", autocast_bf16: bool = False,
+                 encoder_batch: int = ENCODER_BATCH):
         from segment_anything import SamPredictor
 
+        if encoder_batch < 1:
+            raise ValueError(f"encoder_batch must be at least 1, got {encoder_batch}")
+        self.encoder_batch = int(encoder_batch)
         self.device = torch.device(device)
         self.model = model.to(self.device).eval()
         self.predictor = SamPredictor(self.model)
@@ -159,15 +167,15 @@ class BoxSegmenter:
             return self._decode(image, boxes)
 
     def segment_many(self, images: list[np.ndarray], boxes_xyxy: list[np.ndarray]) -> list[tuple[np.ndarray, np.ndarray]]:
-        """`segment` for each (image, boxes) pair, the images embedded `ENCODER_BATCH` at a time;
+        """`segment` for each (image, boxes) pair, the images embedded `encoder_batch` at a time;
         an image without boxes is not embedded."""
         if len(images) != len(boxes_xyxy):
             raise ValueError(f"got {len(images)} images and {len(boxes_xyxy)} box arrays")
         boxes = [_checked(image, b) for image, b in zip(images, boxes_xyxy)]
         out = [_empty(image) if b.shape[0] == 0 else None for image, b in zip(images, boxes)]
         todo = [i for i, b in enumerate(boxes) if b.shape[0]]
-        for start in range(0, len(todo), ENCODER_BATCH):
-            chunk = todo[start:start + ENCODER_BATCH]
+        for start in range(0, len(todo), self.encoder_batch):
+            chunk = todo[start:start + self.encoder_batch]
             with torch.inference_mode(), self._autocast():
                 features, sizes = self._embed([images[i] for i in chunk])
                 for j, i in enumerate(chunk):
