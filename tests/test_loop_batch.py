@@ -40,7 +40,8 @@ def run(names, models):
     segment = dict(spec["segment"], grounded_sam=dict(spec["segment"]["grounded_sam"], max_boxes=5,
                                                       box_threshold=0.0, text_threshold=0.0))
     tags = {name: ["dog", "table", "background"] for name in names}
-    backend = DiffusersBackend(complete, segment, spec["order"], tags, models)
+    # two completions per SAM encoder call and per inpainting call: batches across instances at every step
+    backend = DiffusersBackend(complete, segment, spec["order"], tags, dict(models, batch={"sam_encoder": 2, "inpaint": 2}))
     instances = [scene(int(name[-1]), name) for name in names]
     return run_loop(instances, complete, np.full((32, 32, 3), 128, np.uint8), backend)
 
