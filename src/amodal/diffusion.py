@@ -76,7 +76,8 @@ class DiffusersBackend:
             )
 
         # config models.batch.inpaint bounds one call (peak memory); each chunk still halves on out-of-memory
-        completions = map_splitting(inpaint, states, most=(self.models or {}).get("batch", {}).get("inpaint", INPAINT_BATCH))
+        limit = (self.models or {}).get("batch", {}).get("inpaint", INPAINT_BATCH) or len(states) or 1
+        completions = [c for start in range(0, len(states), limit) for c in map_splitting(inpaint, states[start:start + limit])]
         start = time.perf_counter()
         pairs = [(state, completion) for state, completion in zip(states, completions)
                  if not isinstance(completion, OutOfMemory)]
