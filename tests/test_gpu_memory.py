@@ -101,48 +101,63 @@ def test_a_stage_bug_still_stops_the_job(tmp_path):
         run_stage({}, {"record": tmp_path / "r.json"}, body, instance="x")
 
 
-def test_the_diffusers_backend_splits_its_inpainting_batch_and_fails_one_instance(monkeypatch):
+class FakeInpainter:
+    """Fills each image with a value of its seed; out of memory above `limit` per call or for "huge"."""
+
+    def __init__(self, limit=None):
+        self.limit, self.sizes = limit, []
+
+    def inpaint(self, images, masks, prompts, seeds, **kwargs):
+        self.sizes.append(len(images))
+        if (self.limit is not None and len(images) > self.limit) or "huge" in prompts:
+            raise oom()
+        return [np.full_like(image, seed % 251) for image, seed in zip(images, seeds)]
+
+
+def run_diffusers_loop(monkeypatch, fake, items, models=None):
+    """The diffusers backend's loop over `items` with `fake` as its inpainter and each completion
+    taken as it is (no re-segmentation)."""
     from amodal import diffusion
     from amodal.models import loaded
 
-    class Inpainter:
-        """Fills each image with a value of its seed; out of memory above `limit` per call or for "huge"."""
+    monkeypatch.setattr(loaded, "inpainter", lambda *args: fake)
+    backend = diffusion.DiffusersBackend(
+        {"size": 64, "diffusers": {"model": "m", "dtype": "float32", "scheduler": "default", "seed": 3, "steps": 1,
+                                   "guidance": 1.0, "prompt_template": "a {}"}},
+        {"backend": "grounded_sam", "grounded_sam": {}}, {"backend": "geometric"}, {}, models)
+    monkeypatch.setattr(backend, "_check_many", lambda pairs: [PassResult(c, s.visible, s.visible) for s, c in pairs])
+    backend.single_pass = True
+    return run_loop(items, SPEC, WALLPAPER, backend)
 
-        def __init__(self, limit):
-            self.limit, self.sizes = limit, []
 
-        def inpaint(self, images, masks, prompts, seeds, **kwargs):
-            self.sizes.append(len(images))
-            if len(images) > self.limit or "huge" in prompts:
-                raise oom()
-            return [np.full_like(image, seed % 251) for image, seed in zip(images, seeds)]
-
+def test_the_diffusers_backend_splits_its_inpainting_batch_and_fails_one_instance(monkeypatch):
     def run(fake, names):
-        monkeypatch.setattr(loaded, "inpainter", lambda *args: fake)
-        backend = diffusion.DiffusersBackend(
-            {"size": 64, "diffusers": {"model": "m", "dtype": "float32", "scheduler": "default", "seed": 3, "steps": 1,
-                                       "guidance": 1.0, "prompt_template": "a {}"}},
-            {"backend": "grounded_sam", "grounded_sam": {}}, {"backend": "geometric"}, {}, None)
-        monkeypatch.setattr(backend, "_check_many", lambda pairs: [PassResult(c, s.visible, s.visible) for s, c in pairs])
-        backend.single_pass = True
         prompts = {"a": "cat", "b": "huge", "c": "dog"}
         states = []
         for name in names:
             item = instance(name)
             item.prompt = prompts[name]
             states.append(item)
-        return run_loop(states, SPEC, WALLPAPER, backend)
+        return run_diffusers_loop(monkeypatch, fake, states)
 
-    split = Inpainter(limit=1)
+    split = FakeInpainter(limit=1)
     a, b, c = run(split, "abc")
     assert split.sizes == [3, 1, 2, 1, 1]  # all, then a, then b+c, then b and c alone
     assert b.status == "failed" and "out of GPU memory" in b.reason
-    together = Inpainter(limit=10)
+    together = FakeInpainter(limit=10)
     a_ref, c_ref = run(together, "ac")  # without b, a and c fit in one call
     assert together.sizes == [2]
     for one, reference in ((a, a_ref), (c, c_ref)):
         assert one.status == reference.status == "completed"
         assert np.array_equal(one.completion, reference.completion)  # the split changed nothing
+
+
+def test_most_caps_each_call_and_each_chunk_still_splits():
+    squares = Squares(limit=2)
+    assert map_splitting(squares, [1, 2, 3, 4, 5, 6, 7], most=3) == [1, 4, 9, 16, 25, 36, 49]
+    # chunks of 3, 3, 1; each chunk of 3 is over the limit of 2 and goes in halves (1, then 2)
+    assert squares.calls == [[1, 2, 3], [1], [2, 3], [4, 5, 6], [4], [5, 6], [7]]
+    assert map_splitting(Squares(limit=10), [1, 2], most=None) == [1, 4]
 
 
 def test_the_failed_calls_memory_is_free_before_the_retry():
@@ -168,27 +183,10 @@ def test_the_failed_calls_memory_is_free_before_the_retry():
 
 
 def test_config_models_batch_inpaint_bounds_each_call_and_changes_no_result(monkeypatch):
-    from amodal import diffusion
-    from amodal.models import loaded
-
-    class Inpainter:
-        def __init__(self):
-            self.sizes = []
-
-        def inpaint(self, images, masks, prompts, seeds, **kwargs):
-            self.sizes.append(len(images))
-            return [np.full_like(image, seed % 251) for image, seed in zip(images, seeds)]
-
     def run(models):
-        fake = Inpainter()
-        monkeypatch.setattr(loaded, "inpainter", lambda *args: fake)
-        backend = diffusion.DiffusersBackend(
-            {"size": 64, "diffusers": {"model": "m", "dtype": "float32", "scheduler": "default", "seed": 3, "steps": 1,
-                                       "guidance": 1.0, "prompt_template": "a {}"}},
-            {"backend": "grounded_sam", "grounded_sam": {}}, {"backend": "geometric"}, {}, models)
-        monkeypatch.setattr(backend, "_check_many", lambda pairs: [PassResult(c, s.visible, s.visible) for s, c in pairs])
-        backend.single_pass = True
-        return fake.sizes, run_loop([instance(name) for name in "abcde"], SPEC, WALLPAPER, backend)
+        fake = FakeInpainter()
+        results = run_diffusers_loop(monkeypatch, fake, [instance(name) for name in "abcde"], models)
+        return fake.sizes, results
 
     sizes, bounded = run({"batch": {"inpaint": 2}})
     assert sizes == [2, 2, 1]

@@ -76,8 +76,7 @@ class DiffusersBackend:
             )
 
         # config models.batch.inpaint bounds one call (peak memory); each chunk still halves on out-of-memory
-        limit = (self.models or {}).get("batch", {}).get("inpaint", INPAINT_BATCH) or len(states) or 1
-        completions = [c for start in range(0, len(states), limit) for c in map_splitting(inpaint, states[start:start + limit])]
+        completions = map_splitting(inpaint, states, most=(self.models or {}).get("batch", {}).get("inpaint", INPAINT_BATCH))
         start = time.perf_counter()
         pairs = [(state, completion) for state, completion in zip(states, completions)
                  if not isinstance(completion, OutOfMemory)]

@@ -38,11 +38,15 @@ def release() -> None:
         torch.cuda.empty_cache()
 
 
-def map_splitting(call: Callable[[list], Sequence], items: list) -> list:
+def map_splitting(call: Callable[[list], Sequence], items: list, most: int | None = None) -> list:
     """`call(items)`, one result per item; on out-of-memory, each half again, down to single
-    items, whose failure becomes an `OutOfMemory` in its place. Other errors propagate."""
+    items, whose failure becomes an `OutOfMemory` in its place. Other errors propagate. `most`
+    (None: no bound) caps the items of one call: longer lists go in consecutive chunks of `most`."""
     if not items:
         return []
+    if most is not None and len(items) > most:
+        return [result for start in range(0, len(items), most)
+                for result in map_splitting(call, items[start:start + most])]
     try:
         results = list(call(items))
     except Exception as error:  # noqa: BLE001 - only out-of-memory is handled, the rest re-raised

@@ -97,8 +97,12 @@ def detect_and_segment_many(images: list[np.ndarray], label_lists: list[list[str
                                    params["box_threshold"], params["text_threshold"])
         found.append((strongest(grounder.detect(image, caption), params.get("max_boxes")), caption))
     boxes = [np.array([d.box_xyxy for d in detections], dtype=np.float32).reshape(-1, 4) for detections, _ in found]
-    segmented = (loaded.sam_segmenter(params["sam"], models).segment_many(images, boxes) if any(len(b) for b in boxes)
-                 else [(np.zeros((0,) + image.shape[:2], dtype=bool), np.zeros((0,), dtype=np.float32)) for image in images])
+    if any(len(b) for b in boxes):
+        segmented = loaded.sam_segmenter(params["sam"], models).segment_many(images, boxes)
+    else:  # nothing detected: SAM is not loaded
+        from .models.sam import no_masks
+
+        segmented = [no_masks(image) for image in images]
     out = []
     for (detections, caption), (masks, ious) in zip(found, segmented):
         records = [{"label": d.phrase, "score": float(d.score), "sam_iou": float(iou),

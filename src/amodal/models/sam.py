@@ -158,7 +158,7 @@ class BoxSegmenter:
         """
         boxes = _checked(image, boxes_xyxy)
         if boxes.shape[0] == 0:
-            return _empty(image)
+            return no_masks(image)
         with torch.inference_mode(), self._autocast():
             if self._image is not image or not self.predictor.is_image_set:
                 self._image = None
@@ -172,7 +172,7 @@ class BoxSegmenter:
         if len(images) != len(boxes_xyxy):
             raise ValueError(f"got {len(images)} images and {len(boxes_xyxy)} box arrays")
         boxes = [_checked(image, b) for image, b in zip(images, boxes_xyxy)]
-        out = [_empty(image) if b.shape[0] == 0 else None for image, b in zip(images, boxes)]
+        out = [no_masks(image) if b.shape[0] == 0 else None for image, b in zip(images, boxes)]
         todo = [i for i, b in enumerate(boxes) if b.shape[0]]
         for start in range(0, len(todo), self.encoder_batch):
             chunk = todo[start:start + self.encoder_batch]
@@ -227,6 +227,7 @@ def _checked(image, boxes_xyxy) -> np.ndarray:
     return boxes
 
 
-def _empty(image: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
+def no_masks(image: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
+    """What `segment` returns for `image` without boxes: (0, H, W) masks and (0,) IoUs."""
     height, width = image.shape[:2]
     return np.zeros((0, height, width), dtype=bool), np.zeros((0,), dtype=np.float32)
