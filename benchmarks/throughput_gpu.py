@@ -77,7 +77,7 @@ def run_ours(args, models: dict, experiments: Path) -> None:
     for tsv in (work / "results" / "benchmarks").rglob("*.tsv"):
         with open(tsv) as handle:
             stages[str(tsv.relative_to(work / "results" / "benchmarks"))] = float(next(csv.DictReader(handle, delimiter="\t"))["s"])
-    batches, checks, loads = [], [], []  # the jobs' own log lines: one per pipeline call, one per pass check
+    batches, checks, parts, loads = [], [], [], []  # the jobs' own log lines: one per pipeline call, one per pass check
     for log_file in (work / "results" / "logs").rglob("*.log"):
         text = log_file.read_text(errors="replace")
         for m in re.finditer(r"inpainted (\d+) at (\d+) px, (\d+) steps in ([\d.]+) s(?:, UNet ([\d.]+) s in (\d+) forwards)?",
@@ -86,12 +86,17 @@ def run_ours(args, models: dict, experiments: Path) -> None:
                             "unet_s": float(m[5]) if m[5] else None, "unet_forwards": int(m[6]) if m[6] else None})
         for m in re.finditer(r"checked (\d+) completions \(re-segment, re-order\) in ([\d.]+) s", text):
             checks.append({"batch": int(m[1]), "s": float(m[2])})
+        for m in re.finditer(r"checked (\d+) completions: GroundingDINO ([\d.]+) s \((\d+) boxes\), SAM ([\d.]+) s, "
+                             r"order and masks ([\d.]+) s", text):
+            parts.append({"completions": int(m[1]), "grounding_dino_s": float(m[2]), "boxes": int(m[3]),
+                           "sam_s": float(m[4]), "order_and_masks_s": float(m[5])})
         for m in re.finditer(r"loaded (\S+) (\S+) in ([\d.]+) s", text):
             loads.append({"job": str(log_file.relative_to(work / "results" / "logs")), "model": f"{m[1]} {m[2]}",
                           "s": float(m[3])})
     RESULT["ours"] = {"command": " ".join(command), "rc": rc, "wall_s": wall, "instances": args.n,
                       "instances_per_hour": 3600 * args.n / wall, "stage_job_s": stages, "inpaint_calls": batches,
-                      "pass_checks": checks, "model_loads": loads}
+                      "pass_checks": checks, "pass_check_parts": parts,
+                      "model_loads": loads}
     shutil.copytree(work / "results" / "logs", args.out / "ours_logs", dirs_exist_ok=True)
 
 
@@ -217,6 +222,11 @@ def summary() -> None:
             lines.append(f"  inside complete: {len(calls)} inpainting calls {sum(c['s'] for c in calls):.1f} s "
                          f"(UNet {sum(c['unet_s'] or 0 for c in calls):.1f} s), "
                          f"{len(checks)} pass checks {sum(c['s'] for c in checks):.1f} s")
+        parts = ours["pass_check_parts"]
+        if parts:
+            lines.append(f"  inside the pass checks: GroundingDINO {sum(p['grounding_dino_s'] for p in parts):.1f} s "
+                         f"({sum(p['boxes'] for p in parts)} boxes), SAM {sum(p['sam_s'] for p in parts):.1f} s, "
+                         f"order and masks {sum(p['order_and_masks_s'] for p in parts):.1f} s")
     if ours and floor and floor["unet_flops_per_sample_forward"] and ours["inpaint_calls"]:
         calls = ours["inpaint_calls"]
         ceiling = floor["matmul_ceiling_tflops"] * 1e12

@@ -309,6 +309,21 @@ def test_detect_many_per_caption(tiny, image):
     assert {d.phrase for d in grounder.detect(image, "cat")} == {""}
 
 
+def test_phrases_per_box_skip_special_and_padding_tokens(tiny):
+    # "cat. dog." -> [CLS] cat . dog . [SEP]; rows mark tokens above text_threshold, 8 slots
+    grounder = gd.Grounder(tiny, "cpu", resize=H)
+    tokenized = grounder.tokenizer("cat. dog.")
+    assert len(tokenized["input_ids"]) == 6
+    rows = torch.tensor([
+        [0, 1, 0, 0, 0, 0, 0, 0],  # cat
+        [1, 1, 1, 0, 0, 1, 1, 1],  # [CLS] cat . [SEP] + padding slots: "cat."
+        [0, 0, 0, 1, 0, 0, 0, 0],  # dog
+        [0, 1, 0, 0, 0, 0, 0, 0],  # cat again (decoded once, same answer)
+        [1, 0, 0, 0, 0, 1, 0, 0],  # only special tokens: empty
+    ], dtype=torch.bool)
+    assert grounder._phrases(rows, tokenized) == ["cat", "cat.", "dog", "cat", ""]
+
+
 def test_detect_rejects_non_uint8_rgb(tiny):
     grounder = gd.Grounder(tiny, "cpu", resize=H)
     with pytest.raises(ValueError):

@@ -1,8 +1,10 @@
 """config/experiments/paper.yaml itself, unchanged, through the real workflow on the CPU: its
 thresholds, its 512 px completions, 50 denoising steps, guidance 7.5 and the seed's loop
 semantics, with the tiny random-weight checkpoints standing in for the released ones (same
-architectures, same loaders). 2 seed example photos (no ground truth) and 2 benchmark scenes.
-The outputs are noise; the records, files and the loop's bookkeeping are checked."""
+architectures, same loaders). One seed example photo (no ground truth) and one benchmark scene:
+the loop at 512 px, 50 steps and 4 passes takes minutes an instance on one CI core, so one instance per
+dataset (each its own complete job, the two run side by side). The outputs are noise; the
+records, files and the loop's bookkeeping are checked."""
 
 
 import pytest
@@ -11,8 +13,8 @@ import yaml
 from amodal import io
 from workflow_helpers import ROOT, run_with_tiny_models, stage_folders
 
-EXAMPLES = ["cat-7875506_640_cat", "coins-1015125_640_potato"]
-INSTANCES = [("examples", name) for name in EXAMPLES] + [("bench", "scene_0000"), ("bench", "scene_0001")]
+EXAMPLES = ["cat-7875506_640_cat"]
+INSTANCES = [("examples", name) for name in EXAMPLES] + [("bench", "scene_0000")]
 PAPER = yaml.safe_load((ROOT / "config" / "experiments" / "paper.yaml").read_text())
 PASS_FILES = {"input.png", "mask.png", "completion.png", "amodal_mask.png", "occluder_mask.png"}
 
@@ -20,7 +22,7 @@ PASS_FILES = {"input.png", "mask.png", "completion.png", "amodal_mask.png", "occ
 @pytest.fixture(scope="module")
 def run(tmp_path_factory):
     return run_with_tiny_models(tmp_path_factory.mktemp("paper"), "paper", ROOT / "config" / "experiments", EXAMPLES,
-                                scene_seed=5)
+                                scene_seed=5, scenes=1)
 
 
 def folders(workdir, dataset, instance):

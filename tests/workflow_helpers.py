@@ -50,7 +50,8 @@ def environment() -> dict:
 
 
 def snakemake(workdir: Path, *args: str) -> str:
-    done = subprocess.run(command(workdir, *args), capture_output=True, text=True, env=environment(), timeout=900)
+    """Run the workflow locally, every job on one thread (the test workers share the cores; see conftest)."""
+    done = subprocess.run(command(workdir, "--max-threads", "1", *args), capture_output=True, text=True, env=environment(), timeout=900)
     assert done.returncode == 0, done.stdout[-4000:] + done.stderr[-4000:]
     return done.stdout + done.stderr
 
@@ -84,14 +85,14 @@ def result_files(workdir: Path) -> dict[str, bytes]:
 
 
 def run_with_tiny_models(workdir: Path, experiment: str, experiments_dir: Path, examples: list[str],
-                         scene_seed: int) -> Path:
-    """Seed example photos `examples` (no ground truth; none: no such dataset) and 2 benchmark
-    scenes through the workflow with one experiment, on the tiny random-weight checkpoints;
-    returns `workdir`."""
+                         scene_seed: int, scenes: int = 2) -> Path:
+    """Seed example photos `examples` (no ground truth; none: no such dataset) and `scenes`
+    benchmark scenes through the workflow with one experiment, on the tiny random-weight
+    checkpoints; returns `workdir`."""
     from tiny_models import write_tiny_checkpoints
 
     seed = ROOT / "data" / "seed_examples"
-    datasets = {"bench": {"format": "synthetic", "n_scenes": 2, "seed": scene_seed, "image_size": 256,
+    datasets = {"bench": {"format": "synthetic", "n_scenes": scenes, "seed": scene_seed, "image_size": 256,
                           "cutouts": str(ROOT / "data" / "cutouts"), "backgrounds": str(ROOT / "data" / "backgrounds")}}
     if examples:
         (workdir / "examples.txt").write_text("\n".join(f"{name}.jpg" for name in examples) + "\n")

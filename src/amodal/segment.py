@@ -81,8 +81,14 @@ def detect_and_segment(image: np.ndarray, labels: list[str], params: dict, model
 
 
 def detect_and_segment_many(images: list[np.ndarray], label_lists: list[list[str]], params: dict, models: dict | None):
-    """`detect_and_segment` for each (image, labels) pair: GroundingDINO image by image, then SAM
-    with the images embedded in batches (`BoxSegmenter.segment_many`)."""
+    """`detect_and_segment` for each (image, labels) pair: GroundingDINO image by image
+    (`detect_many`), then SAM with the images embedded in batches (`segment_detections`)."""
+    return segment_detections(images, detect_many(images, label_lists, params, models), params, models)
+
+
+def detect_many(images: list[np.ndarray], label_lists: list[list[str]], params: dict, models: dict | None):
+    """For each (image, labels) pair, GroundingDINO's boxes for all labels in one caption (the
+    `max_boxes` strongest) and that caption: [(detections, caption)]; no labels, no call."""
     from .models import loaded
     from .models.grounding_dino import caption_for
 
@@ -96,6 +102,14 @@ def detect_and_segment_many(images: list[np.ndarray], label_lists: list[list[str
         grounder = loaded.grounder(params["detector"], params["text_encoder"], models,
                                    params["box_threshold"], params["text_threshold"])
         found.append((strongest(grounder.detect(image, caption), params.get("max_boxes")), caption))
+    return found
+
+
+def segment_detections(images: list[np.ndarray], found: list, params: dict, models: dict | None):
+    """One SAM mask per detected box (`detect_many`'s output), the images embedded in batches
+    (`BoxSegmenter.segment_many`): [((N, H, W) masks, records, caption)]."""
+    from .models import loaded
+
     boxes = [np.array([d.box_xyxy for d in detections], dtype=np.float32).reshape(-1, 4) for detections, _ in found]
     if any(len(b) for b in boxes):
         segmented = loaded.sam_segmenter(params["sam"], models).segment_many(images, boxes)

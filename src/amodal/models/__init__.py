@@ -30,6 +30,16 @@ def require_file(path, what: str, weights_name: str, config_key: str) -> Path:
     return Path(path)
 
 
+def built_on(device):
+    """The context to build a network in before its checkpoint is loaded: its parameters are
+    created, and randomly initialised, directly on `device`. The checkpoint overwrites them, and
+    initialising a large network on the CPU is most of its load time (H200: SAM ViT-H loaded in
+    7.9 s built on the CPU, 1.0 s built on the GPU; benchmarks/check_gpu.py)."""
+    import torch
+
+    return torch.device(device)
+
+
 class CheckpointMismatch(RuntimeError):
     """A checkpoint's keys or shapes do not fit the configured architecture."""
 

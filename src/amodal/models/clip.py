@@ -26,7 +26,7 @@ from pathlib import Path
 import numpy as np
 import torch
 
-from amodal.models import MissingCheckpoint, require_file
+from amodal.models import MissingCheckpoint, built_on, require_file
 
 PROMPT_TEMPLATE = "a photo of a {}"
 WEIGHTS_NAME = "clip_vit_b32_openai"
@@ -152,7 +152,8 @@ def load_clip(
     A missing file is `MissingCheckpoint` (fetch with `amodal weights fetch clip_vit_b32_openai`).
     """
     path = _checkpoint_file(checkpoint)
-    model, preprocess, tokenizer = build_clip(model_name, config=config, quick_gelu=quick_gelu)
+    with built_on(device):
+        model, preprocess, tokenizer = build_clip(model_name, config=config, quick_gelu=quick_gelu)
     state = read_clip_state_dict(path)
     logit_scale = state.get("logit_scale")
     if logit_scale is not None and logit_scale.ndim != model.logit_scale.ndim:

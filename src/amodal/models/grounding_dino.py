@@ -32,7 +32,7 @@ import numpy as np
 import torch
 import yaml
 
-from . import CheckpointMismatch, read_state_dict, require_file
+from . import CheckpointMismatch, built_on, read_state_dict, require_file
 
 CONFIG_DIR = Path(__file__).resolve().parent / "configs"
 NAMED_CONFIGS = {
@@ -170,7 +170,8 @@ def load_grounding_dino(
     cfg = load_config(config, overrides)
     ckpt = require_file(checkpoint, "GroundingDINO", weights_name_for(config, cfg), CHECKPOINT_CONFIG_KEY)
     _require_text_encoder(text_encoder)
-    model = build_grounding_dino(cfg, text_encoder)
+    with built_on(device):
+        model = build_grounding_dino(cfg, text_encoder)
     load_state_dict_strict(model, read_state_dict(ckpt, containers=("model",)), ckpt)
     return model.to(device).eval()
 
@@ -267,19 +268,28 @@ class Grounder:
         tensor, _ = transform(Image.fromarray(image), None)
         return tensor
 
-    def _phrase(self, posmap: torch.Tensor, tokenized) -> str:
+    def _phrases(self, above: torch.Tensor, tokenized) -> list[str]:
+        """One phrase per row of `above` ((boxes, max_text_len) token probabilities over
+        text_threshold): the caption tokens of the row decoded together. Rows with the same
+        tokens share one decode (random-weight models keep hundreds of boxes, mostly alike)."""
         from groundingdino.util.utils import get_phrases_from_posmap
 
         ids = tokenized["input_ids"]
-        posmap = posmap.clone()
-        posmap[len(ids) :] = False  # padding slots of max_text_len (their logits are -inf anyway)
+        usable = torch.zeros(above.shape[1], dtype=torch.bool)
+        # The model reads at most max_text_len tokens of a longer caption (it truncates them, as
+        # in the seed); only those can be part of a phrase. Padding slots are never part of one,
+        # and [CLS]/[SEP] would decode to a literal "[CLS]" in the phrase.
         special = set(self.tokenizer.all_special_ids)
-        # The model reads at most max_text_len tokens of a longer caption (it truncates them,
-        # as in the seed); only those can be part of a phrase.
-        for i, token in enumerate(ids[: posmap.shape[0]]):
-            if token in special:  # [CLS]/[SEP] would decode to literal "[CLS]" in the phrase
-                posmap[i] = False
-        return get_phrases_from_posmap(posmap, tokenized, self.tokenizer).strip()
+        for i, token in enumerate(ids[: above.shape[1]]):
+            usable[i] = token not in special
+        rows = above & usable
+        phrases, decoded = [], {}
+        for row in rows:
+            key = row.numpy().tobytes()
+            if key not in decoded:
+                decoded[key] = get_phrases_from_posmap(row, tokenized, self.tokenizer).strip()
+            phrases.append(decoded[key])
+        return phrases
 
     @torch.inference_mode()
     def _detect_tensor(self, tensor: torch.Tensor, width: int, height: int, caption: str) -> list[Detection]:
@@ -291,13 +301,10 @@ class Grounder:
         keep = scores > self.box_threshold
         tokenized = self.tokenizer(caption)
         pixel = cxcywh_to_xyxy_pixels(boxes[keep].numpy(), width, height)
+        phrases = self._phrases(probs[keep] > self.text_threshold, tokenized)
         return [
-            Detection(
-                box_xyxy=tuple(float(v) for v in box),
-                score=float(score),
-                phrase=self._phrase(prob > self.text_threshold, tokenized),
-            )
-            for box, score, prob in zip(pixel, scores[keep].tolist(), probs[keep])
+            Detection(box_xyxy=tuple(float(v) for v in box), score=float(score), phrase=phrase)
+            for box, score, phrase in zip(pixel.tolist(), scores[keep].tolist(), phrases)
         ]
 
     def detect(self, image: np.ndarray, caption: str) -> list[Detection]:

@@ -23,7 +23,7 @@ import numpy as np
 import torch
 from torch import nn
 
-from . import CheckpointMismatch, read_state_dict, require_file
+from . import CheckpointMismatch, built_on, read_state_dict, require_file
 
 IMAGENET_MEAN = (0.485, 0.456, 0.406)
 IMAGENET_STD = (0.229, 0.224, 0.225)
@@ -63,7 +63,8 @@ def load_instaorder(checkpoint, device: str = "cpu", layers=FULL_LAYERS) -> Inst
     """The released checkpoint (or a bare state dict) loaded strictly; no arbitrary unpickling."""
     path = require_file(checkpoint, "InstaOrder", "instaorder_od", "models.paths.instaorder_od")
     state = read_state_dict(path, containers=("state_dict",))
-    model = build_instaorder(layers)
+    with built_on(device):
+        model = build_instaorder(layers)
     try:
         model.load_state_dict(state, strict=True)
     except RuntimeError as error:

@@ -27,7 +27,7 @@ import numpy as np
 import torch
 from torch import nn
 
-from . import CheckpointMismatch, read_state_dict, require_file
+from . import CheckpointMismatch, built_on, read_state_dict, require_file
 
 IMAGENET_MEAN = (0.485, 0.456, 0.406)
 IMAGENET_STD = (0.229, 0.224, 0.225)
@@ -208,7 +208,8 @@ def load_ram_plus(checkpoint, device: str = "cpu", **overrides) -> RamPlus:
     path = require_file(checkpoint, "RAM++", "ram_plus_swin_large_14m", "models.paths.ram_plus_swin_large_14m")
     state = {k.replace("vision_multi", "tagging_head"): v
              for k, v in read_state_dict(path, containers=("model",)).items()}
-    model = build_ram_plus(**overrides)
+    with built_on(device):
+        model = build_ram_plus(**overrides)
     ours = model.state_dict()
     for name, buffer in ours.items():
         if name.endswith(("relative_position_index", "attn_mask")):

@@ -35,7 +35,7 @@ from pathlib import Path
 import numpy as np
 import torch
 
-from amodal.models import require_file
+from amodal.models import built_on, require_file
 
 VARIANTS = ("vit_h", "vit_l", "vit_b")
 
@@ -101,9 +101,10 @@ def load_sam(
     """
     _check_variant(variant)
     path = require_file(checkpoint, "SAM", f"sam_{variant}", "the experiment's <stage>.sam.checkpoint")
-    model = build_sam(variant, tiny=tiny)
+    with built_on(device):
+        model = build_sam(variant, tiny=tiny)
     try:
-        state = torch.load(path, map_location="cpu", weights_only=True)
+        state = torch.load(path, map_location=device, weights_only=True)
     except Exception as err:
         raise RuntimeError(f"cannot read SAM checkpoint {path}: {err}") from err
     if not isinstance(state, dict):
