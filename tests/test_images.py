@@ -145,3 +145,23 @@ def test_an_image_beyond_pils_safety_limit_is_the_instances_error(tmp_path, monk
 def test_a_missing_file_is_the_instances_error(tmp_path):
     with pytest.raises(InstanceError, match="not found"):
         read_instance_image(tmp_path / "nope.png", "inst_gone")
+
+
+def _zlib_header(png: bytes) -> bytes:
+    """The first two bytes of the first IDAT chunk: the zlib stream's CMF and FLG (RFC 1950)."""
+    at = png.index(b"IDAT") + 4
+    return png[at:at + 2]
+
+
+def test_images_are_written_at_the_fastest_zlib_level_with_their_pixels_kept(tmp_path):
+    from amodal.io import write_image
+
+    rng = np.random.default_rng(0)
+    for channels in (3, 4):
+        pixels = rng.integers(0, 256, (40, 50, channels), dtype=np.uint8)
+        path = tmp_path / f"image{channels}.png"
+        write_image(path, pixels)
+        # RFC 1950: FLG's two top bits are FLEVEL, 0 = fastest; 0x78 0x01 is level 1's header
+        assert _zlib_header(path.read_bytes()) == b"\x78\x01"
+        with Image.open(path) as im:
+            np.testing.assert_array_equal(np.asarray(im), pixels)
