@@ -7,8 +7,7 @@ GroundingDINO SwinT-OGC + BERT-base, InstaOrderNet ResNet-50). Nothing downloade
 
 Prints and writes DIR/check.json:
 
-* load: seconds to load each model from its checkpoint as the workflow does (`amodal.models.loaded`),
-  and SAM ViT-H built under a `torch.device` context (initialised on the GPU) for comparison;
+* load: seconds to load each model from its checkpoint as the workflow does (`amodal.models.loaded`);
 * check: `DiffusersBackend._check_many` over N completions of SIZE x SIZE, twice (the first warms
   up), split into GroundingDINO, SAM and "order and masks" (InstaOrder plus the CPU work);
 * phrases: GroundingDINO's phrase for every kept box of one uncapped detection, decoded box by
@@ -49,27 +48,17 @@ def timed(function, sync: bool):
 
 
 def write_checkpoints(folder: Path, smoke: bool) -> dict:
-    """Random-weight SAM ViT-H, GroundingDINO SwinT-OGC (+ BERT) and InstaOrder checkpoints."""
+    """Random-weight SAM ViT-H, GroundingDINO SwinT-OGC (+ BERT) and InstaOrder checkpoints (the
+    tests' tiny ones with --smoke)."""
     if smoke:
         sys.path.insert(0, str(ROOT / "tests"))
         from tiny_models import write_tiny_checkpoints
 
         return write_tiny_checkpoints(folder)
     sys.path.insert(0, str(HERE))
-    from models_gpu import write_bert
+    from paper_gpu import write_checkpoints as write_full
 
-    from amodal.models.grounding_dino import build_grounding_dino
-    from amodal.models.instaorder import build_instaorder
-    from amodal.models.sam import build_sam
-
-    torch.manual_seed(0)
-    bert = write_bert(folder / "bert", smoke=False)
-    torch.save(build_sam("vit_h").state_dict(), folder / "sam_vit_h.pth")
-    torch.save({"model": build_grounding_dino("swint_ogc", bert).state_dict()}, folder / "dino.pth")
-    torch.save({"state_dict": build_instaorder().state_dict()}, folder / "instaorder.pth.tar")
-    return {"device": "cuda", "paths": {
-        "sam_vit_h": str(folder / "sam_vit_h.pth"), "groundingdino_swint_ogc": str(folder / "dino.pth"),
-        "bert_base_uncased": str(bert), "instaorder_od": str(folder / "instaorder.pth.tar")}}
+    return write_full(folder, ("sam_vit_h", "groundingdino_swint_ogc", "instaorder_od"))
 
 
 def measure_loads(models: dict, segment: dict, order: dict, sync: bool) -> None:
@@ -81,16 +70,6 @@ def measure_loads(models: dict, segment: dict, order: dict, sync: bool) -> None:
                                                                params["box_threshold"], params["text_threshold"]), sync)
     _, loads["sam"] = timed(lambda: loaded.sam_segmenter(params["sam"], models), sync)
     _, loads["instaorder"] = timed(lambda: loaded.order_predictor(order["instaorder"]["model"], models), sync)
-    if sync and "sam_vit_h" in models.get("paths", {}):
-        from amodal.models.sam import build_sam
-
-        def on_device():
-            with torch.device("cuda"):
-                model = build_sam("vit_h")
-            model.load_state_dict(torch.load(models["paths"]["sam_vit_h"], map_location="cuda", weights_only=True))
-            return model
-
-        _, loads["sam_built_on_gpu"] = timed(on_device, sync)
     RESULT["load_s"] = loads
 
 
@@ -189,6 +168,8 @@ def measure_order(models: dict, order: dict, pairs, segments: int, sync: bool) -
     _, separate = timed(per_instance, sync)
     x, preparing = timed(inputs, False)
     one_call(x[:8])
+    if sync:
+        torch.cuda.reset_peak_memory_stats()
     _, together = timed(lambda: one_call(x), sync)
     RESULT["order"] = {"instances": len(pairs), "segments_each": segments, "per_instance_calls_s": separate,
                        "inputs_prepared_s": preparing, "one_call_forward_s": together,

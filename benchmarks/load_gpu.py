@@ -24,6 +24,7 @@ from pathlib import Path
 import torch
 
 HERE = Path(__file__).resolve().parent
+NAMES = ("sam_vit_h", "groundingdino_swint_ogc", "ram_plus_swin_large_14m", "clip_vit_b32_openai", "instaorder_od")
 ROOT = HERE.parent
 
 
@@ -67,28 +68,6 @@ def loaders(paths: dict, device: str, arch: dict) -> dict:
     }
 
 
-def write_checkpoints(folder: Path) -> dict:
-    """Full-size random-weight checkpoints of the five models, in their released layouts."""
-    from models_gpu import write_bert
-
-    from amodal.models.clip import build_clip
-    from amodal.models.grounding_dino import build_grounding_dino
-    from amodal.models.instaorder import build_instaorder
-    from amodal.models.ram_plus import build_ram_plus
-    from amodal.models.sam import build_sam
-
-    torch.manual_seed(0)
-    bert = write_bert(folder / "bert", smoke=False)
-    torch.save(build_sam("vit_h").state_dict(), folder / "sam_vit_h.pth")
-    torch.save({"model": build_grounding_dino("swint_ogc", bert).state_dict()}, folder / "dino.pth")
-    torch.save(build_clip()[0].state_dict(), folder / "clip.pt")
-    torch.save({"model": build_ram_plus().state_dict()}, folder / "ram_plus.pth")
-    torch.save({"state_dict": build_instaorder().state_dict()}, folder / "instaorder.pth.tar")
-    return {"sam_vit_h": folder / "sam_vit_h.pth", "groundingdino_swint_ogc": folder / "dino.pth",
-            "bert_base_uncased": bert, "clip_vit_b32_openai": folder / "clip.pt",
-            "ram_plus_swin_large_14m": folder / "ram_plus.pth", "instaorder_od": folder / "instaorder.pth.tar"}
-
-
 def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
     parser.add_argument("--out", type=Path, required=True)
@@ -105,7 +84,9 @@ def main() -> None:
         models = write_tiny_checkpoints(folder)
         paths, arch = models["paths"], models["architectures"]
     else:
-        paths, arch = write_checkpoints(folder), {}
+        from paper_gpu import write_checkpoints
+
+        paths, arch = write_checkpoints(folder, NAMES)["paths"], {}
     result = {"device": torch.cuda.get_device_name() if device == "cuda" else "cpu (smoke)", "torch": torch.__version__,
               "models": {}}
     for name, (module, load) in loaders(paths, device, arch).items():

@@ -35,8 +35,10 @@ from models_gpu import write_bert, write_sd2_inpainting  # noqa: E402
 ROOT = Path(__file__).resolve().parent.parent
 
 
-def write_checkpoints(folder: Path) -> dict:
-    """Random-weight checkpoints, reused when an earlier call on the same machine wrote them."""
+def write_checkpoints(folder: Path, names: tuple[str, ...] | None = None) -> dict:
+    """Random-weight checkpoints of every model the paper experiment loads (or only `names`,
+    weights names such as "sam_vit_h"), and the config `models` section pointing at them; the full
+    set is reused when an earlier call on the same machine wrote it."""
     from amodal.models.clip import build_clip
     from amodal.models.grounding_dino import build_grounding_dino
     from amodal.models.instaorder import build_instaorder
@@ -44,26 +46,38 @@ def write_checkpoints(folder: Path) -> dict:
     from amodal.models.sam import build_sam
 
     written = folder / "models.json"
-    if written.exists():
+    if names is None and written.exists():
         return json.loads(written.read_text())
     folder.mkdir(parents=True, exist_ok=True)
     torch.manual_seed(0)
-    bert = write_bert(folder / "bert", smoke=False)
-    torch.save(build_sam("vit_h").state_dict(), folder / "sam_vit_h.pth")
-    torch.save({"model": build_grounding_dino("swint_ogc", bert).state_dict()}, folder / "dino.pth")
-    torch.save(build_clip()[0].state_dict(), folder / "clip.pt")
-    write_sd2_inpainting(folder / "sd2", smoke=False)
-    ram_plus = build_ram_plus().state_dict()
-    ram_plus["label_embed"] = torch.randn(ram_plus["label_embed"].shape) * 0.05
-    torch.save({"model": ram_plus}, folder / "ram_plus.pth")
-    del ram_plus
-    torch.save({"state_dict": build_instaorder().state_dict()}, folder / "instaorder.pth.tar")
-    models = {"device": "cuda", "paths": {
-        "sam_vit_h": str(folder / "sam_vit_h.pth"), "groundingdino_swint_ogc": str(folder / "dino.pth"),
-        "bert_base_uncased": str(bert), "clip_vit_b32_openai": str(folder / "clip.pt"),
-        "sd2_inpainting": str(folder / "sd2"), "ram_plus_swin_large_14m": str(folder / "ram_plus.pth"),
-        "instaorder_od": str(folder / "instaorder.pth.tar")}}
-    written.write_text(json.dumps(models))
+    wanted = set(names or ("sam_vit_h", "groundingdino_swint_ogc", "clip_vit_b32_openai", "sd2_inpainting",
+                           "ram_plus_swin_large_14m", "instaorder_od"))
+    paths = {"bert_base_uncased": str(write_bert(folder / "bert", smoke=False))}
+    if "sam_vit_h" in wanted:
+        torch.save(build_sam("vit_h").state_dict(), folder / "sam_vit_h.pth")
+        paths["sam_vit_h"] = str(folder / "sam_vit_h.pth")
+    if "groundingdino_swint_ogc" in wanted:
+        torch.save({"model": build_grounding_dino("swint_ogc", paths["bert_base_uncased"]).state_dict()},
+                   folder / "dino.pth")
+        paths["groundingdino_swint_ogc"] = str(folder / "dino.pth")
+    if "clip_vit_b32_openai" in wanted:
+        torch.save(build_clip()[0].state_dict(), folder / "clip.pt")
+        paths["clip_vit_b32_openai"] = str(folder / "clip.pt")
+    if "sd2_inpainting" in wanted:
+        write_sd2_inpainting(folder / "sd2", smoke=False)
+        paths["sd2_inpainting"] = str(folder / "sd2")
+    if "ram_plus_swin_large_14m" in wanted:
+        ram_plus = build_ram_plus().state_dict()
+        ram_plus["label_embed"] = torch.randn(ram_plus["label_embed"].shape) * 0.05
+        torch.save({"model": ram_plus}, folder / "ram_plus.pth")
+        del ram_plus
+        paths["ram_plus_swin_large_14m"] = str(folder / "ram_plus.pth")
+    if "instaorder_od" in wanted:
+        torch.save({"state_dict": build_instaorder().state_dict()}, folder / "instaorder.pth.tar")
+        paths["instaorder_od"] = str(folder / "instaorder.pth.tar")
+    models = {"device": "cuda", "paths": paths}
+    if names is None:
+        written.write_text(json.dumps(models))
     return models
 
 

@@ -58,11 +58,12 @@ def test_a_loader_creates_every_parameter_inside_built_on_its_device(models, fam
     monkeypatch.setattr(FAMILIES[family], "built_on", spy)
     handle = register_module_parameter_registration_hook(
         lambda module, name, param: created.append(inside[0]) if param is not None else None)
+    device = torch.device("cpu")  # an object, not the loaders' default "cpu": the context gets the loader's own
     try:
-        loaders(models)[family]("cpu")
+        loaders(models)[family](device)
     finally:
         handle.remove()
-    assert asked == ["cpu"]
+    assert len(asked) == 1 and asked[0] is device
     assert len(created) > 10 and all(created)  # the network was built, all of it inside the context
 
 

@@ -53,7 +53,7 @@ def read_json(path):
 
 # zlib level of the PNG images written (PIL's default is 6). The pixels are the same at every
 # level; at 1 a 900 x 900 photo crop is written 3x faster (68 against 227 ms on the 2-core CPU
-# machine) for a file 15% larger, and the completion loop writes two per instance and pass
+# machine) for a file 14% larger, and the completion loop writes two per instance and pass
 # (benchmarks/png_write.py, docs/PERFORMANCE.md). Masks keep the default: 2-4 ms either way.
 PNG_IMAGE_LEVEL = 1
 _WIDE_INTEGER_MODES = ("I;16", "I;16L", "I;16B", "I;16N", "I")

@@ -34,7 +34,7 @@ def built_on(device):
     """The context to build a network in before its checkpoint is loaded: its parameters are
     created, and randomly initialised, directly on `device`. The checkpoint overwrites them, and
     initialising a large network on the CPU is most of its load time (H200: SAM ViT-H loaded in
-    7.9 s built on the CPU, 1.0 s built on the GPU; benchmarks/check_gpu.py)."""
+    7.4 s built on the CPU, 1.5 s built on the GPU; benchmarks/load_gpu.py)."""
     import torch
 
     return torch.device(device)

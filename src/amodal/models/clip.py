@@ -61,7 +61,7 @@ def _quiet_random_init():
         root.removeFilter(quiet)
 
 
-def build_clip(model_name: str = "ViT-B-32", config: dict | None = None, quick_gelu: bool = True):
+def build_clip(model_name: str = "ViT-B-32", config: dict | None = None, quick_gelu: bool = True, device="cpu"):
     """(model, preprocess, tokenizer): open_clip's architecture with random weights, in eval mode.
 
     `config` is an open_clip model config (embed_dim, vision_cfg, text_cfg, ...); when given, it is
@@ -69,14 +69,14 @@ def build_clip(model_name: str = "ViT-B-32", config: dict | None = None, quick_g
     folder holding open_clip_config.json, so open_clip's global registry is left untouched).
     `quick_gelu` (OpenAI's activation) applies unless `config` sets "quick_gelu" itself.
     `preprocess` is the evaluation transform (resize shortest side bicubic, centre crop, OpenAI
-    mean/std), taking a PIL image.
+    mean/std), taking a PIL image. The model is on `device` (open_clip moves it there).
     """
     import open_clip
 
     with _quiet_random_init():
         if config is None:
             model, _, preprocess = open_clip.create_model_and_transforms(
-                model_name, pretrained=None, force_quick_gelu=quick_gelu
+                model_name, pretrained=None, force_quick_gelu=quick_gelu, device=device
             )
             tokenizer = open_clip.get_tokenizer(model_name)
         else:
@@ -88,7 +88,7 @@ def build_clip(model_name: str = "ViT-B-32", config: dict | None = None, quick_g
             with tempfile.TemporaryDirectory(prefix="amodal_clip_cfg_") as folder:
                 (Path(folder) / "open_clip_config.json").write_text(json.dumps({"model_cfg": model_cfg}))
                 name = f"local-dir:{folder}"
-                model, _, preprocess = open_clip.create_model_and_transforms(name)
+                model, _, preprocess = open_clip.create_model_and_transforms(name, device=device)
                 tokenizer = open_clip.get_tokenizer(name)
     return model.eval(), preprocess, tokenizer
 
@@ -153,7 +153,7 @@ def load_clip(
     """
     path = _checkpoint_file(checkpoint)
     with built_on(device):
-        model, preprocess, tokenizer = build_clip(model_name, config=config, quick_gelu=quick_gelu)
+        model, preprocess, tokenizer = build_clip(model_name, config=config, quick_gelu=quick_gelu, device=device)
     state = read_clip_state_dict(path)
     logit_scale = state.get("logit_scale")
     if logit_scale is not None and logit_scale.ndim != model.logit_scale.ndim:
