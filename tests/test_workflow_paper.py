@@ -22,7 +22,8 @@ PASS_FILES = {"input.png", "mask.png", "completion.png", "amodal_mask.png", "occ
 @pytest.fixture(scope="module")
 def run(tmp_path_factory):
     return run_with_tiny_models(tmp_path_factory.mktemp("paper"), "paper", ROOT / "config" / "experiments", EXAMPLES,
-                                scene_seed=5, scenes=1)
+                                # a hang guard, not a speed check: this run took 4-8 min on the 2-core machine
+                                scene_seed=5, scenes=1, timeout=2400)
 
 
 def folders(workdir, dataset, instance):

@@ -49,9 +49,11 @@ def environment() -> dict:
     return dict(os.environ, HF_HUB_OFFLINE="1", PATH=f"{SNAKEMAKE.parent}:{os.environ['PATH']}")
 
 
-def snakemake(workdir: Path, *args: str) -> str:
-    """Run the workflow locally, every job on one thread (the test workers share the cores; see conftest)."""
-    done = subprocess.run(command(workdir, "--max-threads", "1", *args), capture_output=True, text=True, env=environment(), timeout=900)
+def snakemake(workdir: Path, *args: str, timeout: float = 900) -> str:
+    """Run the workflow locally, every job on one thread (the test workers share the cores; see
+    conftest). `timeout` only guards against a hung run; it is not a speed check."""
+    done = subprocess.run(command(workdir, "--max-threads", "1", *args), capture_output=True, text=True, env=environment(),
+                          timeout=timeout)
     assert done.returncode == 0, done.stdout[-4000:] + done.stderr[-4000:]
     return done.stdout + done.stderr
 
@@ -85,7 +87,7 @@ def result_files(workdir: Path) -> dict[str, bytes]:
 
 
 def run_with_tiny_models(workdir: Path, experiment: str, experiments_dir: Path, examples: list[str],
-                         scene_seed: int, scenes: int = 2) -> Path:
+                         scene_seed: int, scenes: int = 2, timeout: float = 900) -> Path:
     """Seed example photos `examples` (no ground truth; none: no such dataset) and `scenes`
     benchmark scenes through the workflow with one experiment, on the tiny random-weight
     checkpoints; returns `workdir`."""
@@ -108,7 +110,7 @@ def run_with_tiny_models(workdir: Path, experiment: str, experiments_dir: Path, 
     }
     (workdir / "config").mkdir()
     (workdir / "config" / "config.yaml").write_text(yaml.safe_dump(config))
-    snakemake(workdir)
+    snakemake(workdir, timeout=timeout)
     return workdir
 
 
