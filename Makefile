@@ -7,11 +7,15 @@ export HF_HUB_OFFLINE := 1
 
 .PHONY: demo test lint bench lock clean lisa-server
 
+# --no-cache-dir: where the wheels come from PyPI (torch's CUDA build and its nvidia-* libraries, about
+# 4 GB), pip's cache would hold a second copy of them on disk; a CI run once ended 'No space left on device'.
+PIP_INSTALL := pip install --quiet --no-cache-dir
+
 $(BIN)/.installed: requirements.lock pyproject.toml
 	$(PYTHON) -m venv $(VENV)
-	$(BIN)/pip install --quiet --upgrade pip
-	$(BIN)/pip install --quiet -r requirements.lock
-	$(BIN)/pip install --quiet --no-deps -e .
+	$(BIN)/$(PIP_INSTALL) --upgrade pip
+	$(BIN)/$(PIP_INSTALL) -r requirements.lock
+	$(BIN)/$(PIP_INSTALL) --no-deps -e .
 	touch $@
 
 venv: $(BIN)/.installed
@@ -21,7 +25,7 @@ venv: $(BIN)/.installed
 LISA_SERVER ?= build/lisa-server
 $(LISA_SERVER)/.installed: tests/lisa_server/requirements.lock
 	$(PYTHON) -m venv $(LISA_SERVER)
-	$(LISA_SERVER)/bin/pip install --quiet -r tests/lisa_server/requirements.lock
+	$(LISA_SERVER)/bin/$(PIP_INSTALL) -r tests/lisa_server/requirements.lock
 	touch $@
 
 lisa-server: $(LISA_SERVER)/.installed
