@@ -165,3 +165,7 @@ def test_images_are_written_at_the_fastest_zlib_level_with_their_pixels_kept(tmp
         assert _zlib_header(path.read_bytes()) == b"\x78\x01"
         with Image.open(path) as im:
             np.testing.assert_array_equal(np.asarray(im), pixels)
+    # level 0 has the same header and stores the bytes as they are: a flat image must shrink
+    flat = np.full((40, 50, 3), 77, np.uint8)
+    write_image(tmp_path / "flat.png", flat)
+    assert (tmp_path / "flat.png").stat().st_size < flat.nbytes // 10

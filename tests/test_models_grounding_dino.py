@@ -309,7 +309,12 @@ def test_detect_many_per_caption(tiny, image):
     assert {d.phrase for d in grounder.detect(image, "cat")} == {""}
 
 
-def test_phrases_per_box_skip_special_and_padding_tokens(tiny):
+def test_phrases_per_box_skip_special_and_padding_tokens(tiny, monkeypatch):
+    import groundingdino.util.utils as gd_utils
+
+    decodes = []
+    real = gd_utils.get_phrases_from_posmap
+    monkeypatch.setattr(gd_utils, "get_phrases_from_posmap", lambda *a: decodes.append(1) or real(*a))
     # "cat. dog." -> [CLS] cat . dog . [SEP]; rows mark tokens above text_threshold, 8 slots
     grounder = gd.Grounder(tiny, "cpu", resize=H)
     tokenized = grounder.tokenizer("cat. dog.")
@@ -322,6 +327,7 @@ def test_phrases_per_box_skip_special_and_padding_tokens(tiny):
         [1, 0, 0, 0, 0, 1, 0, 0],  # only special tokens: empty
     ], dtype=torch.bool)
     assert grounder._phrases(rows, tokenized) == ["cat", "cat.", "dog", "cat", ""]
+    assert len(decodes) == 4  # 5 rows, 4 distinct token sets
 
 
 def test_detect_rejects_non_uint8_rgb(tiny):
