@@ -1,6 +1,7 @@
 """Instances per hour on one GPU, three ways on the same N benchmark scenes (issue 10):
 
-1. ours: the workflow's shard jobs through Snakemake (`--resources gpu=1`), one GPU shard;
+1. ours: the workflow's shard jobs through Snakemake (`--resources gpu=1`), one GPU shard; part
+   `fused` runs the same with config `fuse: {gpu: true}` (a shard's GPU stages in one job);
 2. seed schedule: the same stages called the way the reference implementation calls its models,
    in one process, one instance at a time (`amodal.pipeline.complete_image` per instance) with
    SAM rebuilt from its checkpoint before every segmentation, GroundingDINO run twice per
@@ -13,7 +14,7 @@ with `max_boxes` bounded (random GroundingDINO weights keep ~900 boxes a caption
 to `--passes` (`complete.stop_early: false`, no seed pass count) so that every way does equal work.
 
     python benchmarks/throughput_gpu.py --out DIR [--n 32] [--seed-n 8] [--parts ours,seed,floor]
-    python benchmarks/throughput_gpu.py --out DIR --smoke     # tiny models on the CPU: checks the script
+    python benchmarks/throughput_gpu.py --out DIR --smoke     # tiny models on the CPU, 64 px, 2 steps
 
 The seed schedule is slow (tens of seconds an instance); `--seed-n` runs it on the first K of the
 N scenes and reports its rate per instance. Every part writes DIR/throughput.json as it ends.
@@ -45,32 +46,36 @@ def save(out: Path) -> None:
     (out / "throughput.json").write_text(json.dumps(RESULT, indent=1, default=str))
 
 
-def experiment(work: Path, passes: int, max_boxes: int) -> Path:
+def experiment(work: Path, passes: int, max_boxes: int, smoke: bool) -> Path:
     spec = yaml.safe_load((ROOT / "config" / "experiments" / "paper.yaml").read_text())
     for stage in ("ground", "segment"):
         spec[stage]["grounded_sam"]["max_boxes"] = max_boxes
     spec["complete"].update(max_passes=passes, seed_pass_count=False, stop_early=False)
+    if smoke:  # the tiny UNet at 512 px and 50 steps takes minutes an instance on a CPU
+        spec["complete"]["size"] = 64
+        spec["complete"]["diffusers"].update(steps=2, dtype="float32")
     folder = work / "experiments"
     folder.mkdir(parents=True, exist_ok=True)
     (folder / "throughput.yaml").write_text(yaml.safe_dump(spec))
     return folder
 
 
-def run_ours(args, models: dict, experiments: Path) -> None:
-    work = args.work / "ours"
+def run_ours(args, models: dict, experiments: Path, part: str = "ours") -> None:
+    work = args.work / part
     work.mkdir(parents=True, exist_ok=True)
     config = {"results": str(work / "results"), "experiments": ["throughput"], "experiments_dir": str(experiments),
               "wallpaper": str(ROOT / "data" / "seed_examples" / "gray_wallpaper.jpeg"), "models": models,
               "shard_size": {"cpu": args.cpu_shard, "gpu": args.n},
               "datasets": {"bench": {"format": "synthetic", "n_scenes": args.n, "seed": 0, "image_size": 512,
                                      "cutouts": str(ROOT / "data" / "cutouts"),
-                                     "backgrounds": str(ROOT / "data" / "backgrounds")}}}
+                                     "backgrounds": str(ROOT / "data" / "backgrounds")}},
+              "fuse": {"gpu": part == "fused"}}
     (work / "config.yaml").write_text(yaml.safe_dump(config))
     command = [sys.executable, "-m", "snakemake", "--snakefile", str(ROOT / "Snakefile"), "--directory", str(work),
                "--configfile", str(work / "config.yaml"), "--cores", str(args.cores), "--resources", "gpu=1",
                "--keep-going"]
     start = time.perf_counter()
-    with open(args.out / "ours_snakemake.log", "w") as log:
+    with open(args.out / f"{part}_snakemake.log", "w") as log:
         rc = subprocess.run(command, stdout=log, stderr=subprocess.STDOUT).returncode
     wall = time.perf_counter() - start
     stages = {}
@@ -93,11 +98,15 @@ def run_ours(args, models: dict, experiments: Path) -> None:
         for m in re.finditer(r"loaded (\S+) (\S+) in ([\d.]+) s", text):
             loads.append({"job": str(log_file.relative_to(work / "results" / "logs")), "model": f"{m[1]} {m[2]}",
                           "s": float(m[3])})
-    RESULT["ours"] = {"command": " ".join(command), "rc": rc, "wall_s": wall, "instances": args.n,
+    RESULT[part] = {"command": " ".join(command), "rc": rc, "wall_s": wall, "instances": args.n,
                       "instances_per_hour": 3600 * args.n / wall, "stage_job_s": stages, "inpaint_calls": batches,
                       "pass_checks": checks, "pass_check_parts": parts,
                       "model_loads": loads}
-    shutil.copytree(work / "results" / "logs", args.out / "ours_logs", dirs_exist_ok=True)
+    shutil.copytree(work / "results" / "logs", args.out / f"{part}_logs", dirs_exist_ok=True)
+
+
+def run_fused(args, models: dict, experiments: Path) -> None:
+    run_ours(args, models, experiments, part="fused")
 
 
 def run_seed(args, models: dict, experiments: Path) -> None:
@@ -201,10 +210,18 @@ def matmul_ceiling(smoke: bool) -> float:
 
 
 def summary() -> None:
-    ours, seed, floor = RESULT.get("ours"), RESULT.get("seed"), RESULT.get("floor")
+    ours, seed, floor, fused = RESULT.get("ours"), RESULT.get("seed"), RESULT.get("floor"), RESULT.get("fused")
     lines = []
-    if ours:
-        lines.append(f"ours: {ours['instances']} instances in {ours['wall_s']:.1f} s = {ours['instances_per_hour']:.0f}/h (rc {ours['rc']})")
+    for name, run in (("ours", ours), ("ours fused", fused)):
+        if run:
+            lines.append(f"{name}: {run['instances']} instances in {run['wall_s']:.1f} s = {run['instances_per_hour']:.0f}/h "
+                         f"(rc {run['rc']})")
+    if ours and fused:
+        RESULT["ratio_fused_over_ours"] = fused["instances_per_hour"] / ours["instances_per_hour"]
+        lines.append(f"fused / ours: {RESULT['ratio_fused_over_ours']:.2f}x")
+    if fused and seed:
+        RESULT["ratio_fused_over_seed"] = fused["instances_per_hour"] / seed["instances_per_hour"]
+        lines.append(f"fused / seed schedule: {RESULT['ratio_fused_over_seed']:.1f}x")
     if seed:
         lines.append(f"seed schedule: {seed['instances']} instances in {seed['wall_s']:.1f} s = {seed['instances_per_hour']:.0f}/h "
                      f"({seed['sam_rebuilds']} SAM rebuilds, {seed['dino_calls']} GroundingDINO calls, {seed['reloads']} reloads)")
@@ -214,6 +231,9 @@ def summary() -> None:
     if floor:
         lines.append(f"floor: {floor['flops_per_instance'] / 1e12:.2f} TFLOP an instance, ceiling "
                      f"{floor['matmul_ceiling_tflops']:.1f} TFLOP/s: {floor['instances_per_hour']:.0f}/h")
+    if fused:
+        for name, seconds in sorted(fused["stage_job_s"].items()):
+            lines.append(f"  fused run, job {name}: {seconds:.1f} s")
     if ours:
         for name, seconds in sorted(ours["stage_job_s"].items()):
             lines.append(f"  job {name}: {seconds:.1f} s")
@@ -255,7 +275,7 @@ def main() -> None:
     parser.add_argument("--max-boxes", type=int, default=20)
     parser.add_argument("--cores", type=int, default=16)
     parser.add_argument("--cpu-shard", type=int, default=4, help="instances per CPU-stage job (GPU stages: one shard of N)")
-    parser.add_argument("--parts", default="ours,floor,seed")
+    parser.add_argument("--parts", default="ours,fused,floor,seed")
     parser.add_argument("--smoke", action="store_true", help="tiny random-weight models on the CPU")
     args = parser.parse_args()
     args.out.mkdir(parents=True, exist_ok=True)
@@ -270,9 +290,9 @@ def main() -> None:
         models = write_checkpoints(args.work / "weights")
     RESULT.update(device=torch.cuda.get_device_name() if torch.cuda.is_available() else "cpu", torch=torch.__version__,
                   argv=sys.argv[1:])
-    experiments = experiment(args.work, args.passes, args.max_boxes)
+    experiments = experiment(args.work, args.passes, args.max_boxes, args.smoke)
     # The seed schedule last: it is the slow part, and it saves its rate after every instance.
-    for part, run in (("ours", run_ours), ("floor", run_floor), ("seed", run_seed)):
+    for part, run in (("ours", run_ours), ("fused", run_fused), ("floor", run_floor), ("seed", run_seed)):
         if part in args.parts.split(","):
             start = time.perf_counter()
             run(args, models, experiments)

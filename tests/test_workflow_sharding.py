@@ -4,6 +4,7 @@ shards. The runs of the fixture are only read; tests that change a run make thei
 
 import json
 import os
+import shutil
 import signal
 import subprocess
 import time
@@ -92,6 +93,26 @@ def test_experiments_share_upstream_stage_folders(runs):
 def test_oracle_order_is_perfect_on_the_benchmark(runs):
     summary = json.loads((runs[3] / "results" / "oracle_order" / "bench" / "summary.json").read_text())
     assert summary["metrics"]["order_accuracy"]["pooled"] == 1.0
+
+
+def test_fused_stage_jobs_give_the_same_files_and_a_lost_folder_reruns_only_its_shard(runs, tmp_path):
+    workdir = make_workdir(tmp_path / "fused", n_scenes=4, shard_size=3, fuse={"cpu": True})
+    planned = planned_rules(snakemake(workdir, "--dry-run"))
+    # shards 0-2 and 3: every stage of both experiments in one job each
+    assert {rule: n for rule, n in planned.items() if "__" in rule and not rule.startswith(("scenes", "collect"))} == {
+        "fused__bench__cpu__s00000": 1, "fused__bench__cpu__s00001": 1}
+    snakemake(workdir)
+    assert result_files(workdir) == result_files(runs[3])
+    log = (workdir / "results" / "logs" / "stages" / "bench" / "fused" / "cpu" / "s00000.log").read_text()
+    assert log.count("fused: ") == 12  # ground, tag, segment, prompt, and order to evaluate per experiment
+    assert "Nothing to be done" in snakemake(workdir, "--dry-run")
+
+    stages = json.loads((workdir / "results" / "oracle_order" / "bench" / "scene_0001" / "stages.json").read_text())
+    shutil.rmtree(workdir / stages["complete"])
+    replanned = planned_rules(snakemake(workdir, "--dry-run"))
+    assert [rule for rule in replanned if rule.startswith("fused")] == ["fused__bench__cpu__s00000"]
+    snakemake(workdir)
+    assert result_files(workdir) == result_files(runs[3])
 
 
 def test_lint_is_clean(runs):

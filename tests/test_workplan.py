@@ -170,3 +170,84 @@ def test_every_stage_backend_that_loads_a_network_is_a_gpu_stage():
             needs = {w for w, where in weights_needed(spec).items() if any(p.startswith(f"{stage}/") for p in where)}
             assert needs, (stage, backend)  # it loads a network...
             assert (stage, backend) in GPU_BACKENDS, (stage, backend)  # ...so it is GPU-class
+
+
+# ---------------------------------------------------------------------- fusing (config `fuse`)
+
+GPU_STAGES = {("ground", "oracle"), ("tag", "oracle"), ("segment", "oracle"), ("prompt", "query"), ("complete", "classical")}
+
+
+def each_unit_in_one_rule(work):
+    """Every stage and shard job runs in exactly one rule, with its own manifest and folders."""
+    ran = [m.rule for rule in work.rules for m in (rule.members or [rule])]
+    assert sorted(ran) == sorted(job.rule for job in work.jobs)
+    outputs = [out for rule in work.rules for out in [*rule.manifests, *rule.outputs]]
+    assert sorted(outputs) == sorted(out for job in work.jobs for out in [job.manifest, *job.outputs])
+
+
+def test_a_shards_gpu_stages_are_one_job_but_not_past_a_cpu_stage_between_them(monkeypatch):
+    monkeypatch.setattr(experiments, "GPU_BACKENDS", frozenset(GPU_STAGES))
+    cfg = config(shard_size={"cpu": 2, "gpu": 5}, fuse={"gpu": True}, models={"device": "cuda"},
+                 resources={"gpu": {"runtime_base_min": 10, "runtime_per_instance_s": 30}})
+    work = Workplan(cfg, Plan({"a": SPEC}), {"photos": table(["p0", "p1", "p2"])})
+    each_unit_in_one_rule(work)
+    (fused,) = [rule for rule in work.rules if rule.kind == "fused"]
+    # complete reads order, a CPU stage that reads segment: it cannot join without a cycle
+    assert [m.kind for m in fused.members] == ["ground", "tag", "segment", "prompt"]
+    assert fused.rule == "fused__photos__gpu__s00000" and fused.device == "gpu"
+    assert fused.inputs == ["imgs/p0.jpg", "gt/p0.json", "imgs/p1.jpg", "gt/p1.json", "imgs/p2.jpg", "gt/p2.json"]
+    assert [path.split("/")[3] for path in fused.manifests] == ["ground", "tag", "segment", "prompt"]
+    assert len(fused.outputs) == 12 and fused.log == "R/logs/stages/photos/fused/gpu/s00000.log"
+    assert sorted(rule.kind for rule in work.rules) == sorted(
+        ["fused", "order", "order", "complete", "rgba", "rgba", "evaluate", "evaluate", "collect", "collect"])
+    (complete,) = [rule for rule in work.rules if rule.kind == "complete"]
+    assert fused.manifests[3] in complete.inputs  # the prompt it reads is the fused job's
+    # 10 min + 4 stages x 3 instances x 30 s = 16 min
+    assert job_resources(cfg, fused) == {"threads": 4, "mem_mb": 16000, "runtime": 16, "gpu": 1}
+
+
+def test_experiments_sharing_upstream_stages_fuse_into_one_job_per_shard(monkeypatch):
+    monkeypatch.setattr(experiments, "GPU_BACKENDS", frozenset(GPU_STAGES | {("order", "geometric")}))
+    other = dict(SPEC, prompt={"backend": "query", "note": "another prompt"})
+    cfg = config(shard_size={"cpu": 2, "gpu": 2}, fuse={"gpu": True})
+    work = Workplan(cfg, Plan({"a": SPEC, "b": other}), {"photos": table(["p0", "p1", "p2"])})
+    each_unit_in_one_rule(work)
+    fused = [rule for rule in work.rules if rule.kind == "fused"]
+    assert [rule.shard for rule in fused] == ["s00000", "s00001"]
+    for rule in fused:  # the shared stages once, then each experiment's prompt and complete
+        assert [m.kind for m in rule.members] == ["ground", "tag", "segment", "order", "prompt", "complete",
+                                                  "prompt", "complete"]
+    assert not any(rule.kind in ("ground", "complete") for rule in work.rules)
+
+
+def test_fusing_cpu_stages_leaves_scenes_and_collect_apart_and_off_by_default():
+    work = Workplan(config(shard_size=2, fuse={"cpu": True}), Plan({"a": SPEC}), {"photos": table(["p0", "p1", "p2"])})
+    each_unit_in_one_rule(work)
+    assert [(rule.kind, rule.shard) for rule in work.rules] == [
+        ("fused", "s00000"), ("fused", "s00001"), ("collect", "s00000"), ("collect", "s00001")]
+    assert [m.kind for m in work.rules[0].members] == ["ground", "tag", "segment", "order", "prompt", "complete",
+                                                       "rgba", "evaluate"]
+    unfused = Workplan(config(shard_size=2), Plan({"a": SPEC}), {"photos": table(["p0", "p1", "p2"])})
+    assert unfused.rules == unfused.jobs and len(unfused.jobs) == 18
+
+
+def test_groups_that_would_wait_on_each_other_are_left_apart():
+    from amodal.workplan import Job, fuse
+
+    def job(rule, device, shard, inputs):
+        return Job(rule=rule, kind="order", dataset="d", shard=shard, key=rule, spec={}, items=[], inputs=inputs,
+                   outputs=[f"out/{rule}"], manifest=f"m/{rule}", log="", benchmark="", device=device)
+
+    # a1 -> c1 -> b1 and b2 -> c2 -> a2: each of {a1, a2} and {b1, b2} alone is convex, together a cycle
+    jobs = [job("a1", "gpu", "A", []), job("b2", "gpu", "B", []), job("c1", "cpu", "C", ["m/a1"]),
+            job("c2", "cpu", "C", ["m/b2"]), job("b1", "gpu", "B", ["m/c1"]), job("a2", "gpu", "A", ["m/c2"])]
+    assert fuse(jobs, {"gpu"}, "R") == jobs
+    # without the second path, A and B each become one job
+    jobs[5] = job("a2", "gpu", "A", [])
+    assert [rule.rule for rule in fuse(jobs, {"gpu"}, "R")] == ["fused__d__gpu__A", "fused__d__gpu__B", "c1", "c2"]
+
+
+@pytest.mark.parametrize("fuse_value", [{"gpu": "yes"}, {"tpu": True}, ["gpu"]])
+def test_a_bad_fuse_setting_is_refused(fuse_value):
+    with pytest.raises(ValueError, match="fuse"):
+        Workplan(config(fuse=fuse_value), Plan({"a": SPEC}), {"photos": table(["p0"])})

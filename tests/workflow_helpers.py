@@ -19,13 +19,15 @@ EXPERIMENTS = ["baseline_classical", "oracle_order"]
 COMPARED = ("stages", "datasets", "tables", *EXPERIMENTS)
 
 
-def make_workdir(folder: Path, n_scenes: int = 4, shard_size=3) -> Path:
+def make_workdir(folder: Path, n_scenes: int = 4, shard_size=3, **settings) -> Path:
+    """A work folder with the classical experiments on `n_scenes` benchmark scenes; `settings`
+    are further top-level config entries."""
     folder.mkdir(parents=True, exist_ok=True)
-    write_config(folder, n_scenes, shard_size)
+    write_config(folder, n_scenes, shard_size, **settings)
     return folder
 
 
-def write_config(folder: Path, n_scenes: int, shard_size) -> None:
+def write_config(folder: Path, n_scenes: int, shard_size, **settings) -> None:
     config = {
         "results": "results",
         "experiments_dir": str(ROOT / "config" / "experiments"),
@@ -36,6 +38,7 @@ def write_config(folder: Path, n_scenes: int, shard_size) -> None:
             "bench": {"format": "synthetic", "n_scenes": n_scenes, "seed": 1, "image_size": 256,
                       "cutouts": str(ROOT / "data" / "cutouts"), "backgrounds": str(ROOT / "data" / "backgrounds")}
         },
+        **settings,
     }
     (folder / "config").mkdir(exist_ok=True)
     (folder / "config" / "config.yaml").write_text(yaml.safe_dump(config))

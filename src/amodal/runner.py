@@ -228,12 +228,7 @@ def run_job(kind: str, spec: dict, key: str, items: list[dict], manifest: str, s
     first claims its devices. Returns each instance's status."""
     from . import io
 
-    logging.basicConfig(stream=sys.stderr, level=logging.INFO, format="%(levelname)s %(message)s")
-    if gpus:
-        from .devices import claim
-
-        # with the wall-clock time, so a run's logs show which job held which device when
-        log.info("claimed GPU %s at %.3f", ",".join(claim(gpus)), time.time())
+    _claim(gpus)
     if kind == "scenes":
         run_scenes_job(spec, items)
     elif kind == "complete" and spec["backend"] == "external":
@@ -247,6 +242,34 @@ def run_job(kind: str, spec: dict, key: str, items: list[dict], manifest: str, s
     if kind in ("scenes", "collect"):
         statuses = {item["id"]: "ok" for item in items}
     io.write_json(manifest, {"kind": kind, "key": key, "instances": statuses})
+    _release(gpus)
+    return statuses
+
+
+def run_fused_job(members: list[dict], shared: dict | None = None, gpus: int = 0, models: dict | None = None) -> None:
+    """Run a fused job's stage jobs (amodal.workplan.fuse) one after another in this process:
+    the devices are claimed once, and a model one stage loaded serves the next
+    (`amodal.models.loaded`). Each member writes its files and its manifest as if it were a job
+    of its own. `members`: dicts of run_job's arguments (kind, spec, key, instances, manifest,
+    context)."""
+    _claim(gpus)
+    for member in members:
+        start = time.perf_counter()
+        run_job(member["kind"], member["spec"], member["key"], member["instances"], manifest=member["manifest"],
+                shared=shared, models=models, context=member["context"])
+        log.info("fused: %s %s done in %.2f s", member["kind"], member["key"], time.perf_counter() - start)
+    _release(gpus)
+
+
+def _claim(gpus: int) -> None:
+    logging.basicConfig(stream=sys.stderr, level=logging.INFO, format="%(levelname)s %(message)s")
+    if gpus:
+        from .devices import claim
+
+        # with the wall-clock time, so a run's logs show which job held which device when
+        log.info("claimed GPU %s at %.3f", ",".join(claim(gpus)), time.time())
+
+
+def _release(gpus: int) -> None:
     if gpus:
         log.info("released GPU at %.3f", time.time())
-    return statuses

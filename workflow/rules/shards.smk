@@ -2,8 +2,9 @@
 # per stage folder key), and collect (one per experiment). A rule's outputs are the
 # per-instance folders it fills (so a missing one reruns the job) and the shard's manifest;
 # its inputs are the manifests of the upstream shards holding its instances (or, for the
-# first stages, the instances' source files).
-for job in WORK.jobs:
+# first stages, the instances' source files). With config `fuse`, one rule runs several stage
+# jobs of a shard in one process (amodal.workplan.fuse): it has every member's outputs.
+for job in WORK.rules:
     job_threads, job_resources_ = resources_of(job)
 
     rule:
@@ -13,9 +14,9 @@ for job in WORK.jobs:
             *job.inputs,
             **job.shared,
         output:
-            # The manifest first (the script finds it as output[0]): Snakemake matches a
-            # requested file against a rule's outputs in order, and downstream jobs ask for manifests.
-            job.manifest,
+            # The manifests first (a stage job's script finds its own as output[0]): Snakemake matches
+            # a requested file against a rule's outputs in order, and downstream jobs ask for manifests.
+            *job.manifests,
             *[directory(folder) for folder in job.outputs],
         params:
             kind=job.kind,
@@ -23,6 +24,11 @@ for job in WORK.jobs:
             spec=job.spec,
             instances=job.items,
             context=job.context,
+            members=[
+                {"kind": m.kind, "key": m.key, "spec": m.spec, "instances": m.items, "manifest": m.manifest,
+                 "context": m.context}
+                for m in job.members
+            ],
         log:
             job.log,
         benchmark:
