@@ -357,6 +357,8 @@ def fuse(jobs: list[Job], classes: set[str], results: str) -> list[Job]:
             break
         except CycleError as error:  # leave apart every group on the cycle
             apart = {n for kind, n in error.args[1] if kind == "group"}
+            if not apart:  # the stage jobs themselves wait on each other: a planning error
+                raise
             groups = [group for n, group in enumerate(groups) if n not in apart]
     fused = {group[0].rule: _fused_job(group, results) for group in groups}
     inside = {member.rule for group in groups for member in group}
@@ -395,7 +397,7 @@ def _fused_job(members: list[Job], results: str) -> Job:
         items=[],
         inputs=list(dict.fromkeys(path for member in members for path in member.inputs if path not in made)),
         outputs=[folder for member in members for folder in member.outputs],
-        manifest=members[-1].manifest,
+        manifest=members[-1].manifest,  # the last written; `manifests` lists them all
         log=layout.shard_log(results, first.dataset, "fused", first.device, first.shard),
         benchmark=layout.shard_benchmark(results, first.dataset, "fused", first.device, first.shard),
         device=first.device,
