@@ -216,18 +216,15 @@ def summary() -> None:
         if run:
             lines.append(f"{name}: {run['instances']} instances in {run['wall_s']:.1f} s = {run['instances_per_hour']:.0f}/h "
                          f"(rc {run['rc']})")
-    if ours and fused:
-        RESULT["ratio_fused_over_ours"] = fused["instances_per_hour"] / ours["instances_per_hour"]
-        lines.append(f"fused / ours: {RESULT['ratio_fused_over_ours']:.2f}x")
-    if fused and seed:
-        RESULT["ratio_fused_over_seed"] = fused["instances_per_hour"] / seed["instances_per_hour"]
-        lines.append(f"fused / seed schedule: {RESULT['ratio_fused_over_seed']:.1f}x")
     if seed:
         lines.append(f"seed schedule: {seed['instances']} instances in {seed['wall_s']:.1f} s = {seed['instances_per_hour']:.0f}/h "
                      f"({seed['sam_rebuilds']} SAM rebuilds, {seed['dino_calls']} GroundingDINO calls, {seed['reloads']} reloads)")
-    if ours and seed:
-        RESULT["ratio_ours_over_seed"] = ours["instances_per_hour"] / seed["instances_per_hour"]
-        lines.append(f"ours / seed schedule: {RESULT['ratio_ours_over_seed']:.1f}x")
+    for key, label, top, bottom in (("ratio_fused_over_ours", "fused / ours", fused, ours),
+                                    ("ratio_ours_over_seed", "ours / seed schedule", ours, seed),
+                                    ("ratio_fused_over_seed", "fused / seed schedule", fused, seed)):
+        if top and bottom:
+            RESULT[key] = top["instances_per_hour"] / bottom["instances_per_hour"]
+            lines.append(f"{label}: {RESULT[key]:.2f}x")
     if floor:
         lines.append(f"floor: {floor['flops_per_instance'] / 1e12:.2f} TFLOP an instance, ceiling "
                      f"{floor['matmul_ceiling_tflops']:.1f} TFLOP/s: {floor['instances_per_hour']:.0f}/h")
