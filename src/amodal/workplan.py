@@ -127,7 +127,6 @@ class Workplan:
         self.tables = tables
         self.rows = {name: {row["id"]: row for row in table.to_dict("records")} for name, table in tables.items()}
         self.jobs: list[Job] = []  # one per stage and shard, whether fused or not
-        self.rules: list[Job] = []  # what the workflow makes rules of: `jobs`, fused where config `fuse` asks
         self.collected: dict[tuple[str, str], list[str]] = {}
         self.collect_manifests: dict[tuple[str, str], list[str]] = {}
         self._sources: dict[tuple[str, str], list[str]] = {}
@@ -135,7 +134,8 @@ class Workplan:
             ids = list(table["id"])
             runnable = list(table["status"] == OK)
             self._plan_dataset(dataset, ids, runnable)
-        self.rules = fuse(self.jobs, fused_classes(config), self.results)
+        # what the workflow makes rules of: `jobs`, fused where config `fuse` asks
+        self.rules: list[Job] = fuse(self.jobs, fused_classes(config), self.results)
 
     # ------------------------------------------------------------------ queries
 
