@@ -7,7 +7,7 @@ GroundingDINO SwinT-OGC + BERT-base, InstaOrderNet ResNet-50). Nothing downloade
 
 Prints and writes DIR/check.json:
 
-* load: seconds to load each model from its checkpoint as the workflow does (`amodal.models.loaded`);
+* load: seconds to load each model from its checkpoint as the workflow does (`amodal.models.cache`);
 * check: `DiffusersBackend._check_many` over N completions of SIZE x SIZE, twice (the first warms
   up), split into GroundingDINO, SAM and "order and masks" (InstaOrder plus the CPU work);
 * phrases: GroundingDINO's phrase for every kept box of one uncapped detection, decoded box by
@@ -62,7 +62,7 @@ def write_checkpoints(folder: Path, smoke: bool) -> dict:
 
 
 def measure_loads(models: dict, segment: dict, order: dict, sync: bool) -> None:
-    from amodal.models import loaded
+    from amodal.models import cache as loaded
 
     params = segment["grounded_sam"]
     loads = {}
@@ -75,7 +75,7 @@ def measure_loads(models: dict, segment: dict, order: dict, sync: bool) -> None:
 
 def completions(n: int, size: int, prompt: str):
     """N textured completions, each with a visible square, as the loop hands them to the check."""
-    from amodal.loop import PassInput
+    from amodal.stages.complete.loop import PassInput
 
     rng = np.random.default_rng(0)
     yy, xx = np.mgrid[0:size, 0:size]
@@ -97,8 +97,8 @@ def measure_check(backend, pairs, sync: bool) -> None:
         def emit(self, record):
             records.append(record.getMessage())
 
-    logging.getLogger("amodal.diffusion").addHandler(Keep())
-    logging.getLogger("amodal.diffusion").setLevel(logging.INFO)
+    logging.getLogger("amodal.stages.complete.diffusion").addHandler(Keep())
+    logging.getLogger("amodal.stages.complete.diffusion").setLevel(logging.INFO)
     timed(lambda: backend._check_many(pairs[:2]), sync)  # warm-up: kernels, cuDNN choices
     records.clear()
     _, seconds = timed(lambda: backend._check_many(pairs), sync)
@@ -108,7 +108,7 @@ def measure_check(backend, pairs, sync: bool) -> None:
 def measure_phrases(models: dict, segment: dict, image: np.ndarray, caption: str) -> None:
     from groundingdino.util.utils import get_phrases_from_posmap
 
-    from amodal.models import loaded
+    from amodal.models import cache as loaded
     from amodal.models.grounding_dino import normalize_caption
 
     params = segment["grounded_sam"]
@@ -140,7 +140,7 @@ def measure_phrases(models: dict, segment: dict, image: np.ndarray, caption: str
 
 
 def measure_order(models: dict, order: dict, pairs, segments: int, sync: bool) -> None:
-    from amodal.models import loaded
+    from amodal.models import cache as loaded
     from amodal.models.instaorder import prepare
 
     predictor = loaded.order_predictor(order["instaorder"]["model"], models)
@@ -186,8 +186,8 @@ def main() -> None:
     parser.add_argument("--smoke", action="store_true")
     args = parser.parse_args()
     args.out.mkdir(parents=True, exist_ok=True)
-    from amodal.diffusion import DiffusersBackend
-    from amodal.schema import load_experiment
+    from amodal.stages.complete.diffusion import DiffusersBackend
+    from amodal.config.schema import load_experiment
 
     sync = not args.smoke
     start = time.perf_counter()

@@ -1,6 +1,6 @@
 """The demo's work in one process on one core: the same jobs `make demo` runs (its scenes, both
-experiments, collect, tables, visual report), planned by amodal.workplan from config/config.yaml
-and run by amodal.runner, with no Snakemake and no process per job. Prints seconds per instance
+experiments, collect, tables, visual report), planned by amodal.plan.jobs from config/config.yaml
+and run by amodal.run.job, with no Snakemake and no process per job. Prints seconds per instance
 per stage.
 
     python benchmarks/classical_speed.py [--config config/config.yaml] [--out DIR]
@@ -26,13 +26,13 @@ import cv2
 import yaml
 from snakemake.utils import validate
 
-from amodal.datasets import load_dataset_cached
-from amodal.experiments import Plan
-from amodal.html_report import build_report, instance_rows
+from amodal.datasets.table import load_dataset_cached
+from amodal.plan.keys import Plan
+from amodal.report.html import build_report, instance_rows
 from amodal.tables.paper_files import write_ground_truth_tables, write_paper_tables
 from amodal.tables.render import aggregate_experiment, compare_experiments
-from amodal.runner import run_job
-from amodal.workplan import Workplan
+from amodal.run.job import run_job
+from amodal.plan.jobs import Workplan
 
 ROOT = Path(__file__).resolve().parent.parent
 SCHEMAS = ROOT / "workflow" / "schemas"

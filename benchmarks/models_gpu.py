@@ -58,7 +58,7 @@ from tiny_models import SAM as TINY_SAM  # noqa: E402
 
 PHRASES = ["person", "car", "cup", "bird", "camera", "potato", "traffic cone"]
 CLIP_CANDIDATES = ["cat", "dog", "person", "car", "cup", "bird", "camera", "potato"]
-from amodal.tag import vocabulary  # noqa: E402
+from amodal.stages.tag import vocabulary  # noqa: E402
 
 COCO = vocabulary("coco")  # the 80 COCO names shipped with amodal
 assert len(COCO) == 80

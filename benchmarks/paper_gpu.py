@@ -151,7 +151,7 @@ def main() -> None:
     statuses = {}
     for manifest in (args.work / "results" / "shards").rglob("*.json"):
         statuses[str(manifest.relative_to(args.work / "results" / "shards"))] = json.loads(manifest.read_text())["instances"]
-    devices = []  # (job log, device, claimed at, released at): amodal.runner's lines in each GPU job's log
+    devices = []  # (job log, device, claimed at, released at): amodal.run.job's lines in each GPU job's log
     for log_file in sorted((args.work / "results" / "logs").rglob("*.log")):
         text = log_file.read_text(errors="replace")
         claimed = re.search(r"claimed GPU (\S+) at ([\d.]+)", text)
@@ -167,7 +167,7 @@ def main() -> None:
                 data = path.read_bytes().replace(str(args.work / "results").encode(), b"RESULTS")
                 hashes[str(path.relative_to(args.work / "results"))] = hashlib.sha256(data).hexdigest()
     (args.out / "hashes.json").write_text(json.dumps(hashes, indent=1))
-    loads = []  # "loaded <family> <name> in X s", written by amodal.models.loaded into each job's log
+    loads = []  # "loaded <family> <name> in X s", written by amodal.models.cache into each job's log
     for log_file in sorted((args.work / "results" / "logs").rglob("*.log")):
         for line in log_file.read_text(errors="replace").splitlines():
             if " loaded " in f" {line}":

@@ -1,6 +1,6 @@
 """Seconds to write one PNG of the sizes the completion loop writes, at each zlib level (PIL),
 on this machine: a photo crop (a seed example photo resized to SIZE x SIZE), the same crop with
-noise, and a mask. `amodal.io.write_image` uses `PNG_IMAGE_LEVEL`; the pixels are equal at every
+noise, and a mask. `amodal.imaging.io.write_image` uses `PNG_IMAGE_LEVEL`; the pixels are equal at every
 level, only time and bytes change.
 
     python benchmarks/png_write.py [--size 900] [--repeat 5]

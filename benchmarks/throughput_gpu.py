@@ -3,7 +3,7 @@
 1. ours: the workflow's shard jobs through Snakemake (`--resources gpu=1`), one GPU shard; part
    `fused` runs the same with config `fuse: {gpu: true}` (a shard's GPU stages in one job);
 2. seed schedule: the same stages called the way the reference implementation calls its models,
-   in one process, one instance at a time (`amodal.pipeline.complete_image` per instance) with
+   in one process, one instance at a time (`amodal.run.one_image.complete_image` per instance) with
    SAM rebuilt from its checkpoint before every segmentation, GroundingDINO run twice per
    detection, and every model reloaded every 5 instances;
 3. floor: the FLOPs one instance needs (counted by torch's FlopCounterMode on one instance run
@@ -111,8 +111,9 @@ def run_fused(args, models: dict, experiments: Path) -> None:
 
 def run_seed(args, models: dict, experiments: Path) -> None:
     """complete_image per instance, in the seed's pattern of model use."""
-    from amodal.models import grounding_dino, loaded
-    from amodal.pipeline import complete_image
+    from amodal.models import cache as loaded
+    from amodal.models import grounding_dino
+    from amodal.run.one_image import complete_image
 
     scenes = sorted((args.work / "ours" / "results" / "datasets" / "bench").glob("scene_*"))[: args.seed_n]
     if not scenes:
@@ -157,8 +158,8 @@ def run_floor(args, models: dict, experiments: Path) -> None:
     """FLOPs of one instance run our way (models loaded before counting), and the matmul ceiling."""
     from torch.utils.flop_counter import FlopCounterMode
 
-    from amodal.models import loaded
-    from amodal.pipeline import complete_image
+    from amodal.models import cache as loaded
+    from amodal.run.one_image import complete_image
 
     # The first scene that completes (a random-weight grounding can reject a query: no inpainting then).
     for scene in sorted((args.work / "ours" / "results" / "datasets" / "bench").glob("scene_*")):

@@ -8,8 +8,8 @@ import numpy as np
 import pytest
 import yaml
 
-from amodal.prompt import prompt_clip
-from amodal.schema import load_experiment, read_experiment, validated
+from amodal.stages.prompt import prompt_clip
+from amodal.config.schema import load_experiment, read_experiment, validated
 from workflow_helpers import ROOT, command, environment, job_counts, make_workdir
 
 EXPERIMENTS = ROOT / "config" / "experiments"
@@ -97,7 +97,7 @@ class RecordingScorer:
     ("tags", [""], None, "cat"),  # nothing to choose from: the query
 ])
 def test_the_tags_only_prompt_leaves_the_query_out(monkeypatch, candidates, tags, asked, prompt):
-    from amodal.models import loaded
+    from amodal.models import cache as loaded
 
     scorer = RecordingScorer()
     monkeypatch.setattr(loaded, "clip_scorer", lambda name, models: scorer)

@@ -16,10 +16,10 @@ import numpy as np
 import pandas as pd
 import pytest
 
-from amodal import benchmark
-from amodal.frames import paste
-from amodal.geometry import sides_touched
-from amodal.io import read_json, read_mask, read_rgb, read_rgba, write_image
+from amodal.synthetic import scenes as benchmark
+from amodal.imaging.frames import paste
+from amodal.imaging.geometry import sides_touched
+from amodal.imaging.io import read_json, read_mask, read_rgb, read_rgba, write_image
 
 SIZE = 256
 REPO = Path(__file__).resolve().parents[1]

@@ -8,7 +8,7 @@ from pathlib import Path
 
 import pytest
 
-from amodal.cli import main as cli
+from amodal.cli.main import main as cli
 
 ROOT = Path(__file__).resolve().parent.parent
 AMODAL = Path(sys.executable).parent / "amodal"

@@ -6,7 +6,7 @@ import threading
 
 import pytest
 
-from amodal.cli import main as cli
+from amodal.cli.main import main as cli
 
 PAYLOAD = bytes(range(256)) * 40  # 10,240 bytes standing in for sam_vit_b_01ec64.pth
 

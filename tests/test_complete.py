@@ -3,9 +3,9 @@
 import numpy as np
 import pytest
 
-from amodal import io
-from amodal.complete import ClassicalBackend, complete, predict_amodal, true_contour_points, write_completion
-from amodal.frames import crop
+from amodal.imaging import io
+from amodal.stages.complete.stage import ClassicalBackend, complete, predict_amodal, true_contour_points, write_completion
+from amodal.imaging.frames import crop
 
 SPEC = {
     "backend": "classical", "max_passes": 3, "canvas_scale": 6, "crop_buffer": 60, "border_pad": 150,

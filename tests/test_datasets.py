@@ -8,8 +8,8 @@ from pathlib import Path
 import pandas as pd
 import pytest
 
-from amodal import InstanceError
-from amodal.datasets import (
+from amodal.errors import InstanceError
+from amodal.datasets.table import (
     COLUMNS,
     dedupe_ids,
     get_instance,
@@ -403,7 +403,7 @@ def _seed_dataset(tmp_path: Path, names: dict) -> dict:
 
 
 def test_the_cached_table_is_reused_and_only_changed_images_are_decoded_again(tmp_path, monkeypatch):
-    from amodal import datasets
+    from amodal.datasets import table as datasets
 
     photo = (SEED / "cat-7875506_640_cat.jpg").read_bytes()
     spec = _seed_dataset(tmp_path, {"a.jpg": photo, "b.jpg": b"truncated", "c.jpg": photo})
@@ -437,7 +437,7 @@ def test_the_cached_table_is_reused_and_only_changed_images_are_decoded_again(tm
 
 
 def test_a_changed_annotation_file_or_image_folder_rebuilds_the_cached_table(tmp_path):
-    from amodal.datasets import load_dataset_cached
+    from amodal.datasets.table import load_dataset_cached
 
     photo = (SEED / "cat-7875506_640_cat.jpg").read_bytes()
     spec = _seed_dataset(tmp_path, {"a.jpg": photo, "b.jpg": photo})

@@ -12,14 +12,14 @@ from pathlib import Path
 
 import pytest
 
-from amodal import devices
+from amodal.run import devices
 
 ROOT = Path(__file__).resolve().parent.parent
 SNAKEMAKE = Path(sys.executable).parent / "snakemake"
 
 HOLDER = """
 import os, sys, time
-from amodal.devices import claim
+from amodal.run.devices import claim
 got = claim(1, timeout_s=30, poll_s=0.05)
 print(json.dumps({"got": got, "visible": os.environ["CUDA_VISIBLE_DEVICES"], "pid": os.getpid()}), flush=True)
 time.sleep(float(sys.argv[1]))
@@ -81,14 +81,14 @@ def test_waiting_ends_with_a_clear_error_after_the_timeout(tmp_path, processes, 
 
 
 def test_a_job_can_claim_several_devices(tmp_path):
-    code = "import json, os; from amodal.devices import claim; print(json.dumps([claim(2), os.environ['CUDA_VISIBLE_DEVICES']]))"
+    code = "import json, os; from amodal.run.devices import claim; print(json.dumps([claim(2), os.environ['CUDA_VISIBLE_DEVICES']]))"
     out = subprocess.run([sys.executable, "-c", code], env=env_for(tmp_path, ids="4,6,7"), capture_output=True,
                          text=True, check=True).stdout
     assert json.loads(out) == [["4", "6"], "4,6"]
 
 
 def test_a_gpu_job_claims_its_device_before_it_runs(tmp_path):
-    code = ("import os; from amodal.runner import run_job; "
+    code = ("import os; from amodal.run.job import run_job; "
             f"run_job('collect', {{}}, 'exp', [], manifest={str(tmp_path / 'm.json')!r}, gpus=1); "
             "print(os.environ['CUDA_VISIBLE_DEVICES'])")
     out = subprocess.run([sys.executable, "-c", code], env=env_for(tmp_path, ids="3"), capture_output=True,
@@ -98,7 +98,7 @@ def test_a_gpu_job_claims_its_device_before_it_runs(tmp_path):
 
 
 def test_under_slurm_the_allocation_is_used_and_nothing_is_locked(tmp_path):
-    code = "import json; from amodal.devices import claim; print(json.dumps(claim(1)))"
+    code = "import json; from amodal.run.devices import claim; print(json.dumps(claim(1)))"
     env = env_for(tmp_path / "locks", ids="", SLURM_JOB_ID="42", CUDA_VISIBLE_DEVICES="3")
     env.pop("AMODAL_GPU_IDS")
     out = subprocess.run([sys.executable, "-c", code], env=env, capture_output=True, text=True, check=True).stdout
@@ -107,7 +107,7 @@ def test_under_slurm_the_allocation_is_used_and_nothing_is_locked(tmp_path):
 
 
 def test_a_slurm_allocation_smaller_than_asked_is_a_clear_error(tmp_path):
-    code = "from amodal.devices import claim; claim(2)"
+    code = "from amodal.run.devices import claim; claim(2)"
     env = env_for(tmp_path, ids="", SLURM_JOB_ID="42", CUDA_VISIBLE_DEVICES="3")
     env.pop("AMODAL_GPU_IDS")
     done = subprocess.run([sys.executable, "-c", code], env=env, capture_output=True, text=True)
@@ -140,7 +140,7 @@ rule gpu_job:
 
 GPU_JOB = """
 import json, os, time
-from amodal.devices import claim
+from amodal.run.devices import claim
 claim(snakemake.resources.gpu, timeout_s=5)
 start = time.time()
 time.sleep(1.0)

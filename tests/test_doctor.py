@@ -4,9 +4,9 @@ import subprocess
 
 import yaml
 
-from amodal.cli import main as cli
-from amodal.doctor import weights_needed
-from amodal.schema import load_experiment
+from amodal.cli.main import main as cli
+from amodal.plan.preflight import weights_needed
+from amodal.config.schema import load_experiment
 from workflow_helpers import command, environment, make_workdir
 
 PAPER_WEIGHTS = {"groundingdino_swint_ogc", "bert_base_uncased", "sam_vit_h", "clip_vit_b32_openai", "sd2_inpainting",

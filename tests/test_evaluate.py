@@ -1,4 +1,4 @@
-"""The evaluate stage's records (amodal.evaluate), failure kinds, their aggregation
+"""The evaluate stage's records (amodal.stages.evaluate), failure kinds, their aggregation
 (amodal.tables.aggregate) and the metric definitions."""
 
 import json
@@ -7,13 +7,13 @@ import math
 import numpy as np
 import pytest
 
-from amodal import evaluate as ev
-from amodal import io
-from amodal.frames import alpha_mask, paste
+from amodal.stages import evaluate as ev
+from amodal.imaging import io
+from amodal.imaging.frames import alpha_mask, paste
 from amodal.metrics import is_missing, missing
 from amodal.metrics.definitions import BACKGROUND, FAILURE_KINDS, METRICS, PSNR_CAP, definitions
-from amodal.rgba import no_result_kind
-from amodal.stage import run_stage
+from amodal.stages.rgba import no_result_kind
+from amodal.run.isolation import run_stage
 from amodal.tables.aggregate import aggregate
 from test_metrics import textured_rgba
 
@@ -176,7 +176,7 @@ def test_every_metric_is_defined_with_its_settings():
 
 
 def test_the_library_background_is_the_schemas_default():
-    from amodal.schema import validated
+    from amodal.config.schema import validated
 
     assert validated({}, "experiment.schema.yaml")["evaluate"]["background"] == list(BACKGROUND)
 

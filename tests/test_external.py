@@ -12,16 +12,16 @@ import pandas as pd
 import pytest
 from PIL import Image
 
-from amodal import io
-from amodal.doctor import missing_settings, weights_needed
-from amodal.experiments import STAGES, Plan, planned_stages
-from amodal.external import BadExternalOutput, ExternalOutputMissing, complete_external, external_fingerprint
-from amodal.geometry import Region
+from amodal.imaging import io
+from amodal.plan.preflight import missing_settings, weights_needed
+from amodal.plan.keys import STAGES, Plan, planned_stages
+from amodal.stages.complete.external import BadExternalOutput, ExternalOutputMissing, complete_external, external_fingerprint
+from amodal.imaging.geometry import Region
 from amodal.metrics.masks import amodal_counts
-from amodal.rgba import deliverable
-from amodal.runner import run_job
-from amodal.schema import load_experiment, validated
-from amodal.workplan import Workplan
+from amodal.stages.rgba import deliverable
+from amodal.run.job import run_job
+from amodal.config.schema import load_experiment, validated
+from amodal.plan.jobs import Workplan
 
 H, W = 20, 30  # the instance's image
 

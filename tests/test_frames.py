@@ -1,10 +1,10 @@
-"""amodal.frames: placing arrays in frames and compositing, on hand-worked cases."""
+"""amodal.imaging.frames: placing arrays in frames and compositing, on hand-worked cases."""
 
 import numpy as np
 import pytest
 
-from amodal.frames import alpha_mask, composite, crop, over, padded_box_frame, paste, square, union_frame, window
-from amodal.geometry import Region
+from amodal.imaging.frames import alpha_mask, composite, crop, over, padded_box_frame, paste, square, union_frame, window
+from amodal.imaging.geometry import Region
 
 
 def test_composite_blends_over_the_background():

@@ -3,8 +3,8 @@
 import numpy as np
 import pytest
 
-from amodal.frames import crop
-from amodal.geometry import Region, bbox, crop_region, frame_mask, sides_touched
+from amodal.imaging.frames import crop
+from amodal.imaging.geometry import Region, bbox, crop_region, frame_mask, sides_touched
 
 
 def rect(shape, y0, y1, x0, x1):

@@ -7,10 +7,10 @@ import numpy as np
 import pytest
 import torch
 
-from amodal import io
-from amodal.gpu_memory import OutOfMemory, is_out_of_memory, map_splitting
-from amodal.loop import PassResult, run_loop
-from amodal.stage import run_stage
+from amodal.imaging import io
+from amodal.run.gpu_memory import OutOfMemory, is_out_of_memory, map_splitting
+from amodal.stages.complete.loop import PassResult, run_loop
+from amodal.run.isolation import run_stage
 from test_loop import SPEC, WALLPAPER, Scripted, instance
 
 
@@ -117,8 +117,8 @@ class FakeInpainter:
 def run_diffusers_loop(monkeypatch, fake, items, models=None):
     """The diffusers backend's loop over `items` with `fake` as its inpainter and each completion
     taken as it is (no re-segmentation)."""
-    from amodal import diffusion
-    from amodal.models import loaded
+    from amodal.stages.complete import diffusion
+    from amodal.models import cache as loaded
 
     monkeypatch.setattr(loaded, "inpainter", lambda *args: fake)
     backend = diffusion.DiffusersBackend(

@@ -17,12 +17,13 @@ import pytest
 import yaml
 from PIL import Image
 
-from amodal import RemoteFailure, io
-from amodal.cli import main as cli
-from amodal.ground import run_ground
+from amodal.errors import RemoteFailure
+from amodal.imaging import io
+from amodal.cli.main import main as cli
+from amodal.stages.ground import run_ground
 from amodal.models.lisa import LisaError, read_answer
-from amodal.runner import run_stage_job
-from amodal.schema import validated
+from amodal.run.job import run_stage_job
+from amodal.config.schema import validated
 from workflow_helpers import ROOT, command, environment, snakemake
 
 os.environ["GRADIO_ANALYTICS_ENABLED"] = "False"  # neither the client nor the app reports usage
@@ -281,7 +282,7 @@ def lisa_experiment(folder: Path) -> Path:
 
 def scene_queries(folder: Path, seed: int) -> list[str]:
     """The queries of a 2-scene benchmark (the workflow builds the same scenes)."""
-    from amodal.benchmark import build_scenes
+    from amodal.synthetic.scenes import build_scenes
 
     ids = ["scene_0000", "scene_0001"]
     build_scenes(folder, ids, cutouts_dir=ROOT / "data" / "cutouts", backgrounds_dir=ROOT / "data" / "backgrounds",

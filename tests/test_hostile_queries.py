@@ -8,10 +8,10 @@ import numpy as np
 import pytest
 import yaml
 
-from amodal import io
-from amodal.ground import run_ground
-from amodal.prompt import run_prompt
-from amodal.segment import detect_and_segment
+from amodal.imaging import io
+from amodal.stages.ground import run_ground
+from amodal.stages.prompt import run_prompt
+from amodal.stages.segment import detect_and_segment
 from tiny_models import write_tiny_checkpoints
 from workflow_helpers import ROOT
 

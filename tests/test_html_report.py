@@ -7,9 +7,9 @@ import os
 import numpy as np
 from PIL import Image
 
-from amodal.html_report import read_metrics_table
-from amodal.markdown_lite import to_html
-from amodal.report_images import Thumbnails, tinted
+from amodal.report.html import read_metrics_table
+from amodal.report.markdown_lite import to_html
+from amodal.report.thumbnails import Thumbnails, tinted
 
 
 def test_markdown_tables_lists_and_headings():

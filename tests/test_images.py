@@ -8,8 +8,8 @@ import numpy as np
 import pytest
 from PIL import Image
 
-from amodal import InstanceError
-from amodal.io import read_instance_image, read_rgb
+from amodal.errors import InstanceError
+from amodal.imaging.io import read_instance_image, read_rgb
 
 
 def _pattern() -> np.ndarray:
@@ -154,7 +154,7 @@ def _zlib_header(png: bytes) -> bytes:
 
 
 def test_images_are_written_at_the_fastest_zlib_level_with_their_pixels_kept(tmp_path):
-    from amodal.io import write_image
+    from amodal.imaging.io import write_image
 
     rng = np.random.default_rng(0)
     for channels in (3, 4):

@@ -4,7 +4,7 @@ no-output cases."""
 
 import numpy as np
 
-from amodal.loop import LoopInstance, PassResult, run_loop
+from amodal.stages.complete.loop import LoopInstance, PassResult, run_loop
 
 SPEC = {"max_passes": 3, "canvas_scale": 6, "crop_buffer": 60, "border_pad": 150, "border_gap": 10}
 WALLPAPER = np.full((32, 32, 3), 128, np.uint8)

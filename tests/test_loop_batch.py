@@ -6,10 +6,10 @@ real architectures at tiny size and random weights on the CPU."""
 import numpy as np
 import pytest
 
-from amodal.diffusion import DiffusersBackend
-from amodal.loop import LoopInstance, run_loop
-from amodal.models import loaded
-from amodal.schema import load_experiment
+from amodal.stages.complete.diffusion import DiffusersBackend
+from amodal.stages.complete.loop import LoopInstance, run_loop
+from amodal.models import cache as loaded
+from amodal.config.schema import load_experiment
 
 from tiny_models import write_tiny_checkpoints
 

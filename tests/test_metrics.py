@@ -9,8 +9,8 @@ import pytest
 from pycocotools import mask as coco_mask
 from skimage.metrics import peak_signal_noise_ratio, structural_similarity
 
-from amodal.frames import alpha_mask, composite, paste, union_frame
-from amodal.matching import match_segments
+from amodal.imaging.frames import alpha_mask, composite, paste, union_frame
+from amodal.imaging.matching import match_segments
 from amodal.metrics.appearance import hidden_region_quality, visible_consistency
 from amodal.metrics.definitions import BACKGROUND, PSNR_CAP
 from amodal.metrics.masks import amodal_counts, iou, mask_counts

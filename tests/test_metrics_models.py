@@ -1,5 +1,5 @@
 """The model-based metrics (CLIP score, feature similarity, LPIPS, hidden LPIPS) through the evaluate
-stage's own loading (amodal.evaluate.model_metric_entries, amodal.models.loaded), against the
+stage's own loading (amodal.stages.evaluate.model_metric_entries, amodal.models.cache), against the
 reference library on the same networks: torchmetrics' CLIPScore (given the same tiny random-weight
 open_clip model through its model/processor hook), torchmetrics'
 LearnedPerceptualImagePatchSimilarity (reading the same random backbone file from the torch hub
@@ -14,14 +14,14 @@ import numpy as np
 import pytest
 import torch
 
-from amodal.evaluate import GroundTruth, model_metric_entries
-from amodal.experiments import device_class
+from amodal.stages.evaluate import GroundTruth, model_metric_entries
+from amodal.plan.keys import device_class
 from amodal.metrics import is_missing
 from amodal.metrics import model_based
 from amodal.models import CheckpointMismatch
 from amodal.models.clip import build_clip
 from amodal.models.lpips import load_lpips
-from amodal.schema import validated
+from amodal.config.schema import validated
 from metric_references import clip_score, clip_score_metric, lpips as lpips_reference
 from tiny_models import CLIP, DINOV2_CROP, RESNET50, write_lpips_backbone, write_resnet50_checkpoint, write_tiny_dinov2
 
@@ -370,8 +370,8 @@ def test_turned_off_metrics_are_missing_and_only_metrics_that_are_on_with_weight
 
 
 def test_the_evaluate_folder_key_changes_when_a_metric_checkpoint_appears(tmp_path, monkeypatch):
-    from amodal.experiments import experiment_keys
-    from amodal.schema import load_experiment
+    from amodal.plan.keys import experiment_keys
+    from amodal.config.schema import load_experiment
 
     monkeypatch.setenv("AMODAL_WEIGHTS", str(tmp_path / "weights"))
     monkeypatch.setenv("TORCH_HOME", str(tmp_path / "torch"))
@@ -393,8 +393,8 @@ def test_the_evaluate_folder_key_covers_the_feature_backbone_and_whether_its_che
                                                                                                  monkeypatch):
     import huggingface_hub.constants
 
-    from amodal.experiments import experiment_keys
-    from amodal.schema import load_experiment
+    from amodal.plan.keys import experiment_keys
+    from amodal.config.schema import load_experiment
 
     monkeypatch.setenv("AMODAL_WEIGHTS", str(tmp_path / "weights"))
     monkeypatch.setenv("TORCH_HOME", str(tmp_path / "torch"))
@@ -420,8 +420,8 @@ def test_the_evaluate_folder_key_covers_the_feature_backbone_and_whether_its_che
 def test_doctor_lists_the_feature_encoder_as_an_optional_checkpoint(tmp_path, monkeypatch):
     import huggingface_hub.constants
 
-    from amodal import doctor
-    from amodal.schema import load_experiment
+    from amodal.plan import preflight as doctor
+    from amodal.config.schema import load_experiment
 
     monkeypatch.setenv("AMODAL_WEIGHTS", str(tmp_path / "weights"))
     monkeypatch.setenv("TORCH_HOME", str(tmp_path / "torch"))

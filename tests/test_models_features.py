@@ -10,7 +10,7 @@ import pytest
 import torch
 
 from amodal.models import CheckpointMismatch, MissingCheckpoint
-from amodal.models import loaded
+from amodal.models import cache as loaded
 from amodal.models.features import (Preprocess, build_dinov2, build_resnet50, load_dinov2, load_resnet50)
 from amodal.models.weights import locate
 from tiny_models import DINOV2, DINOV2_CROP, RESNET50, write_resnet50_checkpoint, write_tiny_dinov2

@@ -132,8 +132,8 @@ def test_a_small_random_network_end_to_end_and_independent_of_its_batch():
 
 
 def test_the_order_backend_decides_by_the_seeds_threshold(monkeypatch):
-    from amodal.models import loaded
-    from amodal.order import instaorder_order
+    from amodal.models import cache as loaded
+    from amodal.stages.order import instaorder_order
 
     class Fixed:
         def both_ways(self, image, target, others):
@@ -150,10 +150,10 @@ def test_the_order_backend_decides_by_the_seeds_threshold(monkeypatch):
 
 
 def test_the_order_stage_with_a_small_checkpoint(tmp_path):
-    from amodal import io
-    from amodal.doctor import weights_needed
-    from amodal.order import run_order
-    from amodal.schema import validated
+    from amodal.imaging import io
+    from amodal.plan.preflight import weights_needed
+    from amodal.stages.order import run_order
+    from amodal.config.schema import validated
 
     torch.manual_seed(0)
     path = released_layout(tmp_path, build_instaorder(TINY).state_dict())

@@ -19,8 +19,8 @@ import torch
 
 from amodal.models import CheckpointMismatch, MissingCheckpoint
 from amodal.models.ram_plus import build_ram_plus, load_ram_plus, prepare
-from amodal.schema import validated
-from amodal.tag import run_tag
+from amodal.config.schema import validated
+from amodal.stages.tag import run_tag
 from tiny_models import RAM_PLUS, write_tiny_ram_plus
 
 REFERENCE = json.loads((Path(__file__).parent / "reference" / "ram_plus_state_dict.json").read_text())

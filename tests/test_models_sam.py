@@ -187,7 +187,7 @@ def test_segment_many_embeds_in_batches_and_equals_segment_alone(model):
 
 
 def test_the_encoder_batch_comes_from_config_models_batch(tmp_path, monkeypatch):
-    from amodal.models import loaded
+    from amodal.models import cache as loaded
 
     path = tmp_path / "tiny_sam.pth"
     torch.save(build_sam("vit_b", tiny=TINY).state_dict(), path)

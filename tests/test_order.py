@@ -3,8 +3,8 @@
 import numpy as np
 import pytest
 
-from amodal.order import geometric_order, junction_evidence, occluder_mask
-from amodal.segment import with_background
+from amodal.stages.order import geometric_order, junction_evidence, occluder_mask
+from amodal.stages.segment import with_background
 
 SPEC = {"geometric": {"radius": 9, "contact": 3, "margin": 0.08}}
 BACKGROUND = {"background": {"enabled": True, "erode_radius": 2, "min_area": 100}}

@@ -6,9 +6,9 @@ import json
 import numpy as np
 import pytest
 
-from amodal import io
-from amodal.order import depth_order_from_nearness, run_order
-from amodal.schema import validated
+from amodal.imaging import io
+from amodal.stages.order import depth_order_from_nearness, run_order
+from amodal.config.schema import validated
 from tiny_models import write_tiny_depth
 
 SPEC = validated({"order": {"backend": "depth"}}, "experiment.schema.yaml")["order"]

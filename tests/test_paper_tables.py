@@ -12,8 +12,8 @@ import pytest
 import yaml
 from scipy.stats import binom
 
-from amodal import evaluate as ev
-from amodal import io
+from amodal.stages import evaluate as ev
+from amodal.imaging import io
 from amodal.metrics import missing
 from amodal.tables.bootstrap import Interval, mean_interval
 from amodal.tables.latex import escape

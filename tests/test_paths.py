@@ -8,7 +8,7 @@ import subprocess
 
 import yaml
 
-from amodal.schema import resolve_input_paths
+from amodal.config.schema import resolve_input_paths
 from workflow_helpers import ROOT, SNAKEMAKE, environment, planned_rules
 
 CUTOUTS = ROOT / "data" / "cutouts"

@@ -1,7 +1,7 @@
 import numpy as np
 
-from amodal.geometry import Region
-from amodal.rgba import compose, visible_weight
+from amodal.imaging.geometry import Region
+from amodal.stages.rgba import compose, visible_weight
 
 SPEC = {"erode": 5, "shrink": 10, "transition": 5}
 

@@ -1,7 +1,7 @@
 import numpy as np
 from skimage.morphology import disk, erosion
 
-from amodal.segment import background_segments, with_background
+from amodal.stages.segment import background_segments, with_background
 
 SPEC = {"background": {"enabled": True, "erode_radius": 2, "min_area": 100}}
 
@@ -50,7 +50,7 @@ def test_with_background_appends_backgrounds_after_objects():
 def test_max_boxes_keeps_the_highest_scoring_detections_in_their_order():
     from types import SimpleNamespace
 
-    from amodal.segment import strongest
+    from amodal.stages.segment import strongest
 
     found = [SimpleNamespace(score=s, phrase=p) for s, p in [(0.4, "a"), (0.9, "b"), (0.5, "c"), (0.9, "d")]]
     assert [d.phrase for d in strongest(found, 2)] == ["b", "d"]

@@ -2,7 +2,7 @@
 
 import pytest
 
-from amodal.shards import shard_rows, shards
+from amodal.plan.shards import shard_rows, shards
 
 IDS = list("abcdefghij")
 

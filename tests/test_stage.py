@@ -1,7 +1,8 @@
 import pytest
 
-from amodal import InstanceError, io
-from amodal.stage import run_stage
+from amodal.errors import InstanceError
+from amodal.imaging import io
+from amodal.run.isolation import run_stage
 
 
 def outputs(tmp_path):

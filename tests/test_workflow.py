@@ -10,7 +10,7 @@ import pytest
 import yaml
 from PIL import Image
 
-from amodal.cli import main as cli
+from amodal.cli.main import main as cli
 from workflow_helpers import ROOT, job_counts, make_workdir, planned_rules, snakemake, write_config
 
 DOWNSTREAM_OF_ORDER = {"order": 1, "complete": 1, "rgba": 1, "evaluate": 1, "collect": 1, "aggregate": 1,

@@ -12,7 +12,7 @@ import pytest
 import yaml
 from PIL import Image
 
-from amodal import io
+from amodal.imaging import io
 from test_workflow_models import write_experiment
 from tiny_models import write_tiny_checkpoints
 from workflow_helpers import ROOT, snakemake, stage_folders

@@ -12,7 +12,7 @@ import numpy as np
 import pytest
 import yaml
 
-from amodal import io
+from amodal.imaging import io
 from amodal.metrics.definitions import METRICS
 from metric_references import clip_score, clip_score_metric
 from workflow_helpers import run_with_tiny_models, stage_folders

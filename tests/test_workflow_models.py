@@ -7,7 +7,7 @@ import json
 import pytest
 import yaml
 
-from amodal import io
+from amodal.imaging import io
 from workflow_helpers import ROOT, run_with_tiny_models, stage_folders
 
 EXPERIMENT = {
@@ -115,7 +115,7 @@ def test_model_stages_ran_in_shards_on_a_machine_without_a_gpu(run):
 
 
 def test_one_image_from_the_command_line_writes_what_the_workflow_writes(run, tmp_path):
-    from amodal.cli import main as cli
+    from amodal.cli.main import main as cli
 
     config = yaml.safe_load((run / "config" / "config.yaml").read_text())
     (tmp_path / "config.yaml").write_text(yaml.safe_dump({"models": config["models"]}))

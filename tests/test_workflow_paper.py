@@ -10,7 +10,7 @@ records, files and the loop's bookkeeping are checked."""
 import pytest
 import yaml
 
-from amodal import io
+from amodal.imaging import io
 from workflow_helpers import ROOT, run_with_tiny_models, stage_folders
 
 EXAMPLES = ["cat-7875506_640_cat"]

@@ -7,9 +7,9 @@ import json
 import numpy as np
 from PIL import Image
 
-from amodal.datasets import load_dataset_cached
-from amodal.io import read_rgb
-from amodal.working import source_placement, upright_size, working_size
+from amodal.datasets.table import load_dataset_cached
+from amodal.imaging.io import read_rgb
+from amodal.datasets.working import source_placement, upright_size, working_size
 
 
 def test_working_size_by_hand():

@@ -6,9 +6,9 @@ from pathlib import Path
 import pandas as pd
 import pytest
 
-from amodal import experiments
-from amodal.experiments import Plan
-from amodal.workplan import Workplan, job_resources
+from amodal.plan import keys as experiments
+from amodal.plan.keys import Plan
+from amodal.plan.jobs import Workplan, job_resources
 
 SPEC = {
     "ground": {"backend": "oracle"}, "tag": {"backend": "oracle"}, "segment": {"backend": "oracle"},
@@ -158,9 +158,9 @@ def test_an_oracle_backend_on_a_dataset_without_ground_truth_is_refused_before_a
 def test_every_stage_backend_that_loads_a_network_is_a_gpu_stage():
     # a backend whose models run on a GPU must claim one (and ask SLURM for one): found missing for
     # complete/diffusers on a 2-GPU run, where its job used device 0 without claiming it
-    from amodal.doctor import weights_needed
-    from amodal.experiments import GPU_BACKENDS
-    from amodal.schema import validated
+    from amodal.plan.preflight import weights_needed
+    from amodal.plan.keys import GPU_BACKENDS
+    from amodal.config.schema import validated
 
     choices = {"ground": ["grounded_sam"], "tag": ["clip_vocab"], "segment": ["grounded_sam"], "order": ["instaorder", "depth"],
                "prompt": ["clip"], "complete": ["diffusers"]}
@@ -232,7 +232,7 @@ def test_fusing_cpu_stages_leaves_scenes_and_collect_apart_and_off_by_default():
 
 
 def test_groups_that_would_wait_on_each_other_are_left_apart():
-    from amodal.workplan import Job, fuse
+    from amodal.plan.jobs import Job, fuse
 
     def job(rule, device, shard, inputs):
         return Job(rule=rule, kind="order", dataset="d", shard=shard, key=rule, spec={}, items=[], inputs=inputs,

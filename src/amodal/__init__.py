@@ -1,28 +1,11 @@
-"""amodal: open-world amodal appearance completion, as a library, a CLI and a Snakemake workflow."""
+"""amodal: open-world amodal appearance completion, as a library, a CLI and a Snakemake workflow.
+
+Packages, from the bottom up (each may import only those listed before it, plus `errors`):
+`imaging` (file formats, frames, mask geometry), `models` (one module per network family and
+the job's model cache), `metrics`, `datasets` (the instance table), `synthetic` (the
+benchmark generator), `config` (settings files), `plan` (stage declarations, folder keys,
+layout, jobs: no Snakemake, no torch), `stages` (one module per stage; `complete/` its
+backends), `run` (running jobs, the one-image driver), `tables`, `report`, `cli`.
+"""
 
 __version__ = "0.1.0"
-
-
-class InstanceError(Exception):
-    """Bad input for one instance: names the instance and the file, the run goes on."""
-
-    status = "failed"  # the instance's status in its shard's manifest
-    details: dict = {}  # extra keys of its failed record
-
-    def __init__(self, instance: str, path, message: str):
-        self.instance = instance
-        self.path = str(path)
-        self.message = message
-        super().__init__(f"instance {instance!r}: {message} ({self.path})")
-
-
-class RemoteFailure(InstanceError):
-    """A remote model (the LISA app) gave no usable answer for one instance: the instance gets
-    status `remote_failed` in its shard's manifest and the run goes on. `details` join its
-    failed record (what went wrong, how many calls, where)."""
-
-    status = "remote_failed"
-
-    def __init__(self, instance: str, where, message: str, details: dict | None = None):
-        super().__init__(instance, where, message)
-        self.details = dict(details or {})

@@ -4,14 +4,14 @@ import yaml
 from snakemake.exceptions import WorkflowError
 from snakemake.utils import validate
 
-from amodal import datasets as amodal_datasets
-from amodal.doctor import missing_settings, missing_weights
-from amodal.experiments import NAME_PATTERN, Plan
-from amodal.html_report import instance_rows
-from amodal.schema import read_experiment, resolve_input_paths
+from amodal.datasets import table as amodal_datasets
+from amodal.plan.preflight import missing_settings, missing_weights
+from amodal.plan.keys import NAME_PATTERN, Plan
+from amodal.report.html import instance_rows
+from amodal.config.schema import read_experiment, resolve_input_paths
 from amodal.tables.paper_tables import METHOD_METRICS
 from amodal.tables.reference import read_reference
-from amodal.workplan import Workplan, job_resources
+from amodal.plan.jobs import Workplan, job_resources
 
 
 # The repository holding this workflow (workflow/rules/ is two levels down).
@@ -140,7 +140,7 @@ def experiment_descriptions(wildcards):
 
 def instance_categories(wildcards):
     """The instance-table rows that may say an instance's category (a COCO annotation's
-    category; a synthetic scene's file), read by the aggregate job (amodal.datasets.instance_category)."""
+    category; a synthetic scene's file), read by the aggregate job (amodal.datasets.table.instance_category)."""
     return {
         i: {"category": row.get("category") or "", "gt": row["gt"]}
         for i, row in WORK.rows[wildcards.dataset].items()

@@ -1,9 +1,9 @@
-# One rule per shard job planned by amodal.workplan: synthetic scenes, every stage (one rule
+# One rule per shard job planned by amodal.plan.jobs: synthetic scenes, every stage (one rule
 # per stage folder key), and collect (one per experiment). A rule's outputs are the
 # per-instance folders it fills (so a missing one reruns the job) and the shard's manifest;
 # its inputs are the manifests of the upstream shards holding its instances (or, for the
 # first stages, the instances' source files). With config `fuse`, one rule runs several stage
-# jobs of a shard in one process (amodal.workplan.fuse): it has every member's outputs.
+# jobs of a shard in one process (amodal.plan.jobs.fuse): it has every member's outputs.
 for job in WORK.rules:
     job_threads, job_resources_ = resources_of(job)
 

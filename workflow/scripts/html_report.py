@@ -2,7 +2,7 @@ import sys
 
 sys.stderr = open(snakemake.log[0], "w")
 
-from amodal.html_report import build_report, paper_tables_by_dataset
+from amodal.report.html import build_report, paper_tables_by_dataset
 
 datasets = list(snakemake.params.instances)
 build_report(

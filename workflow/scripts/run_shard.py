@@ -2,7 +2,7 @@ import sys
 
 sys.stderr = open(snakemake.log[0], "w")
 
-from amodal.runner import run_fused_job, run_job
+from amodal.run.job import run_fused_job, run_job
 
 if snakemake.params.kind == "fused":
     run_fused_job(

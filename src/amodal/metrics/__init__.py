@@ -9,7 +9,7 @@
 
 Each family turns arrays into raw quantities (counts, sums, cosines) that an instance's record
 keeps, so that `amodal.tables.aggregate` can recompute every mean and pooled value without
-rerunning. Nothing here reads files or imports a stage; `amodal.evaluate` (the stage) calls
+rerunning. Nothing here reads files or imports a stage; `amodal.stages.evaluate` (the stage) calls
 these on one instance's files.
 
 A metric that could not be computed (its model weights are absent, it is turned off) is

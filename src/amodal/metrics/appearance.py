@@ -1,7 +1,7 @@
 """Appearance metrics without a network: PSNR and SSIM, and the image pairs every appearance
 metric (these and the model-based ones) compares.
 
-Two pairs, each in a frame of its own (see `amodal.frames` for coordinates):
+Two pairs, each in a frame of its own (see `amodal.imaging.frames` for coordinates):
 
 - the **hidden pair**: the prediction and the true whole object, both composited on the
   background colour, around the hidden region (GT amodal minus GT visible, found in the whole
@@ -23,8 +23,8 @@ from typing import Sequence
 
 import numpy as np
 
-from ..frames import Offset, alpha_mask, composite, padded_box_frame, paste
-from .definitions import BACKGROUND, PSNR_CAP, SSIM_PAD
+from amodal.imaging.frames import Offset, alpha_mask, composite, padded_box_frame, paste
+from amodal.metrics.definitions import BACKGROUND, PSNR_CAP, SSIM_PAD
 
 
 @dataclass

@@ -72,7 +72,7 @@ FAILURE_KINDS = {
 @lru_cache(maxsize=1)
 def default_spec() -> dict:
     """The evaluate stage's settings when an experiment states none (the schema's defaults)."""
-    from ..schema import validated
+    from amodal.config.schema import validated
 
     return validated({}, "experiment.schema.yaml")["evaluate"]
 

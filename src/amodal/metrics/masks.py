@@ -8,7 +8,7 @@ from __future__ import annotations
 
 import numpy as np
 
-from ..frames import Offset, alpha_mask, paste, placed_box, union_frame
+from amodal.imaging.frames import Offset, alpha_mask, paste, placed_box, union_frame
 
 
 def mask_counts(pred: np.ndarray, gt: np.ndarray) -> dict:

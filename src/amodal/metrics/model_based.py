@@ -1,6 +1,6 @@
 """The paper's model-based metrics: CLIP score, LPIPS and feature similarity.
 
-Each takes a loaded network (`amodal.models.loaded`: a `ClipScorer`, an `Lpips`, or for feature
+Each takes a loaded network (`amodal.models.cache`: a `ClipScorer`, an `Lpips`, or for feature
 similarity the configured image encoder: CLIP's, DINOv2 or ResNet-50, `amodal.models.features`;
 loaded once per shard job) and the arrays of one instance, and returns the raw quantity with the value:
 
@@ -22,8 +22,8 @@ from typing import Sequence
 
 import numpy as np
 
-from ..frames import composite, square
-from .appearance import Pair
+from amodal.imaging.frames import composite, square
+from amodal.metrics.appearance import Pair
 
 
 def to_uint8(image: np.ndarray) -> np.ndarray:

@@ -8,7 +8,7 @@ from __future__ import annotations
 import numpy as np
 import torch
 
-from . import require_file
+from amodal.models import require_file
 
 
 class DepthEstimator:

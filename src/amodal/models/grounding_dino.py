@@ -32,7 +32,7 @@ import numpy as np
 import torch
 import yaml
 
-from . import CheckpointMismatch, built_on, read_state_dict, require_file
+from amodal.models import CheckpointMismatch, built_on, read_state_dict, require_file
 
 CONFIG_DIR = Path(__file__).resolve().parent / "configs"
 NAMED_CONFIGS = {

@@ -52,7 +52,7 @@ class Answer:
 def _defaults() -> dict:
     import yaml
 
-    from ..schema import SCHEMAS
+    from amodal.config.schema import SCHEMAS
 
     schema = yaml.safe_load((SCHEMAS / "config.schema.yaml").read_text())
     properties = schema["properties"]["models"]["properties"]["lisa"]["properties"]

@@ -27,7 +27,7 @@ import numpy as np
 import torch
 from torch import nn
 
-from . import CheckpointMismatch, built_on, read_state_dict, require_file
+from amodal.models import CheckpointMismatch, built_on, read_state_dict, require_file
 
 IMAGENET_MEAN = (0.485, 0.456, 0.406)
 IMAGENET_STD = (0.229, 0.224, 0.225)

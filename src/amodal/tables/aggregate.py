@@ -1,4 +1,4 @@
-"""Dataset aggregation: per-instance records (`amodal.evaluate`) to one summary per experiment.
+"""Dataset aggregation: per-instance records (`amodal.stages.evaluate`) to one summary per experiment.
 
 Only the records' raw quantities are read, so every value here can be recomputed from the
 `metrics.json` files without rerunning a stage. Per metric the summary gives the mean over the
@@ -10,11 +10,11 @@ from __future__ import annotations
 
 import numpy as np
 
-from ..metrics import is_missing, missing
-from ..metrics.appearance import psnr_from_sse
-from ..metrics.definitions import FAILURE_KINDS, MODEL_METRICS
-from ..metrics.masks import iou
-from ..metrics.order import order_accuracy
+from amodal.metrics import is_missing, missing
+from amodal.metrics.appearance import psnr_from_sse
+from amodal.metrics.definitions import FAILURE_KINDS, MODEL_METRICS
+from amodal.metrics.masks import iou
+from amodal.metrics.order import order_accuracy
 
 
 def aggregate(records: list[dict]) -> dict:
@@ -73,7 +73,7 @@ def model_facts(records: list[dict]) -> dict:
 
 
 def recorded_versions(records: list[dict]) -> dict[str, str]:
-    """The package versions the records say they were written with (`amodal.provenance`), each
+    """The package versions the records say they were written with (`amodal.run.provenance`), each
     package's distinct versions joined by ' / '; packages not installed are left out."""
     found: dict[str, list[str]] = {}
     for record in records:

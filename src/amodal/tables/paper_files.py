@@ -10,14 +10,13 @@ from __future__ import annotations
 
 from importlib import metadata
 
-from .. import io
-from ..provenance import versions
-from . import bootstrap
-from .latex import booktabs
-from .paper_tables import (METHOD_METRICS, Result, Table, failures_table, ground_truth_by_category,
-                           ground_truth_table, methods_table, read_metrics_csv)
-from .reference import read_reference, rows_for
-from .render import COPIED, definitions_for, missing_block
+from amodal.imaging import io
+from amodal.run.provenance import versions
+from amodal.tables import bootstrap
+from amodal.tables.latex import booktabs
+from amodal.tables.paper_tables import METHOD_METRICS, Result, Table, failures_table, ground_truth_by_category, ground_truth_table, methods_table, read_metrics_csv
+from amodal.tables.reference import read_reference, rows_for
+from amodal.tables.render import COPIED, definitions_for, missing_block
 
 # What the table job itself used (the numbers' own versions are the evaluate records').
 WRITER_PACKAGES = ("amodal", "numpy", "pandas", "scipy")

@@ -18,10 +18,10 @@ from dataclasses import dataclass, field
 
 import pandas as pd
 
-from ..metrics import is_missing
-from ..metrics.definitions import FAILURE_KINDS, METRICS
-from .bootstrap import Interval, mean_interval
-from .reference import ReferenceRow
+from amodal.metrics import is_missing
+from amodal.metrics.definitions import FAILURE_KINDS, METRICS
+from amodal.tables.bootstrap import Interval, mean_interval
+from amodal.tables.reference import ReferenceRow
 
 # The paper's Table 3 columns, in its order (SSIM is the visible part's: reference-free).
 METHOD_METRICS = ("clip_score", "lpips", "feature_similarity", "visible_ssim")

@@ -12,12 +12,12 @@ from pathlib import Path
 
 import pandas as pd
 
-from .. import io
-from ..datasets import instance_category
-from ..evaluate import failed_record
-from ..metrics import is_missing
-from ..metrics.definitions import METRICS, definitions
-from .aggregate import aggregate
+from amodal.imaging import io
+from amodal.datasets.table import instance_category
+from amodal.stages.evaluate import failed_record
+from amodal.metrics import is_missing
+from amodal.metrics.definitions import METRICS, definitions
+from amodal.tables.aggregate import aggregate
 
 TABLE_METRICS = METRICS
 COPIED = "by construction: the output copies every visible pixel of the input"

@@ -1,0 +1,152 @@
+"""Config and experiment files read outside Snakemake (the command line, benchmarks): checked
+against the workflow's JSON schemas, with every omitted key set to its schema default, as
+Snakemake's `validate` does for the workflow."""
+
+from __future__ import annotations
+
+import copy
+from pathlib import Path
+
+import yaml
+
+# The checkout this package runs from (`make` installs it editable, so the source tree is where
+# the workflow, its schemas, the experiments and the demo data are).
+ROOT = Path(__file__).resolve().parents[3]
+SCHEMAS = ROOT / "workflow" / "schemas"
+EXPERIMENTS = ROOT / "config" / "experiments"
+
+# Config keys that name input files or folders: top-level, and of each dataset.
+INPUT_PATHS = ("experiments_dir", "wallpaper")
+DATASET_INPUT_PATHS = ("cutouts", "backgrounds", "annotations", "images", "filenames")
+
+
+def _with_defaults(validator_class):
+    check_properties = validator_class.VALIDATORS["properties"]
+
+    def fill_then_check(validator, properties, instance, schema):
+        if isinstance(instance, dict):
+            for name, sub in properties.items():
+                if isinstance(sub, dict) and "default" in sub:
+                    instance.setdefault(name, copy.deepcopy(sub["default"]))
+        yield from check_properties(validator, properties, instance, schema)
+
+    from jsonschema import validators
+
+    return validators.extend(validator_class, {"properties": fill_then_check})
+
+
+def validated(data: dict, schema_name: str) -> dict:
+    """`data` (changed in place and returned) with defaults filled; ValueError naming the problem."""
+    from jsonschema import Draft202012Validator
+    from jsonschema.exceptions import ValidationError
+
+    schema = yaml.safe_load((SCHEMAS / schema_name).read_text())
+    try:
+        _with_defaults(Draft202012Validator)(schema).validate(data)
+    except ValidationError as error:
+        where = "/".join(str(p) for p in error.absolute_path) or "(top level)"
+        raise ValueError(f"{schema_name}: {where}: {error.message}") from None
+    return data
+
+
+def load_experiment(name_or_path: str, experiments_dir=None) -> tuple[str, dict]:
+    """(name, validated spec) of an experiment given by name (in `experiments_dir`, default the
+    repository's config/experiments) or by the path of its YAML file."""
+    path = Path(name_or_path)
+    if not path.suffix:
+        path = Path(experiments_dir or EXPERIMENTS) / f"{name_or_path}.yaml"
+    if not path.is_file():
+        raise FileNotFoundError(f"experiment file {path} not found; give a name in {experiments_dir or EXPERIMENTS} or a .yaml path")
+    return path.stem, validated(read_experiment(path), "experiment.schema.yaml")
+
+
+def read_experiment(path: Path, _seen: tuple = ()) -> dict:
+    """An experiment file's settings, unvalidated. A file that names `base: <experiment>` (a file
+    of the same folder) is that experiment with this file's keys merged over it, mapping by
+    mapping (so `prompt: {backend: query}` changes only the prompt's backend); bases chain."""
+    path = Path(path)
+    if path.resolve() in _seen:
+        chain = " -> ".join(p.stem for p in (*_seen, path.resolve()))
+        raise ValueError(f"experiment {path}: its bases form a cycle ({chain})")
+    if not path.is_file():
+        raise FileNotFoundError(f"experiment file {path} not found")
+    own = yaml.safe_load(path.read_text()) or {}
+    if not isinstance(own, dict):
+        raise ValueError(f"experiment {path}: a mapping of settings is expected, got {type(own).__name__}")
+    base = own.pop("base", None)
+    if base is None:
+        return own
+    if not isinstance(base, str) or not base:
+        raise ValueError(f"experiment {path}: base must name an experiment of {path.parent}")
+    return _merged(read_experiment(path.parent / f"{base}.yaml", (*_seen, path.resolve())), own)
+
+
+def _merged(base: dict, over: dict) -> dict:
+    out = copy.deepcopy(base)
+    for key, value in over.items():
+        out[key] = _merged(out[key], value) if isinstance(value, dict) and isinstance(out.get(key), dict) else value
+    return out
+
+
+def _schema(name: str) -> dict:
+    return yaml.safe_load((SCHEMAS / name).read_text())
+
+
+def shipped_default(key: str, root=None) -> Path:
+    """The file a config path key names when it is left out: its schema default (a path inside
+    the repository, e.g. `data/cutouts` for a dataset's `cutouts`) under `root`, the folder of
+    the workflow (default: this package's checkout)."""
+    schema = _schema("config.schema.yaml")["properties"]
+    if key in INPUT_PATHS:
+        default = schema[key]["default"]
+    else:
+        default = schema["datasets"]["additionalProperties"]["properties"][key]["default"]
+    return Path(root or ROOT) / default
+
+
+def resolve_input_paths(config: dict, root=None, workdir=None) -> dict:
+    """The workflow's rule for relative input paths, applied to a config before validation
+    (`config` is changed in place and returned; `root` is the workflow's folder, default this
+    package's checkout; `workdir` the working directory, default the current one):
+
+    - a key left out names the file shipped with the workflow (`shipped_default`);
+    - a relative path written in the config is read from the working directory, as Snakemake
+      reads every path; if nothing is there but the workflow's folder has it, that is used;
+    - otherwise the value stays as written (the missing file is reported by name later).
+
+    A path found in the workflow's folder is written relative to the working directory when it
+    lies inside it (so a run in the repository keeps its short paths and its cache), else
+    absolute. Keys of a wrong type are left for validation to report.
+    """
+    root = Path(root or ROOT)
+    workdir = Path(workdir or Path.cwd())
+
+    def inside(path: Path) -> str:
+        absolute = path.resolve()
+        try:
+            return str(absolute.relative_to(workdir.resolve()))
+        except ValueError:
+            return str(absolute)
+
+    def located(value):
+        if not isinstance(value, str) or not value or Path(value).is_absolute():
+            return value
+        if not (workdir / value).exists() and (root / value).exists():
+            return inside(root / value)
+        return value
+
+    for key in INPUT_PATHS:
+        config[key] = located(config[key]) if key in config else inside(shipped_default(key, root))
+    tables = config.get("tables")
+    if isinstance(tables, dict) and "reference" in tables:  # no default: published rows are opt-in
+        tables["reference"] = located(tables["reference"])
+    datasets = config.get("datasets")
+    for spec in datasets.values() if isinstance(datasets, dict) else []:
+        if not isinstance(spec, dict):
+            continue
+        for key in DATASET_INPUT_PATHS:
+            if key in spec:
+                spec[key] = located(spec[key])
+            elif key in ("cutouts", "backgrounds") and spec.get("format") == "synthetic":
+                spec[key] = inside(shipped_default(key, root))
+    return config

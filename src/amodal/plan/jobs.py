@@ -1,0 +1,406 @@
+"""Every job of a run, planned once from the config, the experiments and the instance tables.
+
+A job processes one shard of one dataset for one stage folder key (or one experiment, for
+`collect`). Its outputs are the per-instance folders it fills, so Snakemake caches and checks
+each instance's stage folder. Jobs depend on each other through shard manifests (see
+`Workplan`), on the stages directly upstream (`experiments.upstream`) only: a stage also reads
+files of earlier ancestors (complete reads ground's mask), and those reach it through the
+chain, since whatever reruns an ancestor reruns every stage between. The workflow turns each job into one rule (`workflow/rules/*.smk`), and
+`benchmarks/classical_speed.py` runs the very same jobs in one process, so both do the same
+work. Nothing here imports Snakemake.
+"""
+
+from __future__ import annotations
+
+import math
+import re
+from functools import lru_cache
+from dataclasses import dataclass, field
+
+import pandas as pd
+
+from amodal.plan import layout
+from amodal.datasets.table import OK
+from amodal.plan.keys import GT_BACKENDS, Plan, device_class
+from amodal.stages.complete.external import external_fingerprint, external_inputs
+from amodal.plan.shards import shards
+
+DEFAULT_SHARD_SIZE = {"cpu": 16, "gpu": 32}
+DEFAULT_RESOURCES = {
+    "cpu": {"threads": 1, "mem_mb": 1000, "gpu": 0, "runtime_base_min": 5, "runtime_per_instance_s": 10},
+    "gpu": {"threads": 4, "mem_mb": 16000, "gpu": 1, "runtime_base_min": 10, "runtime_per_instance_s": 60},
+}
+
+
+@dataclass
+class Job:
+    """One shard job: what it reads, the folders it makes, and each instance's files."""
+
+    rule: str
+    kind: str  # "scenes", a stage name, or "collect"
+    dataset: str
+    shard: str
+    key: str  # the stage folder key; the experiment name for collect; "" for scenes
+    spec: dict
+    items: list[dict]
+    inputs: list[str]  # upstream shard manifests (or source files) the job needs
+    outputs: list[str]  # the instance folders it fills
+    manifest: str  # written last: the shard's ids and statuses
+    log: str
+    benchmark: str  # Snakemake's timing of the job
+    device: str = "cpu"
+    shared: dict = field(default_factory=dict)  # job-wide input files by name (e.g. the wallpaper), besides `inputs`
+    context: dict = field(default_factory=dict)  # upstream stage specs a backend needs (complete: segment, order)
+    members: list["Job"] = field(default_factory=list)  # a fused job: the jobs it runs, in order (`fuse`)
+
+    @property
+    def manifests(self) -> list[str]:
+        """The manifests the job writes: its own, or each member's."""
+        return [member.manifest for member in self.members] if self.members else [self.manifest]
+
+    @property
+    def instance_runs(self) -> int:
+        """Instances times stages the job processes (what its runtime grows with)."""
+        return sum(len(member.items) for member in self.members) if self.members else len(self.items)
+
+
+def rule_name(*parts: str) -> str:
+    """A rule name (a Python identifier) made of the parts."""
+    return "__".join(re.sub(r"[^A-Za-z0-9]", "_", part) for part in parts)
+
+
+def shard_size(config: dict, device: str) -> int:
+    sizes = config.get("shard_size", DEFAULT_SHARD_SIZE)
+    if isinstance(sizes, dict):
+        return sizes.get(device, DEFAULT_SHARD_SIZE[device])
+    if isinstance(sizes, int) and not isinstance(sizes, bool):
+        return sizes
+    raise ValueError(f"config 'shard_size' must be an integer or {{cpu: n, gpu: n}}, got {sizes!r}")
+
+
+def job_resources(config: dict, job: Job) -> dict:
+    """threads, mem_mb (before scaling by attempt), runtime in minutes and gpu count; a GPU-class
+    job asks for no GPU when config `models.device` is cpu (or auto on a machine without one)."""
+    spec = dict(DEFAULT_RESOURCES[job.device], **(config.get("resources", {}).get(job.device) or {}))
+    runtime = spec["runtime_base_min"] + math.ceil(spec["runtime_per_instance_s"] * job.instance_runs / 60)
+    gpu = spec["gpu"] if models_on_gpu(config) else 0
+    return {"threads": spec["threads"], "mem_mb": spec["mem_mb"], "runtime": runtime, "gpu": gpu}
+
+
+def fused_classes(config: dict) -> set[str]:
+    """The device classes whose stage jobs are fused per shard (config `fuse`)."""
+    fuse = config.get("fuse") or {}
+    if not isinstance(fuse, dict) or set(fuse) - {"cpu", "gpu"} or not all(isinstance(v, bool) for v in fuse.values()):
+        raise ValueError(f"config 'fuse' must be {{cpu: true|false, gpu: true|false}}, got {fuse!r}")
+    return {device for device, on in fuse.items() if on}
+
+
+def models_on_gpu(config: dict) -> bool:
+    device = (config.get("models") or {}).get("device", "auto")
+    return _gpu_visible() if device == "auto" else device.startswith("cuda")
+
+
+@lru_cache(maxsize=1)
+def _gpu_visible() -> bool:
+    """Whether this machine shows a GPU (asked once per process: it may run nvidia-smi)."""
+    from amodal.run.devices import candidate_ids
+
+    return bool(candidate_ids())
+
+
+class Workplan:
+    """All jobs of a run. `tables` are the datasets' instance tables (amodal.datasets.table).
+
+    Every job also writes a manifest, `<results>/shards/<dataset>/<kind>/<key>/<shard>.json`,
+    after all its instances (their ids and statuses). Jobs depend on each other through these
+    manifests: a job's inputs are the manifests of the upstream shards that hold its
+    instances, not every instance folder, so Snakemake plans a few files per shard instead of
+    dozens per instance. Each instance folder is still an output of its job, and
+    `missing_outputs` lets `rule all` ask for the ones that are gone: a missing folder reruns
+    its job, and whatever reads its manifest after it.
+    """
+
+    def __init__(self, config: dict, plan: Plan, tables: dict[str, pd.DataFrame]):
+        self.config = config
+        self.plan = plan
+        self.results = config["results"]
+        self.tables = tables
+        self.rows = {name: {row["id"]: row for row in table.to_dict("records")} for name, table in tables.items()}
+        self.jobs: list[Job] = []  # one per stage and shard, whether fused or not
+        self.collected: dict[tuple[str, str], list[str]] = {}
+        self.collect_manifests: dict[tuple[str, str], list[str]] = {}
+        self._sources: dict[tuple[str, str], list[str]] = {}
+        for dataset, table in tables.items():
+            ids = list(table["id"])
+            runnable = list(table["status"] == OK)
+            self._plan_dataset(dataset, ids, runnable)
+        # what the workflow makes rules of: `jobs`, fused where config `fuse` asks
+        self.rules: list[Job] = fuse(self.jobs, fused_classes(config), self.results)
+
+    # ------------------------------------------------------------------ queries
+
+    def by_kind(self, kind: str) -> list[Job]:
+        return [job for job in self.jobs if job.kind == kind]
+
+    def ok_ids(self, dataset: str) -> list[str]:
+        return [i for i, row in self.rows[dataset].items() if row["status"] == OK]
+
+    def not_ok(self, dataset: str) -> list[dict]:
+        return [{"id": i, "status": row["status"], "message": row["message"]}
+                for i, row in self.rows[dataset].items() if row["status"] != OK]
+
+    def missing_outputs(self) -> list[str]:
+        """Instance folders that are gone although their job's manifest is there.
+
+        Snakemake checks only the outputs that something downstream asks for, and jobs ask for
+        manifests; `rule all` asks for these folders too, so a removed instance folder, or a
+        shard that gained instances, reruns its job (and, through its manifest, what follows).
+        """
+        import os
+
+        return [folder for job in self.jobs if os.path.exists(job.manifest)
+                for folder in job.outputs if not os.path.isdir(folder)]
+
+    def metrics_files(self, experiment: str, dataset: str) -> list[str]:
+        """Every collected metrics file of one experiment and dataset, in table order."""
+        return [layout.collected_outputs(folder)["metrics"] for folder in self.collected[(experiment, dataset)]]
+
+    # ------------------------------------------------------------------ planning
+
+    def _is_synthetic(self, dataset: str) -> bool:
+        return self.config["datasets"][dataset].get("format") == "synthetic"
+
+    def _manifests(self, dataset: str, kind: str, key: str, members: list[str], shard_of: dict) -> list[str]:
+        """The manifests of the `kind` shards that hold `members`, in shard order."""
+        names = sorted({shard_of[i] for i in members})
+        return [layout.shard_manifest(self.results, dataset, kind, key, name) for name in names]
+
+    def _plan_dataset(self, dataset: str, ids: list[str], runnable: list[bool]) -> None:
+        sizes = {device: shard_size(self.config, device) for device in ("cpu", "gpu")}
+        by_device = {device: shards(ids, runnable, size) for device, size in sizes.items()}
+        shard_of = {device: {i: name for name, members in found.items() for i in members}
+                    for device, found in by_device.items()}
+        stage_device: dict[tuple[str, str], str] = {}
+        if self._is_synthetic(dataset):
+            for shard, members in by_device["cpu"].items():
+                self._scene_job(dataset, shard, members)
+        for experiment, keys in self.plan.keys.items():
+            for stage, key in keys.items():  # the experiment's planned stages, in STAGES order
+                if (stage, key) in stage_device:
+                    continue
+                run = self.plan.run(stage, key)
+                spec = run.spec
+                self._check_ground_truth(dataset, experiment, stage, spec, ids, runnable)
+                device = stage_device[(stage, key)] = device_class(stage, spec, self.config.get("models"))
+                for shard, members in by_device[device].items():
+                    if run.upstream:
+                        needs = [m for up, up_key in run.upstream.items() for m in self._manifests(
+                            dataset, up, up_key, members, shard_of[stage_device[(up, up_key)]])]
+                    elif self._is_synthetic(dataset):
+                        needs = self._manifests(dataset, "scenes", "synthetic", members, shard_of["cpu"])
+                    else:
+                        rows = self.rows[dataset]
+                        needs = [rows[i][name] for i in members for name in layout.INSTANCE_READS[stage] if rows[i][name]]
+                    if stage == "complete" and spec["backend"] == "external":
+                        needs = needs + external_inputs(spec, dataset, members)
+                    self._stage_job(dataset, stage, key, spec, device, shard, members, needs)
+            self.collected[(experiment, dataset)] = []
+            self.collect_manifests[(experiment, dataset)] = []
+            evaluate_shards = shard_of[stage_device[("evaluate", keys["evaluate"])]]
+            for shard, members in by_device["cpu"].items():
+                needs = self._manifests(dataset, "evaluate", keys["evaluate"], members, evaluate_shards)
+                self._collect_job(dataset, experiment, keys, shard, members, needs)
+
+    def _check_ground_truth(self, dataset, experiment, stage, spec, ids, runnable) -> None:
+        if (stage, spec["backend"]) not in GT_BACKENDS:
+            return
+        lacking = [i for i, ok in zip(ids, runnable) if ok and not self.rows[dataset][i]["gt"]]
+        if lacking:
+            raise ValueError(
+                f"experiment {experiment!r} uses {stage} backend {spec['backend']!r}, which needs ground truth, "
+                f"but {len(lacking)} instance(s) of dataset {dataset!r} have none (e.g. {lacking[0]!r}); "
+                "choose a backend that needs no ground truth for this dataset"
+            )
+
+    def _scene_sources(self, spec: dict) -> list[str]:
+        """The cutout and background files scenes are made from (listed once per folder pair)."""
+        from amodal.synthetic.scenes import source_files
+
+        pair = (str(spec["cutouts"]), str(spec["backgrounds"]))
+        if pair not in self._sources:
+            self._sources[pair] = source_files(*pair)
+        return self._sources[pair]
+
+    def _scene_job(self, dataset: str, shard: str, members: list[str]) -> None:
+        # Without n_scenes: growing the benchmark must not change the params of existing shards.
+        spec = {k: v for k, v in self.config["datasets"][dataset].items() if k not in ("n_scenes", "max_side")}
+        self.jobs.append(Job(
+            rule=rule_name("scenes", dataset, shard),
+            kind="scenes",
+            dataset=dataset,
+            shard=shard,
+            key="synthetic",
+            spec=spec,
+            items=[{"id": i, "folder": layout.scene_folder(self.results, dataset, i)} for i in members],
+            inputs=self._scene_sources(spec),
+            outputs=[layout.scene_folder(self.results, dataset, i) for i in members],
+            manifest=layout.shard_manifest(self.results, dataset, "scenes", "synthetic", shard),
+            log=layout.shard_log(self.results, dataset, "scenes", "synthetic", shard),
+            benchmark=layout.shard_benchmark(self.results, dataset, "scenes", "synthetic", shard),
+        ))
+
+    def _stage_job(self, dataset, stage, key, spec, device, shard, members, needs) -> None:
+        lineage = dict(self.plan.run(stage, key).lineage)
+        external = stage == "complete" and spec["backend"] == "external"
+        items = []
+        for instance in members:
+            row = self.rows[dataset][instance]
+            folders = {up: layout.stage_folder(self.results, dataset, instance, up, lineage[up]) for up in lineage}
+            # a stage reads what its experiment planned (an external completion plans no order stage)
+            reads = {name: layout.stage_outputs(folders[up], up)[file]
+                     for name, (up, file) in layout.STAGE_READS[stage].items() if up in folders}
+            items.append({
+                "id": instance,
+                "image": row["image"],
+                "gt": row["gt"],
+                "query": row["query"],
+                # only the rgba stage places results in the photo itself (amodal.datasets.working)
+                **({"source_image": row["source_image"]} if stage == "rgba" and row.get("source_image") else {}),
+                # the file an external completion reads, with its size and mtime: a replaced file
+                # changes the job's params, so Snakemake reruns its shard (docs/external.md)
+                **({"external": external_fingerprint(spec, dataset, instance)} if external else {}),
+                "reads": reads,
+                "folder": layout.stage_folder(self.results, dataset, instance, stage, key),
+            })
+        shared = {"wallpaper": self.config["wallpaper"]} if stage == "complete" and not external else {}
+        context = ({up: self.plan.run(up, lineage[up]).spec for up in ("segment", "order") if up in lineage}
+                   if stage == "complete" else {})
+        self.jobs.append(Job(
+            rule=rule_name(stage, dataset, key, shard),
+            kind=stage,
+            dataset=dataset,
+            shard=shard,
+            key=key,
+            spec=spec,
+            items=items,
+            inputs=list(dict.fromkeys(needs)),
+            outputs=[item["folder"] for item in items],
+            manifest=layout.shard_manifest(self.results, dataset, stage, key, shard),
+            log=layout.shard_log(self.results, dataset, stage, key, shard),
+            benchmark=layout.shard_benchmark(self.results, dataset, stage, key, shard),
+            device=device,
+            shared=shared,
+            context=context,
+        ))
+
+    def _collect_job(self, dataset, experiment, keys, shard, members, needs) -> None:
+        items = []
+        for instance in members:
+            folders = {stage: layout.stage_folder(self.results, dataset, instance, stage, key) for stage, key in keys.items()}
+            reads = {name: layout.stage_outputs(folders[stage], stage)[file]
+                     for name, (stage, file) in layout.DELIVERABLES.items()}
+            folder = layout.experiment_folder(self.results, experiment, dataset, instance)
+            items.append({"id": instance, "reads": reads, "stages": folders, "folder": folder})
+            self.collected[(experiment, dataset)].append(folder)
+        manifest = layout.shard_manifest(self.results, dataset, "collect", experiment, shard)
+        self.collect_manifests[(experiment, dataset)].append(manifest)
+        self.jobs.append(Job(
+            rule=rule_name("collect", dataset, experiment, shard),
+            kind="collect",
+            dataset=dataset,
+            shard=shard,
+            key=experiment,
+            spec={},
+            items=items,
+            inputs=needs,
+            outputs=[item["folder"] for item in items],
+            manifest=manifest,
+            log=layout.shard_log(self.results, dataset, "collect", experiment, shard),
+            benchmark=layout.shard_benchmark(self.results, dataset, "collect", experiment, shard),
+        ))
+
+
+# ---------------------------------------------------------------------- fusing
+
+
+def fuse(jobs: list[Job], classes: set[str], results: str) -> list[Job]:
+    """`jobs` with, for each dataset and shard of a device class in `classes`, its stage jobs
+    replaced by one job that runs them in order in one process: each model is loaded once and
+    the process starts once (a shard's GPU stages load GroundingDINO, SAM and CLIP two or three
+    times otherwise). A stage job joins only if no path leads from the group to it through a job
+    outside the group (a CPU stage between two GPU stages keeps the later one apart), and groups
+    whose fusing would make jobs wait on each other are left apart; so the fused jobs' order is
+    the stages' order."""
+    from graphlib import CycleError, TopologicalSorter
+
+    producer = {job.manifest: job.rule for job in jobs}
+    children: dict[str, list[str]] = {job.rule: [] for job in jobs}
+    for job in jobs:
+        for path in job.inputs:
+            if path in producer:
+                children[producer[path]].append(job.rule)
+    candidates: dict[tuple, list[Job]] = {}
+    for job in jobs:
+        if job.kind not in ("scenes", "collect") and job.device in classes:
+            candidates.setdefault((job.dataset, job.device, job.shard), []).append(job)
+    groups = [g for g in (_convex(members, children) for members in candidates.values()) if len(g) > 1]
+    while True:
+        group_of = {member.rule: n for n, group in enumerate(groups) for member in group}
+        node = {job.rule: ("group", group_of[job.rule]) if job.rule in group_of else ("job", job.rule) for job in jobs}
+        graph = {n: set() for n in node.values()}
+        for job in jobs:
+            for child in children[job.rule]:
+                if node[child] != node[job.rule]:
+                    graph[node[child]].add(node[job.rule])
+        try:
+            TopologicalSorter(graph).prepare()
+            break
+        except CycleError as error:  # leave apart every group on the cycle
+            apart = {n for kind, n in error.args[1] if kind == "group"}
+            if not apart:  # the stage jobs themselves wait on each other: a planning error
+                raise
+            groups = [group for n, group in enumerate(groups) if n not in apart]
+    fused = {group[0].rule: _fused_job(group, results) for group in groups}
+    inside = {member.rule for group in groups for member in group}
+    return [fused.get(job.rule, job) for job in jobs if job.rule in fused or job.rule not in inside]
+
+
+def _convex(members: list[Job], children: dict[str, list[str]]) -> list[Job]:
+    """The members no path reaches from a member through a job that is not one."""
+    while True:
+        inside = {member.rule for member in members}
+        reached, frontier = set(), [c for m in members for c in children[m.rule] if c not in inside]
+        while frontier:
+            rule = frontier.pop()
+            if rule not in reached:
+                reached.add(rule)
+                frontier.extend(children[rule])
+        kept = [member for member in members if member.rule not in reached]
+        if len(kept) == len(members):
+            return kept
+        members = kept
+
+
+def _fused_job(members: list[Job], results: str) -> Job:
+    first = members[0]
+    made = {member.manifest for member in members}
+    shared = {}
+    for member in members:
+        shared.update(member.shared)
+    return Job(
+        rule=rule_name("fused", first.dataset, first.device, first.shard),
+        kind="fused",
+        dataset=first.dataset,
+        shard=first.shard,
+        key=first.device,
+        spec={},
+        items=[],
+        inputs=list(dict.fromkeys(path for member in members for path in member.inputs if path not in made)),
+        outputs=[folder for member in members for folder in member.outputs],
+        manifest=members[-1].manifest,  # the last written; `manifests` lists them all
+        log=layout.shard_log(results, first.dataset, "fused", first.device, first.shard),
+        benchmark=layout.shard_benchmark(results, first.dataset, "fused", first.device, first.shard),
+        device=first.device,
+        shared=shared,
+        members=members,
+    )
