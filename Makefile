@@ -5,7 +5,7 @@ BIN := $(VENV)/bin
 CORES ?= 2
 export HF_HUB_OFFLINE := 1
 
-.PHONY: demo test lint bench lock clean lisa-server
+.PHONY: demo test lint bench lock clean lisa-server venv
 
 # --no-cache-dir: where the wheels come from PyPI (torch's CUDA build and its nvidia-* libraries, about
 # 4 GB), pip's cache would hold a second copy of them on disk; a CI run once ended 'No space left on device'.
@@ -39,7 +39,19 @@ test: $(BIN)/.installed $(LISA_SERVER)/.installed
 	PATH=$(abspath $(BIN)):$$PATH AMODAL_LISA_SERVER_PYTHON=$(abspath $(LISA_SERVER))/bin/python \
 		$(BIN)/python -m pytest -n $(CORES) --dist loadfile tests
 
-lint: $(BIN)/.installed
+# ruff (check and format, settings in pyproject.toml) and snakefmt in an environment of their own.
+LINT ?= build/lint
+$(LINT)/.installed: tools/lint.lock
+	$(PYTHON) -m venv $(LINT)
+	$(LINT)/bin/$(PIP_INSTALL) -r tools/lint.lock
+	touch $@
+
+LINTED := src tests benchmarks tools workflow
+
+lint: $(BIN)/.installed $(LINT)/.installed
+	$(LINT)/bin/ruff check $(LINTED)
+	$(LINT)/bin/ruff format --check $(LINTED)
+	$(LINT)/bin/snakefmt --check Snakefile workflow/rules
 	PATH=$(abspath $(BIN)):$$PATH snakemake --lint --cores 1
 
 # The demo's work in one process on one core, then the demo workflow on $(CORES) cores, and their ratio.

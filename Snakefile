@@ -17,12 +17,12 @@ include: "workflow/rules/html_report.smk"
 
 
 rule all:
+    default_target: True
     input:
         comparison_tables,
         all_paper_tables,
         f"{RESULTS}/report",
         missing_instance_folders,
-    default_target: True
 
 
 rule tables:

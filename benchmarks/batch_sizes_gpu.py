@@ -63,7 +63,7 @@ def bench_inpaint(folder: Path, sizes: list[int], steps: int, side: int, device:
         images = crops(batch, side)
         masks = [np.zeros((side, side), bool) for _ in range(batch)]
         for mask in masks:
-            mask[side // 4: side // 2] = True
+            mask[side // 4 : side // 2] = True
         inpainter.inpaint(images[:1], masks[:1], ["cat"], [0], steps=1, size=size)  # warm-up at this size
         reset_peak()
         start = synced()
@@ -73,9 +73,14 @@ def bench_inpaint(folder: Path, sizes: list[int], steps: int, side: int, device:
             rows.append({"batch": batch, "out_of_memory": True})
             break
         seconds = synced() - start
-        rows.append({"batch": batch, "s": seconds, "s_per_instance_step": seconds / batch / steps, "peak_gib": peak_gib()})
-        print(f"inpaint B={batch}: {seconds:.2f} s, {1000 * seconds / batch / steps:.1f} ms per instance-step, "
-              f"peak {rows[-1]['peak_gib']} GiB", flush=True)
+        rows.append(
+            {"batch": batch, "s": seconds, "s_per_instance_step": seconds / batch / steps, "peak_gib": peak_gib()}
+        )
+        print(
+            f"inpaint B={batch}: {seconds:.2f} s, {1000 * seconds / batch / steps:.1f} ms per instance-step, "
+            f"peak {rows[-1]['peak_gib']} GiB",
+            flush=True,
+        )
     del inpainter
     return rows
 
@@ -105,8 +110,10 @@ def bench_sam(sizes: list[int], side: int, device: str, smoke: bool) -> list[dic
             break
         seconds = synced() - start
         rows.append({"batch": batch, "s": seconds, "s_per_image": seconds / len(images), "peak_gib": peak_gib()})
-        print(f"sam_encoder B={batch}: {1000 * seconds / len(images):.1f} ms per image, peak {rows[-1]['peak_gib']} GiB",
-              flush=True)
+        print(
+            f"sam_encoder B={batch}: {1000 * seconds / len(images):.1f} ms per image, peak {rows[-1]['peak_gib']} GiB",
+            flush=True,
+        )
     return rows
 
 
@@ -122,12 +129,16 @@ def main() -> None:
     args.out.mkdir(parents=True, exist_ok=True)
     device = "cuda" if torch.cuda.is_available() and not args.smoke else "cpu"
     side = 96 if args.smoke else args.side
-    result = {"device": torch.cuda.get_device_name() if device == "cuda" else "cpu", "torch": torch.__version__,
-              "argv": sys.argv[1:]}
+    result = {
+        "device": torch.cuda.get_device_name() if device == "cuda" else "cpu",
+        "torch": torch.__version__,
+        "argv": sys.argv[1:],
+    }
     with tempfile.TemporaryDirectory() as tmp:
         result["sam_encoder"] = bench_sam([int(b) for b in args.sam.split(",")], side, device, args.smoke)
-        result["inpaint"] = bench_inpaint(Path(tmp) / "sd2", [int(b) for b in args.inpaint.split(",")], args.steps,
-                                          side, device, args.smoke)
+        result["inpaint"] = bench_inpaint(
+            Path(tmp) / "sd2", [int(b) for b in args.inpaint.split(",")], args.steps, side, device, args.smoke
+        )
     (args.out / "batch_sizes.json").write_text(json.dumps(result, indent=1))
 
 

@@ -66,8 +66,12 @@ def measure_loads(models: dict, segment: dict, order: dict, sync: bool) -> None:
 
     params = segment["grounded_sam"]
     loads = {}
-    _, loads["grounding_dino"] = timed(lambda: loaded.grounder(params["detector"], params["text_encoder"], models,
-                                                               params["box_threshold"], params["text_threshold"]), sync)
+    _, loads["grounding_dino"] = timed(
+        lambda: loaded.grounder(
+            params["detector"], params["text_encoder"], models, params["box_threshold"], params["text_threshold"]
+        ),
+        sync,
+    )
     _, loads["sam"] = timed(lambda: loaded.sam_segmenter(params["sam"], models), sync)
     _, loads["instaorder"] = timed(lambda: loaded.order_predictor(order["instaorder"]["model"], models), sync)
     RESULT["load_s"] = loads
@@ -84,7 +88,7 @@ def completions(n: int, size: int, prompt: str):
         image = np.stack([(xx + 7 * k) % 256, (yy * 2) % 256, (xx + yy) % 256], axis=-1)
         image = np.clip(image + rng.integers(0, 60, image.shape), 0, 255).astype(np.uint8)
         visible = np.zeros((size, size), bool)
-        visible[size // 4: size // 2, size // 3: 2 * size // 3] = True
+        visible[size // 4 : size // 2, size // 3 : 2 * size // 3] = True
         state = PassInput(f"i{k}", 0, image, visible, visible, visible, np.ones_like(visible), set(), prompt)
         pairs.append((state, image))
     return pairs
@@ -112,8 +116,9 @@ def measure_phrases(models: dict, segment: dict, image: np.ndarray, caption: str
     from amodal.models.grounding_dino import normalize_caption
 
     params = segment["grounded_sam"]
-    grounder = loaded.grounder(params["detector"], params["text_encoder"], models, params["box_threshold"],
-                               params["text_threshold"])
+    grounder = loaded.grounder(
+        params["detector"], params["text_encoder"], models, params["box_threshold"], params["text_threshold"]
+    )
     caption = normalize_caption(caption)
     with torch.inference_mode():
         outputs = grounder.model(grounder.preprocess(image)[None].to(grounder.device), captions=[caption])
@@ -126,7 +131,7 @@ def measure_phrases(models: dict, segment: dict, image: np.ndarray, caption: str
         out = []
         for row in rows:
             row = row.clone()
-            row[len(tokenized["input_ids"]):] = False
+            row[len(tokenized["input_ids"]) :] = False
             for i, token in enumerate(tokenized["input_ids"][: row.shape[0]]):
                 if token in special:
                     row[i] = False
@@ -135,8 +140,13 @@ def measure_phrases(models: dict, segment: dict, image: np.ndarray, caption: str
 
     one_by_one, slow = timed(box_by_box, False)
     shared, fast = timed(lambda: grounder._phrases(rows, tokenized), False)
-    RESULT["phrases"] = {"boxes": int(len(rows)), "distinct": len({r.numpy().tobytes() for r in rows}),
-                         "box_by_box_s": slow, "shared_decodes_s": fast, "same": one_by_one == shared}
+    RESULT["phrases"] = {
+        "boxes": int(len(rows)),
+        "distinct": len({r.numpy().tobytes() for r in rows}),
+        "box_by_box_s": slow,
+        "shared_decodes_s": fast,
+        "same": one_by_one == shared,
+    }
 
 
 def measure_order(models: dict, order: dict, pairs, segments: int, sync: bool) -> None:
@@ -157,7 +167,10 @@ def measure_order(models: dict, order: dict, pairs, segments: int, sync: bool) -
             rgb, masks = prepare(image, np.concatenate([state.visible[None], stack]), predictor.size)
             t, o = masks[0][None].expand(len(stack), -1, -1), masks[1:]
             rgb = rgb[None].expand(len(stack), -1, -1, -1)
-            batches += [torch.cat([o[:, None], t[:, None], rgb], dim=1), torch.cat([t[:, None], o[:, None], rgb], dim=1)]
+            batches += [
+                torch.cat([o[:, None], t[:, None], rgb], dim=1),
+                torch.cat([t[:, None], o[:, None], rgb], dim=1),
+            ]
         return torch.cat(batches)
 
     def one_call(x):
@@ -171,9 +184,14 @@ def measure_order(models: dict, order: dict, pairs, segments: int, sync: bool) -
     if sync:
         torch.cuda.reset_peak_memory_stats()
     _, together = timed(lambda: one_call(x), sync)
-    RESULT["order"] = {"instances": len(pairs), "segments_each": segments, "per_instance_calls_s": separate,
-                       "inputs_prepared_s": preparing, "one_call_forward_s": together,
-                       "peak_gib": torch.cuda.max_memory_allocated() / 2**30 if sync else None}
+    RESULT["order"] = {
+        "instances": len(pairs),
+        "segments_each": segments,
+        "per_instance_calls_s": separate,
+        "inputs_prepared_s": preparing,
+        "one_call_forward_s": together,
+        "peak_gib": torch.cuda.max_memory_allocated() / 2**30 if sync else None,
+    }
 
 
 def main() -> None:
@@ -196,8 +214,14 @@ def main() -> None:
     _, spec = load_experiment("paper")
     segment = dict(spec["segment"], grounded_sam=dict(spec["segment"]["grounded_sam"], max_boxes=args.max_boxes))
     tags = ["dog", "table", "chair", "background"]
-    RESULT.update(device=torch.cuda.get_device_name() if sync else "cpu (smoke)", torch=torch.__version__,
-                  n=args.n, size=args.size, max_boxes=args.max_boxes, tags=tags)
+    RESULT.update(
+        device=torch.cuda.get_device_name() if sync else "cpu (smoke)",
+        torch=torch.__version__,
+        n=args.n,
+        size=args.size,
+        max_boxes=args.max_boxes,
+        tags=tags,
+    )
     measure_loads(models, segment, spec["order"], sync)
     pairs = completions(args.n, args.size, "red box")
     backend = DiffusersBackend(spec["complete"], segment, spec["order"], {s.instance: tags for s, _ in pairs}, models)

@@ -59,42 +59,89 @@ def run_in_process(config: dict, plan: Plan) -> dict[str, float]:
     spent["plan"] += time.perf_counter() - start
     for job in work.jobs:
         start = time.perf_counter()
-        run_job(job.kind, job.spec, job.key, job.items, job.manifest, job.shared, models=config.get("models"),
-                context=job.context)
+        run_job(
+            job.kind,
+            job.spec,
+            job.key,
+            job.items,
+            job.manifest,
+            job.shared,
+            models=config.get("models"),
+            context=job.context,
+        )
         spent[job.kind] += time.perf_counter() - start
     start = time.perf_counter()
     for dataset in config["datasets"]:
         summaries = []
         for experiment in config["experiments"]:
             folder = Path(config["results"]) / experiment / dataset
-            aggregate_experiment(work.metrics_files(experiment, dataset), not_ok=work.not_ok(dataset),
-                                 experiment=experiment, dataset=dataset, description="",
-                                 evaluate=plan.experiments[experiment]["evaluate"],
-                                 csv_path=folder / "metrics.csv", table_path=folder / "table.md",
-                                 summary_path=folder / "summary.json", instances=work.rows[dataset])
+            aggregate_experiment(
+                work.metrics_files(experiment, dataset),
+                not_ok=work.not_ok(dataset),
+                experiment=experiment,
+                dataset=dataset,
+                description="",
+                evaluate=plan.experiments[experiment]["evaluate"],
+                csv_path=folder / "metrics.csv",
+                table_path=folder / "table.md",
+                summary_path=folder / "summary.json",
+                instances=work.rows[dataset],
+            )
             summaries.append(folder / "summary.json")
         tables_dir = Path(config["results"]) / "tables"
-        compare_experiments(summaries, experiments=config["experiments"], descriptions={}, dataset=dataset,
-                            table_path=tables_dir / f"{dataset}.md", csv_path=tables_dir / f"{dataset}.csv")
+        compare_experiments(
+            summaries,
+            experiments=config["experiments"],
+            descriptions={},
+            dataset=dataset,
+            table_path=tables_dir / f"{dataset}.md",
+            csv_path=tables_dir / f"{dataset}.csv",
+        )
         per_instance = [Path(config["results"]) / e / dataset / "metrics.csv" for e in config["experiments"]]
-        paper = dict(experiments=config["experiments"], settings={}, dataset=dataset,
-                     bootstrap_settings=config["tables"]["bootstrap"])
-        write_paper_tables(summaries, per_instance, **paper, reference=config["tables"]["reference"],
-                           outputs=_table_files(tables_dir / dataset, ("methods", "failures")))
+        paper = dict(
+            experiments=config["experiments"],
+            settings={},
+            dataset=dataset,
+            bootstrap_settings=config["tables"]["bootstrap"],
+        )
+        write_paper_tables(
+            summaries,
+            per_instance,
+            **paper,
+            reference=config["tables"]["reference"],
+            outputs=_table_files(tables_dir / dataset, ("methods", "failures")),
+        )
         if any(row["gt"] for row in work.rows[dataset].values()):
-            write_ground_truth_tables(summaries, per_instance, **paper, outputs=_table_files(
-                tables_dir / dataset, ("ground_truth", "ground_truth_by_category")))
+            write_ground_truth_tables(
+                summaries,
+                per_instance,
+                **paper,
+                outputs=_table_files(tables_dir / dataset, ("ground_truth", "ground_truth_by_category")),
+            )
     spent["tables"] += time.perf_counter() - start
     start = time.perf_counter()
     results = Path(config["results"])
-    build_report(results / "report", cache_dir=results / ".cache" / "report", experiments=config["experiments"],
-                 instances=instance_rows(work.rows),
-                 comparison_tables={d: (results / "tables" / f"{d}.md", results / "tables" / f"{d}.csv")
-                                    for d in config["datasets"]},
-                 experiment_tables={(e, d): (results / e / d / "table.md", results / e / d / "metrics.csv")
-                                    for d in config["datasets"] for e in config["experiments"]},
-                 paper_tables={d: [(p.stem, p, p.with_suffix(".csv"), p.with_suffix(".tex"))
-                                   for p in sorted((results / "tables" / d).glob("*.md"))] for d in config["datasets"]})
+    build_report(
+        results / "report",
+        cache_dir=results / ".cache" / "report",
+        experiments=config["experiments"],
+        instances=instance_rows(work.rows),
+        comparison_tables={
+            d: (results / "tables" / f"{d}.md", results / "tables" / f"{d}.csv") for d in config["datasets"]
+        },
+        experiment_tables={
+            (e, d): (results / e / d / "table.md", results / e / d / "metrics.csv")
+            for d in config["datasets"]
+            for e in config["experiments"]
+        },
+        paper_tables={
+            d: [
+                (p.stem, p, p.with_suffix(".csv"), p.with_suffix(".tex"))
+                for p in sorted((results / "tables" / d).glob("*.md"))
+            ]
+            for d in config["datasets"]
+        },
+    )
     spent["report"] += time.perf_counter() - start
     return dict(spent), work
 
@@ -116,9 +163,20 @@ def run_workflow(config_path: Path, cores: int, shard_size: int | None = None) -
                 spec.setdefault(key, str(ROOT / "data" / key))
         (Path(folder) / "config.yaml").write_text(yaml.safe_dump(config))
         snakemake = Path(sys.executable).parent / "snakemake"
-        command = [str(snakemake), "--snakefile", str(ROOT / "Snakefile"), "--directory", folder,
-                   "--configfile", str(Path(folder) / "config.yaml"), "--profile", str(ROOT / "profiles" / "local"),
-                   "--cores", str(cores), "--quiet"]
+        command = [
+            str(snakemake),
+            "--snakefile",
+            str(ROOT / "Snakefile"),
+            "--directory",
+            folder,
+            "--configfile",
+            str(Path(folder) / "config.yaml"),
+            "--profile",
+            str(ROOT / "profiles" / "local"),
+            "--cores",
+            str(cores),
+            "--quiet",
+        ]
         start = time.perf_counter()
         subprocess.run(command, check=True, capture_output=True, env=dict(os.environ, HF_HUB_OFFLINE="1"))
         return time.perf_counter() - start
@@ -145,8 +203,10 @@ def main() -> None:
         in_process = time.perf_counter() - start
     os.sched_setaffinity(0, cores)
     n = sum(len(work.ok_ids(d)) for d in config["datasets"])
-    print(f"the demo's work in one process: {n} instances x {len(config['experiments'])} experiments "
-          f"({', '.join(config['experiments'])}), {len(work.jobs)} shard jobs")
+    print(
+        f"the demo's work in one process: {n} instances x {len(config['experiments'])} experiments "
+        f"({', '.join(config['experiments'])}), {len(work.jobs)} shard jobs"
+    )
     print(f"machine: {platform.processor() or platform.machine()}, {os.cpu_count()} cores, one process, CPU only")
     print(f"{'stage':<10} {'s/instance':>10} {'total s':>8}")
     for kind, seconds in spent.items():

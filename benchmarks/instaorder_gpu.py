@@ -37,8 +37,12 @@ def main() -> None:
     predictor = OrderPredictor(load_instaorder(path, device=args.device), args.device)
     if cuda:
         torch.cuda.synchronize()
-    figures = {"device": torch.cuda.get_device_name() if cuda else "cpu", "torch": torch.__version__,
-               "load_s": time.perf_counter() - start, "calls": {}}
+    figures = {
+        "device": torch.cuda.get_device_name() if cuda else "cpu",
+        "torch": torch.__version__,
+        "load_s": time.perf_counter() - start,
+        "calls": {},
+    }
     rng = np.random.default_rng(0)
     image = rng.integers(0, 256, (480, 640, 3), dtype=np.uint8)
     target = np.zeros((480, 640), bool)
@@ -47,7 +51,7 @@ def main() -> None:
         others = np.zeros((k, 480, 640), bool)
         for i in range(k):
             y, x = rng.integers(0, 400), rng.integers(0, 560)
-            others[i, y:y + 80, x:x + 80] = True
+            others[i, y : y + 80, x : x + 80] = True
         if cuda:
             torch.cuda.reset_peak_memory_stats()
         predictor.both_ways(image, target, others)
@@ -60,8 +64,10 @@ def main() -> None:
             if cuda:
                 torch.cuda.synchronize()
             times.append(time.perf_counter() - t0)
-        figures["calls"][k] = {"seconds": sum(times) / len(times),
-                               "peak_gib": torch.cuda.max_memory_allocated() / 2**30 if cuda else None}
+        figures["calls"][k] = {
+            "seconds": sum(times) / len(times),
+            "peak_gib": torch.cuda.max_memory_allocated() / 2**30 if cuda else None,
+        }
     (args.out / "instaorder_gpu.json").write_text(json.dumps(figures, indent=2))
     print(json.dumps(figures, indent=2))
 

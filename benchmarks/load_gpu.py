@@ -56,15 +56,30 @@ def loaders(paths: dict, device: str, arch: dict) -> dict:
 
     return {
         "sam_vit_h": (sam, lambda: sam.load_sam(paths["sam_vit_h"], "vit_h", device=device, **kwargs("sam_vit_h"))),
-        "groundingdino_swint_ogc": (grounding_dino, lambda: grounding_dino.load_grounding_dino(
-            paths["groundingdino_swint_ogc"], "swint_ogc", paths["bert_base_uncased"], device=device,
-            **kwargs("groundingdino_swint_ogc"))),
-        "ram_plus_swin_large_14m": (ram_plus, lambda: ram_plus.load_ram_plus(
-            paths["ram_plus_swin_large_14m"], device=device, **kwargs("ram_plus_swin_large_14m"))),
-        "clip_vit_b32_openai": (clip, lambda: clip.load_clip(paths["clip_vit_b32_openai"], device=device,
-                                                             **kwargs("clip_vit_b32_openai")).model),
-        "instaorder_od": (instaorder, lambda: instaorder.load_instaorder(paths["instaorder_od"], device=device,
-                                                                         **kwargs("instaorder_od"))),
+        "groundingdino_swint_ogc": (
+            grounding_dino,
+            lambda: grounding_dino.load_grounding_dino(
+                paths["groundingdino_swint_ogc"],
+                "swint_ogc",
+                paths["bert_base_uncased"],
+                device=device,
+                **kwargs("groundingdino_swint_ogc"),
+            ),
+        ),
+        "ram_plus_swin_large_14m": (
+            ram_plus,
+            lambda: ram_plus.load_ram_plus(
+                paths["ram_plus_swin_large_14m"], device=device, **kwargs("ram_plus_swin_large_14m")
+            ),
+        ),
+        "clip_vit_b32_openai": (
+            clip,
+            lambda: clip.load_clip(paths["clip_vit_b32_openai"], device=device, **kwargs("clip_vit_b32_openai")).model,
+        ),
+        "instaorder_od": (
+            instaorder,
+            lambda: instaorder.load_instaorder(paths["instaorder_od"], device=device, **kwargs("instaorder_od")),
+        ),
     }
 
 
@@ -87,13 +102,18 @@ def main() -> None:
         from paper_gpu import write_checkpoints
 
         paths, arch = write_checkpoints(folder, NAMES)["paths"], {}
-    result = {"device": torch.cuda.get_device_name() if device == "cuda" else "cpu (smoke)", "torch": torch.__version__,
-              "models": {}}
+    result = {
+        "device": torch.cuda.get_device_name() if device == "cuda" else "cpu (smoke)",
+        "torch": torch.__version__,
+        "models": {},
+    }
     for name, (module, load) in loaders(paths, device, arch).items():
         times = {}
         original = module.built_on
-        for way, context in (("built_on_cpu_then_moved", lambda _device: contextlib.nullcontext()),
-                             ("built_on_device", original)):
+        for way, context in (
+            ("built_on_cpu_then_moved", lambda _device: contextlib.nullcontext()),
+            ("built_on_device", original),
+        ):
             module.built_on = context
             try:
                 if device == "cuda":
@@ -106,8 +126,11 @@ def main() -> None:
             finally:
                 module.built_on = original
         (old_s, old), (new_s, new) = times["built_on_cpu_then_moved"], times["built_on_device"]
-        result["models"][name] = {"built_on_cpu_then_moved_s": old_s, "built_on_device_s": new_s,
-                                  "max_abs_difference": difference(old, new)}
+        result["models"][name] = {
+            "built_on_cpu_then_moved_s": old_s,
+            "built_on_device_s": new_s,
+            "max_abs_difference": difference(old, new),
+        }
         print(name, result["models"][name], flush=True)
         del old, new, times
         if device == "cuda":

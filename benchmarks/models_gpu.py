@@ -154,13 +154,25 @@ def bench_sam(tmp: Path, device: torch.device, clock: Clock, smoke: bool) -> Non
             full, _ = clock.mean(lambda: seg.segment(image, boxes), before=seg.forget_image)
             seg.segment(image, boxes)  # embedding cached for `image`
             dec, _ = clock.mean(lambda: seg.segment(image, boxes))
-            record(fam, f"segment, {label}, {nbox} box{'es' if nbox > 1 else ''}: full call (embed + decode)",
-                   full * 1e3, "ms")
-            record(fam, f"segment, {label}, {nbox} box{'es' if nbox > 1 else ''}: decode only (cached embedding)",
-                   dec * 1e3, "ms")
-            record(fam, f"segment, {label}, {nbox} box{'es' if nbox > 1 else ''}: embed (full - decode)",
-                   (full - dec) * 1e3, "ms")
-        del seg
+            record(
+                fam,
+                f"segment, {label}, {nbox} box{'es' if nbox > 1 else ''}: full call (embed + decode)",
+                full * 1e3,
+                "ms",
+            )
+            record(
+                fam,
+                f"segment, {label}, {nbox} box{'es' if nbox > 1 else ''}: decode only (cached embedding)",
+                dec * 1e3,
+                "ms",
+            )
+            record(
+                fam,
+                f"segment, {label}, {nbox} box{'es' if nbox > 1 else ''}: embed (full - decode)",
+                (full - dec) * 1e3,
+                "ms",
+            )
+        seg = None  # dropped: the lambdas above hold the name, so `del` cannot
     record(fam, "peak GPU memory (load + all segment calls)", clock.peak_gib(), "GiB")
     del model
     free()
@@ -176,11 +188,26 @@ def write_bert(folder: Path, smoke: bool) -> Path:
 
     folder.mkdir(parents=True, exist_ok=True)
     specials = ["[PAD]", "[UNK]", "[CLS]", "[SEP]", "[MASK]"]
-    words = list(dict.fromkeys(
-        [".", "?", ",", "!", "'", "-", *"abcdefghijklmnopqrstuvwxyz", *map(str, range(10)),
-         "a", "the", "of", "photo", "background",
-         *(w for name in COCO + PHRASES + CLIP_CANDIDATES for w in name.split())]
-    ))
+    words = list(
+        dict.fromkeys(
+            [
+                ".",
+                "?",
+                ",",
+                "!",
+                "'",
+                "-",
+                *"abcdefghijklmnopqrstuvwxyz",
+                *map(str, range(10)),
+                "a",
+                "the",
+                "of",
+                "photo",
+                "background",
+                *(w for name in COCO + PHRASES + CLIP_CANDIDATES for w in name.split()),
+            ]
+        )
+    )
     vocab = specials + words
     i = 0
     while len(vocab) < 30522:
@@ -228,7 +255,7 @@ def bench_grounding_dino(tmp: Path, device: torch.device, clock: Clock, smoke: b
     record(fam, f"detect, {height}x{width} image, 7-phrase caption, fp32", mean * 1e3, "ms")
     record(fam, "detections kept (random weights: meaningless)", len(detections), "boxes")
     record(fam, "peak GPU memory (load + detect)", clock.peak_gib(), "GiB")
-    del grounder, model
+    grounder = model = None  # dropped: the lambdas above hold the name, so `del` cannot
     free()
 
 
@@ -262,7 +289,7 @@ def bench_clip(tmp: Path, device: torch.device, clock: Clock, smoke: bool) -> No
     mean, _ = clock.mean(lambda: scorer.zero_shot_tags(image, COCO, top_k=5, min_probability=0.0))
     record(fam, "zero_shot_tags, 80 names", mean * 1e3, "ms")
     record(fam, "peak GPU memory (load + calls)", clock.peak_gib(), "GiB")
-    del scorer
+    scorer = None  # dropped: the lambdas above hold the name, so `del` cannot
     free()
 
 
@@ -291,7 +318,7 @@ def bench_ram_plus(tmp: Path, device: torch.device, clock: Clock, smoke: bool) -
     mean, _ = clock.mean(lambda: tagger.tags(image, 0.6))
     record(fam, "tags of one 640x480 image (384 px, fp32)", mean * 1e3, "ms")
     record(fam, "peak GPU memory (load + calls)", clock.peak_gib(), "GiB")
-    del tagger, model
+    tagger = model = None  # dropped: the lambdas above hold the name, so `del` cannot
     free()
 
 
@@ -325,39 +352,93 @@ def write_sd2_inpainting(folder: Path, smoke: bool) -> dict:
     torch.manual_seed(0)
     if smoke:
         unet = diffusers.UNet2DConditionModel(
-            sample_size=8, in_channels=9, out_channels=4, layers_per_block=1,
-            block_out_channels=(32, 64), attention_head_dim=(2, 4), cross_attention_dim=32,
-            use_linear_projection=True, down_block_types=("CrossAttnDownBlock2D", "DownBlock2D"),
-            up_block_types=("UpBlock2D", "CrossAttnUpBlock2D"))
+            sample_size=8,
+            in_channels=9,
+            out_channels=4,
+            layers_per_block=1,
+            block_out_channels=(32, 64),
+            attention_head_dim=(2, 4),
+            cross_attention_dim=32,
+            use_linear_projection=True,
+            down_block_types=("CrossAttnDownBlock2D", "DownBlock2D"),
+            up_block_types=("UpBlock2D", "CrossAttnUpBlock2D"),
+        )
         vae = diffusers.AutoencoderKL(
-            in_channels=3, out_channels=3, latent_channels=4, layers_per_block=1, block_out_channels=(32, 64),
-            down_block_types=("DownEncoderBlock2D",) * 2, up_block_types=("UpDecoderBlock2D",) * 2, sample_size=64)
+            in_channels=3,
+            out_channels=3,
+            latent_channels=4,
+            layers_per_block=1,
+            block_out_channels=(32, 64),
+            down_block_types=("DownEncoderBlock2D",) * 2,
+            up_block_types=("UpDecoderBlock2D",) * 2,
+            sample_size=64,
+        )
         text_config = transformers.CLIPTextConfig(
-            hidden_size=32, num_hidden_layers=2, num_attention_heads=2, intermediate_size=64, hidden_act="gelu",
-            projection_dim=32, vocab_size=49408, max_position_embeddings=77)
+            hidden_size=32,
+            num_hidden_layers=2,
+            num_attention_heads=2,
+            intermediate_size=64,
+            hidden_act="gelu",
+            projection_dim=32,
+            vocab_size=49408,
+            max_position_embeddings=77,
+        )
     else:
         unet = diffusers.UNet2DConditionModel(
-            sample_size=64, in_channels=9, out_channels=4, layers_per_block=2,
-            block_out_channels=(320, 640, 1280, 1280), attention_head_dim=(5, 10, 20, 20),
-            cross_attention_dim=1024, use_linear_projection=True,
+            sample_size=64,
+            in_channels=9,
+            out_channels=4,
+            layers_per_block=2,
+            block_out_channels=(320, 640, 1280, 1280),
+            attention_head_dim=(5, 10, 20, 20),
+            cross_attention_dim=1024,
+            use_linear_projection=True,
             down_block_types=("CrossAttnDownBlock2D",) * 3 + ("DownBlock2D",),
-            up_block_types=("UpBlock2D",) + ("CrossAttnUpBlock2D",) * 3)
+            up_block_types=("UpBlock2D",) + ("CrossAttnUpBlock2D",) * 3,
+        )
         vae = diffusers.AutoencoderKL(
-            in_channels=3, out_channels=3, latent_channels=4, layers_per_block=2,
-            block_out_channels=(128, 256, 512, 512), down_block_types=("DownEncoderBlock2D",) * 4,
-            up_block_types=("UpDecoderBlock2D",) * 4, sample_size=512)
+            in_channels=3,
+            out_channels=3,
+            latent_channels=4,
+            layers_per_block=2,
+            block_out_channels=(128, 256, 512, 512),
+            down_block_types=("DownEncoderBlock2D",) * 4,
+            up_block_types=("UpDecoderBlock2D",) * 4,
+            sample_size=512,
+        )
         text_config = transformers.CLIPTextConfig(
-            hidden_size=1024, num_hidden_layers=23, num_attention_heads=16, intermediate_size=4096,
-            hidden_act="gelu", projection_dim=512, vocab_size=49408, max_position_embeddings=77)
+            hidden_size=1024,
+            num_hidden_layers=23,
+            num_attention_heads=16,
+            intermediate_size=4096,
+            hidden_act="gelu",
+            projection_dim=512,
+            vocab_size=49408,
+            max_position_embeddings=77,
+        )
     text_encoder = transformers.CLIPTextModel(text_config)
     tokenizer = write_clip_bpe_tokenizer(folder.parent / "clip_bpe")
     scheduler = diffusers.DDIMScheduler(
-        beta_start=0.00085, beta_end=0.012, beta_schedule="scaled_linear", num_train_timesteps=1000,
-        steps_offset=1, clip_sample=False, set_alpha_to_one=False, prediction_type="epsilon")
+        beta_start=0.00085,
+        beta_end=0.012,
+        beta_schedule="scaled_linear",
+        num_train_timesteps=1000,
+        steps_offset=1,
+        clip_sample=False,
+        set_alpha_to_one=False,
+        prediction_type="epsilon",
+    )
     counts = {"unet": n_params(unet), "vae": n_params(vae), "text_encoder": n_params(text_encoder)}
     pipe = diffusers.StableDiffusionInpaintPipeline(
-        vae=vae, text_encoder=text_encoder, tokenizer=tokenizer, unet=unet, scheduler=scheduler,
-        safety_checker=None, feature_extractor=None, requires_safety_checker=False)
+        vae=vae,
+        text_encoder=text_encoder,
+        tokenizer=tokenizer,
+        unet=unet,
+        scheduler=scheduler,
+        safety_checker=None,
+        feature_extractor=None,
+        requires_safety_checker=False,
+    )
     pipe.save_pretrained(folder)
     ids = tokenizer("a photo of a traffic cone")["input_ids"]
     assert ids[0] == 49406 and ids[-1] == 49407, ids
@@ -392,8 +473,9 @@ def bench_inpaint(tmp: Path, device: torch.device, clock: Clock, smoke: bool) ->
         outputs = []
 
         def call():
-            out = inpainter.inpaint([image] * n, [mask] * n, ["cup"] * n, list(range(n)), steps=steps,
-                                    guidance=7.5, size=size)
+            out = inpainter.inpaint(
+                [image] * n, [mask] * n, ["cup"] * n, list(range(n)), steps=steps, guidance=7.5, size=size
+            )
             outputs.append(out)
 
         mean, _ = clock.mean(call)
@@ -401,22 +483,31 @@ def bench_inpaint(tmp: Path, device: torch.device, clock: Clock, smoke: bool) ->
         record(fam, f"inpaint {size}², {steps} steps, guidance 7.5, {dtype}, {n} instance(s): per call", mean, "s")
         record(fam, f"inpaint, {n} instance(s): per instance", mean / n, "s")
         record(fam, f"peak GPU memory, {n} instance(s)", clock.peak_gib(), "GiB")
-    del inpainter
+    inpainter = None  # dropped: the lambdas above hold the name, so `del` cannot
     free()
 
 
 # ----------------------------------------------------------------------------- main
 
-FAMILIES = {"sam": bench_sam, "grounding_dino": bench_grounding_dino, "clip": bench_clip, "ram_plus": bench_ram_plus,
-            "inpaint": bench_inpaint}
+FAMILIES = {
+    "sam": bench_sam,
+    "grounding_dino": bench_grounding_dino,
+    "clip": bench_clip,
+    "ram_plus": bench_ram_plus,
+    "inpaint": bench_inpaint,
+}
 
 
 def versions() -> dict:
     import diffusers
     import transformers
 
-    out = {"python": platform.python_version(), "torch": torch.__version__, "diffusers": diffusers.__version__,
-           "transformers": transformers.__version__}
+    out = {
+        "python": platform.python_version(),
+        "torch": torch.__version__,
+        "diffusers": diffusers.__version__,
+        "transformers": transformers.__version__,
+    }
     try:
         import open_clip
 
@@ -485,7 +576,9 @@ def main(argv=None) -> int:
                 ERRORS.append({"family": name, "error": f"{type(err).__name__}: {err}"[:300]})
                 free()
             print(f"== {name} done in {time.perf_counter() - t0:.1f} s", flush=True)
-            (args.out / "models_gpu.json").write_text(json.dumps({"meta": meta, "rows": ROWS, "errors": ERRORS}, indent=1))
+            (args.out / "models_gpu.json").write_text(
+                json.dumps({"meta": meta, "rows": ROWS, "errors": ERRORS}, indent=1)
+            )
     table = markdown(meta)
     (args.out / "models_gpu.md").write_text(table + "\n")
     print(table)

@@ -37,7 +37,7 @@ def instances(n: int):
         images.append(rng.integers(0, 256, (480, 640, 3), dtype=np.uint8))
         mask = np.zeros((480, 640), bool)
         y, x = rng.integers(50, 250), rng.integers(50, 350)
-        mask[y:y + 150, x:x + 200] = True
+        mask[y : y + 150, x : x + 200] = True
         masks.append(mask)
     return images, masks, ["cat"] * n, list(range(100, 100 + n))
 
@@ -63,8 +63,15 @@ def main() -> None:
     def inpaint(batch):
         calls.append(len(batch))
         try:
-            return inpainter.inpaint([images[i] for i in batch], [masks[i] for i in batch], [prompts[i] for i in batch],
-                                     [seeds[i] for i in batch], steps=args.steps, guidance=7.5, size=512)
+            return inpainter.inpaint(
+                [images[i] for i in batch],
+                [masks[i] for i in batch],
+                [prompts[i] for i in batch],
+                [seeds[i] for i in batch],
+                steps=args.steps,
+                guidance=7.5,
+                size=512,
+            )
         except torch.OutOfMemoryError:
             calls[-1] = f"{len(batch)} (out of memory)"
             raise
@@ -89,13 +96,23 @@ def main() -> None:
     start = time.perf_counter()
     split = map_splitting(inpaint, everyone)
     time_split = time.perf_counter() - start
-    differences = [None if isinstance(s, OutOfMemory) else int(np.abs(s.astype(int) - r.astype(int)).max())
-                   for s, r in zip(split, reference)]
+    differences = [
+        None if isinstance(s, OutOfMemory) else int(np.abs(s.astype(int) - r.astype(int)).max())
+        for s, r in zip(split, reference)
+    ]
     summary = {
-        "device": torch.cuda.get_device_name(), "torch": torch.__version__, "dtype": args.dtype, "steps": args.steps,
-        "batch": args.batch, "peak_gib_batch": peak_all / 2**30, "peak_gib_one": peak_one / 2**30,
-        "limit_gib": limit / 2**30, "seconds_batch_unlimited": time_all, "seconds_one": time_one,
-        "seconds_split": time_split, "calls_when_limited": calls,
+        "device": torch.cuda.get_device_name(),
+        "torch": torch.__version__,
+        "dtype": args.dtype,
+        "steps": args.steps,
+        "batch": args.batch,
+        "peak_gib_batch": peak_all / 2**30,
+        "peak_gib_one": peak_one / 2**30,
+        "limit_gib": limit / 2**30,
+        "seconds_batch_unlimited": time_all,
+        "seconds_one": time_one,
+        "seconds_split": time_split,
+        "calls_when_limited": calls,
         "instances_out_of_memory": sum(isinstance(s, OutOfMemory) for s in split),
         "max_abs_difference_per_instance": differences,
     }

@@ -50,15 +50,25 @@ def write_checkpoints(folder: Path, names: tuple[str, ...] | None = None) -> dic
         return json.loads(written.read_text())
     folder.mkdir(parents=True, exist_ok=True)
     torch.manual_seed(0)
-    wanted = set(names or ("sam_vit_h", "groundingdino_swint_ogc", "clip_vit_b32_openai", "sd2_inpainting",
-                           "ram_plus_swin_large_14m", "instaorder_od"))
+    wanted = set(
+        names
+        or (
+            "sam_vit_h",
+            "groundingdino_swint_ogc",
+            "clip_vit_b32_openai",
+            "sd2_inpainting",
+            "ram_plus_swin_large_14m",
+            "instaorder_od",
+        )
+    )
     paths = {"bert_base_uncased": str(write_bert(folder / "bert", smoke=False))}
     if "sam_vit_h" in wanted:
         torch.save(build_sam("vit_h").state_dict(), folder / "sam_vit_h.pth")
         paths["sam_vit_h"] = str(folder / "sam_vit_h.pth")
     if "groundingdino_swint_ogc" in wanted:
-        torch.save({"model": build_grounding_dino("swint_ogc", paths["bert_base_uncased"]).state_dict()},
-                   folder / "dino.pth")
+        torch.save(
+            {"model": build_grounding_dino("swint_ogc", paths["bert_base_uncased"]).state_dict()}, folder / "dino.pth"
+        )
         paths["groundingdino_swint_ogc"] = str(folder / "dino.pth")
     if "clip_vit_b32_openai" in wanted:
         torch.save(build_clip()[0].state_dict(), folder / "clip.pt")
@@ -85,17 +95,27 @@ def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
     parser.add_argument("--out", type=Path, required=True)
     parser.add_argument("--work", type=Path, default=Path("/tmp/paper_gpu"))
-    parser.add_argument("--weights", type=Path, default=None,
-                        help="folder of the random-weight checkpoints (default WORK/weights; reused if written)")
+    parser.add_argument(
+        "--weights",
+        type=Path,
+        default=None,
+        help="folder of the random-weight checkpoints (default WORK/weights; reused if written)",
+    )
     parser.add_argument("--examples", type=int, default=2)
     parser.add_argument("--scenes", type=int, default=2)
     parser.add_argument("--cores", type=int, default=16)
     parser.add_argument("--timeout", type=float, default=None, help="stop snakemake after this many seconds")
     parser.add_argument("--gpus", type=int, default=1, help="--resources gpu=N: GPU jobs at once, one device each")
-    parser.add_argument("--gpu-shard-size", type=int, default=None, help="config shard_size.gpu (default: the config's)")
-    parser.add_argument("--max-boxes", type=int, default=None,
-                        help="run paper.yaml with grounded_sam.max_boxes set (experiment 'paper_bounded'): random "
-                             "weights keep ~900 boxes a caption, real ones a few")
+    parser.add_argument(
+        "--gpu-shard-size", type=int, default=None, help="config shard_size.gpu (default: the config's)"
+    )
+    parser.add_argument(
+        "--max-boxes",
+        type=int,
+        default=None,
+        help="run paper.yaml with grounded_sam.max_boxes set (experiment 'paper_bounded'): random "
+        "weights keep ~900 boxes a caption, real ones a few",
+    )
     args = parser.parse_args()
     args.out.mkdir(parents=True, exist_ok=True)
     args.work.mkdir(parents=True, exist_ok=True)
@@ -114,8 +134,10 @@ def main() -> None:
         experiments_dir.mkdir(parents=True, exist_ok=True)
         (experiments_dir / "paper_bounded.yaml").write_text(yaml.safe_dump(spec))
     config = {
-        "results": str(args.work / "results"), "experiments": [experiment],
-        "experiments_dir": str(experiments_dir), "wallpaper": str(seed / "gray_wallpaper.jpeg"),
+        "results": str(args.work / "results"),
+        "experiments": [experiment],
+        "experiments_dir": str(experiments_dir),
+        "wallpaper": str(seed / "gray_wallpaper.jpeg"),
         "models": models,
         "datasets": {},
     }
@@ -123,22 +145,44 @@ def main() -> None:
         config["shard_size"] = {"cpu": 16, "gpu": args.gpu_shard_size}
     if args.examples:
         config["datasets"]["examples"] = {
-            "format": "seed", "annotations": str(seed / "example_annotation.json"), "images": str(seed),
-            "filenames": str(args.work / "examples.txt")}
+            "format": "seed",
+            "annotations": str(seed / "example_annotation.json"),
+            "images": str(seed),
+            "filenames": str(args.work / "examples.txt"),
+        }
     if args.scenes:
         config["datasets"]["bench"] = {
-            "format": "synthetic", "n_scenes": args.scenes, "seed": 0, "image_size": 512,
-            "cutouts": str(ROOT / "data" / "cutouts"), "backgrounds": str(ROOT / "data" / "backgrounds")}
+            "format": "synthetic",
+            "n_scenes": args.scenes,
+            "seed": 0,
+            "image_size": 512,
+            "cutouts": str(ROOT / "data" / "cutouts"),
+            "backgrounds": str(ROOT / "data" / "backgrounds"),
+        }
     (args.work / "config.yaml").write_text(yaml.safe_dump(config))
-    command = [sys.executable, "-m", "snakemake", "--snakefile", str(ROOT / "Snakefile"), "--directory", str(args.work),
-               "--configfile", str(args.work / "config.yaml"), "--cores", str(args.cores), "--resources", f"gpu={args.gpus}",
-               "--keep-going"]
+    command = [
+        sys.executable,
+        "-m",
+        "snakemake",
+        "--snakefile",
+        str(ROOT / "Snakefile"),
+        "--directory",
+        str(args.work),
+        "--configfile",
+        str(args.work / "config.yaml"),
+        "--cores",
+        str(args.cores),
+        "--resources",
+        f"gpu={args.gpus}",
+        "--keep-going",
+    ]
     start = time.perf_counter()
     # Streamed to $OUT as it runs: a run cut short by the device's time limit still leaves its log.
     with open(args.out / "snakemake.log", "w") as log:
         try:
-            returncode = subprocess.run(command, stdout=log, stderr=subprocess.STDOUT, text=True,
-                                        timeout=args.timeout).returncode
+            returncode = subprocess.run(
+                command, stdout=log, stderr=subprocess.STDOUT, text=True, timeout=args.timeout
+            ).returncode
         except subprocess.TimeoutExpired:
             returncode = "timeout"  # what finished is still reported below
     wall = time.perf_counter() - start
@@ -146,19 +190,32 @@ def main() -> None:
     for tsv in sorted((args.work / "results" / "benchmarks").rglob("*.tsv")):
         with open(tsv) as handle:
             record = next(csv.DictReader(handle, delimiter="\t"))
-        rows.append({"job": str(tsv.relative_to(args.work / "results" / "benchmarks")), "s": float(record["s"]),
-                     "max_rss_mb": record.get("max_rss")})
+        rows.append(
+            {
+                "job": str(tsv.relative_to(args.work / "results" / "benchmarks")),
+                "s": float(record["s"]),
+                "max_rss_mb": record.get("max_rss"),
+            }
+        )
     statuses = {}
     for manifest in (args.work / "results" / "shards").rglob("*.json"):
-        statuses[str(manifest.relative_to(args.work / "results" / "shards"))] = json.loads(manifest.read_text())["instances"]
+        statuses[str(manifest.relative_to(args.work / "results" / "shards"))] = json.loads(manifest.read_text())[
+            "instances"
+        ]
     devices = []  # (job log, device, claimed at, released at): amodal.run.job's lines in each GPU job's log
     for log_file in sorted((args.work / "results" / "logs").rglob("*.log")):
         text = log_file.read_text(errors="replace")
         claimed = re.search(r"claimed GPU (\S+) at ([\d.]+)", text)
         released = re.search(r"released GPU at ([\d.]+)", text)
         if claimed:
-            devices.append({"job": str(log_file.relative_to(args.work / "results" / "logs")), "device": claimed.group(1),
-                            "start": float(claimed.group(2)), "end": float(released.group(1)) if released else None})
+            devices.append(
+                {
+                    "job": str(log_file.relative_to(args.work / "results" / "logs")),
+                    "device": claimed.group(1),
+                    "start": float(claimed.group(2)),
+                    "end": float(released.group(1)) if released else None,
+                }
+            )
     hashes = {}  # every result file, to compare runs with different GPU counts
     for top in ("stages", "datasets", experiment):
         for path in sorted((args.work / "results" / top).rglob("*")):
@@ -172,9 +229,18 @@ def main() -> None:
         for line in log_file.read_text(errors="replace").splitlines():
             if " loaded " in f" {line}":
                 loads.append(f"{log_file.relative_to(args.work / 'results' / 'logs')}: {line}")
-    summary = {"device": torch.cuda.get_device_name(), "torch": torch.__version__, "command": " ".join(command),
-               "checkpoints_written_s": written, "snakemake_rc": returncode, "snakemake_wall_s": wall,
-               "jobs": rows, "model_loads": loads, "gpu_jobs": devices, "manifests": statuses}
+    summary = {
+        "device": torch.cuda.get_device_name(),
+        "torch": torch.__version__,
+        "command": " ".join(command),
+        "checkpoints_written_s": written,
+        "snakemake_rc": returncode,
+        "snakemake_wall_s": wall,
+        "jobs": rows,
+        "model_loads": loads,
+        "gpu_jobs": devices,
+        "manifests": statuses,
+    }
     (args.out / "paper_gpu.json").write_text(json.dumps(summary, indent=2))
     for dataset in ("examples", "bench"):
         table = args.work / "results" / experiment / dataset / "metrics.csv"

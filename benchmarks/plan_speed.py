@@ -44,10 +44,25 @@ def plan_once(n_scenes: int, shard_size: int | None) -> dict:
     with tempfile.TemporaryDirectory() as folder:
         (Path(folder) / "config.yaml").write_text(yaml.safe_dump(config))
         snakemake = str(Path(sys.executable).parent / "snakemake")
-        command = [snakemake, "-n", "--cores", "2", "--snakefile", str(ROOT / "Snakefile"), "--directory", folder,
-                   "--configfile", str(Path(folder) / "config.yaml")]
-        done = subprocess.run([sys.executable, "-c", MEASURE, *command], capture_output=True, text=True,
-                              env=dict(os.environ, HF_HUB_OFFLINE="1"), check=True)
+        command = [
+            snakemake,
+            "-n",
+            "--cores",
+            "2",
+            "--snakefile",
+            str(ROOT / "Snakefile"),
+            "--directory",
+            folder,
+            "--configfile",
+            str(Path(folder) / "config.yaml"),
+        ]
+        done = subprocess.run(
+            [sys.executable, "-c", MEASURE, *command],
+            capture_output=True,
+            text=True,
+            env=dict(os.environ, HF_HUB_OFFLINE="1"),
+            check=True,
+        )
     result = json.loads(done.stdout)
     if result["rc"] != 0:
         raise SystemExit(f"snakemake -n failed for {n_scenes} scenes:\n{result['err']}")
@@ -61,8 +76,10 @@ def main() -> None:
     parser.add_argument("--n", type=int, nargs="+", default=[1000, 10000])
     parser.add_argument("--shard-size", type=int, default=None, help="override config shard_size (both classes)")
     args = parser.parse_args()
-    print(f"snakemake -n, demo config (both experiments), synthetic scenes not generated, shard_size "
-          f"{args.shard_size or 'from config'}")
+    print(
+        f"snakemake -n, demo config (both experiments), synthetic scenes not generated, shard_size "
+        f"{args.shard_size or 'from config'}"
+    )
     print(f"machine: {platform.processor() or platform.machine()}, {os.cpu_count()} cores")
     print(f"{'scenes':>8} {'jobs':>7} {'wall s':>8} {'peak GiB':>9}   (goal at 10,000: <= 60 s, <= 2 GiB)")
     for n in args.n:

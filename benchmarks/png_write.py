@@ -29,7 +29,7 @@ def main() -> None:
     photo = cv2.resize(photo, (args.size, args.size), interpolation=cv2.INTER_CUBIC)
     noisy = np.clip(photo + np.random.default_rng(0).normal(0, 8, photo.shape), 0, 255).astype(np.uint8)
     mask = np.zeros((args.size, args.size), np.uint8)
-    mask[args.size // 5: 3 * args.size // 4, args.size // 8: 2 * args.size // 3] = 255
+    mask[args.size // 5 : 3 * args.size // 4, args.size // 8 : 2 * args.size // 3] = 255
     print(f"{'image':<8}{'level':>6}{'ms':>9}{'bytes':>11}")
     for name, array in (("photo", photo), ("noisy", noisy), ("mask", mask)):
         for level in (1, 3, 6, 9):

@@ -35,7 +35,8 @@ STAGES = [f"st{{k}}" for k in range({STAGES})]
 """
 
 DESIGNS = {
-    "files": COMMON + """
+    "files": COMMON
+    + """
 def files(stage, members):
     return [f"res/{m}/{stage}/key-0123abcd/{name}" for m in members for name in ("a.png", "b.json")]
 rule all:
@@ -48,7 +49,8 @@ for k, members in enumerate(SHARDS):
             output: files(stage, members)
             shell: "touch {output}"
 """,
-    "folders": COMMON + """
+    "folders": COMMON
+    + """
 def folders(stage, members):
     return [f"res/{m}/{stage}/key-0123abcd" for m in members]
 rule all:
@@ -61,7 +63,8 @@ for k, members in enumerate(SHARDS):
             output: [directory(f) for f in folders(stage, members)]
             shell: "mkdir -p {output}"
 """,
-    "shard-dir": COMMON + """
+    "shard-dir": COMMON
+    + """
 rule all:
     input: expand("res/shards/{stage}/{shard}", stage=STAGES[-1], shard=range(len(SHARDS)))
 rule first:
@@ -74,7 +77,8 @@ for j, stage in enumerate(STAGES[1:], start=1):
         output: directory(f"res/shards/{stage}/{{shard}}")
         shell: "mkdir -p {output}"
 """,
-    "manifests": COMMON + """
+    "manifests": COMMON
+    + """
 def folders(stage, members):
     return [f"res/{m}/{stage}/key-0123abcd" for m in members]
 def manifest(stage, k):
@@ -105,8 +109,20 @@ def plan(design: str, n: int, size: int) -> dict:
         snakefile = Path(folder) / "Snakefile"
         snakefile.write_text(DESIGNS[design])
         snakemake = str(Path(sys.executable).parent / "snakemake")
-        command = [snakemake, "-n", "-q", "--cores", "1", "-s", str(snakefile), "--directory", folder,
-                   "--config", f"instances={n}", f"shard={size}"]
+        command = [
+            snakemake,
+            "-n",
+            "-q",
+            "--cores",
+            "1",
+            "-s",
+            str(snakefile),
+            "--directory",
+            folder,
+            "--config",
+            f"instances={n}",
+            f"shard={size}",
+        ]
         done = subprocess.run([sys.executable, "-c", MEASURE, *command], capture_output=True, text=True, check=True)
     result = json.loads(done.stdout)
     if result["rc"]:

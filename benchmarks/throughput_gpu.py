@@ -63,17 +63,42 @@ def experiment(work: Path, passes: int, max_boxes: int, smoke: bool) -> Path:
 def run_ours(args, models: dict, experiments: Path, part: str = "ours") -> None:
     work = args.work / part
     work.mkdir(parents=True, exist_ok=True)
-    config = {"results": str(work / "results"), "experiments": ["throughput"], "experiments_dir": str(experiments),
-              "wallpaper": str(ROOT / "data" / "seed_examples" / "gray_wallpaper.jpeg"), "models": models,
-              "shard_size": {"cpu": args.cpu_shard, "gpu": args.n},
-              "datasets": {"bench": {"format": "synthetic", "n_scenes": args.n, "seed": 0, "image_size": 512,
-                                     "cutouts": str(ROOT / "data" / "cutouts"),
-                                     "backgrounds": str(ROOT / "data" / "backgrounds")}},
-              "fuse": {"gpu": part == "fused"}}
+    config = {
+        "results": str(work / "results"),
+        "experiments": ["throughput"],
+        "experiments_dir": str(experiments),
+        "wallpaper": str(ROOT / "data" / "seed_examples" / "gray_wallpaper.jpeg"),
+        "models": models,
+        "shard_size": {"cpu": args.cpu_shard, "gpu": args.n},
+        "datasets": {
+            "bench": {
+                "format": "synthetic",
+                "n_scenes": args.n,
+                "seed": 0,
+                "image_size": 512,
+                "cutouts": str(ROOT / "data" / "cutouts"),
+                "backgrounds": str(ROOT / "data" / "backgrounds"),
+            }
+        },
+        "fuse": {"gpu": part == "fused"},
+    }
     (work / "config.yaml").write_text(yaml.safe_dump(config))
-    command = [sys.executable, "-m", "snakemake", "--snakefile", str(ROOT / "Snakefile"), "--directory", str(work),
-               "--configfile", str(work / "config.yaml"), "--cores", str(args.cores), "--resources", "gpu=1",
-               "--keep-going"]
+    command = [
+        sys.executable,
+        "-m",
+        "snakemake",
+        "--snakefile",
+        str(ROOT / "Snakefile"),
+        "--directory",
+        str(work),
+        "--configfile",
+        str(work / "config.yaml"),
+        "--cores",
+        str(args.cores),
+        "--resources",
+        "gpu=1",
+        "--keep-going",
+    ]
     start = time.perf_counter()
     with open(args.out / f"{part}_snakemake.log", "w") as log:
         rc = subprocess.run(command, stdout=log, stderr=subprocess.STDOUT).returncode
@@ -81,27 +106,61 @@ def run_ours(args, models: dict, experiments: Path, part: str = "ours") -> None:
     stages = {}
     for tsv in (work / "results" / "benchmarks").rglob("*.tsv"):
         with open(tsv) as handle:
-            stages[str(tsv.relative_to(work / "results" / "benchmarks"))] = float(next(csv.DictReader(handle, delimiter="\t"))["s"])
+            stages[str(tsv.relative_to(work / "results" / "benchmarks"))] = float(
+                next(csv.DictReader(handle, delimiter="\t"))["s"]
+            )
     batches, checks, parts, loads = [], [], [], []  # the jobs' own log lines: one per pipeline call, one per pass check
     for log_file in (work / "results" / "logs").rglob("*.log"):
         text = log_file.read_text(errors="replace")
-        for m in re.finditer(r"inpainted (\d+) at (\d+) px, (\d+) steps in ([\d.]+) s(?:, UNet ([\d.]+) s in (\d+) forwards)?",
-                             text):
-            batches.append({"batch": int(m[1]), "size": int(m[2]), "steps": int(m[3]), "s": float(m[4]),
-                            "unet_s": float(m[5]) if m[5] else None, "unet_forwards": int(m[6]) if m[6] else None})
+        for m in re.finditer(
+            r"inpainted (\d+) at (\d+) px, (\d+) steps in ([\d.]+) s(?:, UNet ([\d.]+) s in (\d+) forwards)?", text
+        ):
+            batches.append(
+                {
+                    "batch": int(m[1]),
+                    "size": int(m[2]),
+                    "steps": int(m[3]),
+                    "s": float(m[4]),
+                    "unet_s": float(m[5]) if m[5] else None,
+                    "unet_forwards": int(m[6]) if m[6] else None,
+                }
+            )
         for m in re.finditer(r"checked (\d+) completions \(re-segment, re-order\) in ([\d.]+) s", text):
             checks.append({"batch": int(m[1]), "s": float(m[2])})
-        for m in re.finditer(r"checked (\d+) completions: GroundingDINO ([\d.]+) s \((\d+) boxes\), SAM ([\d.]+) s, "
-                             r"order and masks ([\d.]+) s", text):
-            parts.append({"completions": int(m[1]), "grounding_dino_s": float(m[2]), "boxes": int(m[3]),
-                           "sam_s": float(m[4]), "order_and_masks_s": float(m[5])})
+        for m in re.finditer(
+            r"checked (\d+) completions: GroundingDINO ([\d.]+) s \((\d+) boxes\), SAM ([\d.]+) s, "
+            r"order and masks ([\d.]+) s",
+            text,
+        ):
+            parts.append(
+                {
+                    "completions": int(m[1]),
+                    "grounding_dino_s": float(m[2]),
+                    "boxes": int(m[3]),
+                    "sam_s": float(m[4]),
+                    "order_and_masks_s": float(m[5]),
+                }
+            )
         for m in re.finditer(r"loaded (\S+) (\S+) in ([\d.]+) s", text):
-            loads.append({"job": str(log_file.relative_to(work / "results" / "logs")), "model": f"{m[1]} {m[2]}",
-                          "s": float(m[3])})
-    RESULT[part] = {"command": " ".join(command), "rc": rc, "wall_s": wall, "instances": args.n,
-                      "instances_per_hour": 3600 * args.n / wall, "stage_job_s": stages, "inpaint_calls": batches,
-                      "pass_checks": checks, "pass_check_parts": parts,
-                      "model_loads": loads}
+            loads.append(
+                {
+                    "job": str(log_file.relative_to(work / "results" / "logs")),
+                    "model": f"{m[1]} {m[2]}",
+                    "s": float(m[3]),
+                }
+            )
+    RESULT[part] = {
+        "command": " ".join(command),
+        "rc": rc,
+        "wall_s": wall,
+        "instances": args.n,
+        "instances_per_hour": 3600 * args.n / wall,
+        "stage_job_s": stages,
+        "inpaint_calls": batches,
+        "pass_checks": checks,
+        "pass_check_parts": parts,
+        "model_loads": loads,
+    }
     shutil.copytree(work / "results" / "logs", args.out / f"{part}_logs", dirs_exist_ok=True)
 
 
@@ -142,12 +201,23 @@ def run_seed(args, models: dict, experiments: Path) -> None:
                 counts["reloads"] += 1
             query = json.loads((scene / "scene.json").read_text())["query"]
             t0 = time.perf_counter()
-            done = complete_image(scene / "image.png", query, experiment="throughput", experiments_dir=experiments,
-                                  out=args.work / "seed" / scene.name, models=models)
+            done = complete_image(
+                scene / "image.png",
+                query,
+                experiment="throughput",
+                experiments_dir=experiments,
+                out=args.work / "seed" / scene.name,
+                models=models,
+            )
             per_instance.append({"instance": scene.name, "s": time.perf_counter() - t0, "status": done["status"]})
             wall = time.perf_counter() - start  # saved after every instance: a killed run keeps its rate so far
-            RESULT["seed"] = {"instances": len(per_instance), "wall_s": wall,
-                              "instances_per_hour": 3600 * len(per_instance) / wall, "per_instance": per_instance, **counts}
+            RESULT["seed"] = {
+                "instances": len(per_instance),
+                "wall_s": wall,
+                "instances_per_hour": 3600 * len(per_instance) / wall,
+                "per_instance": per_instance,
+                **counts,
+            }
             save(args.out)
             print(f"seed schedule: {scene.name} in {per_instance[-1]['s']:.1f} s", flush=True)
     finally:
@@ -164,17 +234,33 @@ def run_floor(args, models: dict, experiments: Path) -> None:
     # The first scene that completes (a random-weight grounding can reject a query: no inpainting then).
     for scene in sorted((args.work / "ours" / "results" / "datasets" / "bench").glob("scene_*")):
         query = json.loads((scene / "scene.json").read_text())["query"]
-        done = complete_image(scene / "image.png", query, experiment="throughput", experiments_dir=experiments,
-                              out=args.work / "floor_warm" / scene.name, models=models)  # loads every model outside the count
+        done = complete_image(
+            scene / "image.png",
+            query,
+            experiment="throughput",
+            experiments_dir=experiments,
+            out=args.work / "floor_warm" / scene.name,
+            models=models,
+        )  # loads every model outside the count
         if done["status"] == "ok":
             break
     counter = FlopCounterMode(display=False)
     with counter:
-        complete_image(scene / "image.png", query, experiment="throughput", experiments_dir=experiments,
-                       out=args.work / "floor", models=models)
+        complete_image(
+            scene / "image.png",
+            query,
+            experiment="throughput",
+            experiments_dir=experiments,
+            out=args.work / "floor",
+            models=models,
+        )
     flops = counter.get_total_flops()
-    by_module = {k: v for k, v in sorted(((str(k), sum(d.values())) for k, d in counter.get_flop_counts().items()),
-                                         key=lambda kv: -kv[1])[:12]}
+    by_module = {
+        k: v
+        for k, v in sorted(
+            ((str(k), sum(d.values())) for k, d in counter.get_flop_counts().items()), key=lambda kv: -kv[1]
+        )[:12]
+    }
     unet_flops = None
     pipe = next((v for k, v in loaded._LOADED.items() if k[0] == "inpaint"), None)
     if pipe is not None:
@@ -187,9 +273,15 @@ def run_floor(args, models: dict, experiments: Path) -> None:
             unet(sample, torch.tensor([500], device=unet.device), encoder_hidden_states=text)
         unet_flops = one.get_total_flops() / 2  # per sample-forward
     ceiling = matmul_ceiling(args.smoke)
-    RESULT["floor"] = {"scene": scene.name, "flops_per_instance": flops, "top_modules": by_module, "unet_flops_per_sample_forward": unet_flops,
-                       "matmul_ceiling_tflops": ceiling / 1e12, "floor_s": args.n * flops / ceiling,
-                       "instances_per_hour": 3600 * ceiling / flops}
+    RESULT["floor"] = {
+        "scene": scene.name,
+        "flops_per_instance": flops,
+        "top_modules": by_module,
+        "unet_flops_per_sample_forward": unet_flops,
+        "matmul_ceiling_tflops": ceiling / 1e12,
+        "floor_s": args.n * flops / ceiling,
+        "instances_per_hour": 3600 * ceiling / flops,
+    }
 
 
 def matmul_ceiling(smoke: bool) -> float:
@@ -215,20 +307,28 @@ def summary() -> None:
     lines = []
     for name, run in (("ours", ours), ("ours fused", fused)):
         if run:
-            lines.append(f"{name}: {run['instances']} instances in {run['wall_s']:.1f} s = {run['instances_per_hour']:.0f}/h "
-                         f"(rc {run['rc']})")
+            lines.append(
+                f"{name}: {run['instances']} instances in {run['wall_s']:.1f} s = {run['instances_per_hour']:.0f}/h "
+                f"(rc {run['rc']})"
+            )
     if seed:
-        lines.append(f"seed schedule: {seed['instances']} instances in {seed['wall_s']:.1f} s = {seed['instances_per_hour']:.0f}/h "
-                     f"({seed['sam_rebuilds']} SAM rebuilds, {seed['dino_calls']} GroundingDINO calls, {seed['reloads']} reloads)")
-    for key, label, top, bottom in (("ratio_fused_over_ours", "fused / ours", fused, ours),
-                                    ("ratio_ours_over_seed", "ours / seed schedule", ours, seed),
-                                    ("ratio_fused_over_seed", "fused / seed schedule", fused, seed)):
+        lines.append(
+            f"seed schedule: {seed['instances']} instances in {seed['wall_s']:.1f} s = {seed['instances_per_hour']:.0f}/h "
+            f"({seed['sam_rebuilds']} SAM rebuilds, {seed['dino_calls']} GroundingDINO calls, {seed['reloads']} reloads)"
+        )
+    for key, label, top, bottom in (
+        ("ratio_fused_over_ours", "fused / ours", fused, ours),
+        ("ratio_ours_over_seed", "ours / seed schedule", ours, seed),
+        ("ratio_fused_over_seed", "fused / seed schedule", fused, seed),
+    ):
         if top and bottom:
             RESULT[key] = top["instances_per_hour"] / bottom["instances_per_hour"]
             lines.append(f"{label}: {RESULT[key]:.2f}x")
     if floor:
-        lines.append(f"floor: {floor['flops_per_instance'] / 1e12:.2f} TFLOP an instance, ceiling "
-                     f"{floor['matmul_ceiling_tflops']:.1f} TFLOP/s: {floor['instances_per_hour']:.0f}/h")
+        lines.append(
+            f"floor: {floor['flops_per_instance'] / 1e12:.2f} TFLOP an instance, ceiling "
+            f"{floor['matmul_ceiling_tflops']:.1f} TFLOP/s: {floor['instances_per_hour']:.0f}/h"
+        )
     if fused:
         for name, seconds in sorted(fused["stage_job_s"].items()):
             lines.append(f"  fused run, job {name}: {seconds:.1f} s")
@@ -237,29 +337,37 @@ def summary() -> None:
             lines.append(f"  job {name}: {seconds:.1f} s")
         calls, checks = ours["inpaint_calls"], ours["pass_checks"]
         if calls:
-            lines.append(f"  inside complete: {len(calls)} inpainting calls {sum(c['s'] for c in calls):.1f} s "
-                         f"(UNet {sum(c['unet_s'] or 0 for c in calls):.1f} s), "
-                         f"{len(checks)} pass checks {sum(c['s'] for c in checks):.1f} s")
+            lines.append(
+                f"  inside complete: {len(calls)} inpainting calls {sum(c['s'] for c in calls):.1f} s "
+                f"(UNet {sum(c['unet_s'] or 0 for c in calls):.1f} s), "
+                f"{len(checks)} pass checks {sum(c['s'] for c in checks):.1f} s"
+            )
         parts = ours["pass_check_parts"]
         if parts:
-            lines.append(f"  inside the pass checks: GroundingDINO {sum(p['grounding_dino_s'] for p in parts):.1f} s "
-                         f"({sum(p['boxes'] for p in parts)} boxes), SAM {sum(p['sam_s'] for p in parts):.1f} s, "
-                         f"order and masks {sum(p['order_and_masks_s'] for p in parts):.1f} s")
+            lines.append(
+                f"  inside the pass checks: GroundingDINO {sum(p['grounding_dino_s'] for p in parts):.1f} s "
+                f"({sum(p['boxes'] for p in parts)} boxes), SAM {sum(p['sam_s'] for p in parts):.1f} s, "
+                f"order and masks {sum(p['order_and_masks_s'] for p in parts):.1f} s"
+            )
     if ours and floor and floor["unet_flops_per_sample_forward"] and ours["inpaint_calls"]:
         calls = ours["inpaint_calls"]
         ceiling = floor["matmul_ceiling_tflops"] * 1e12
         work = sum(2 * c["batch"] * c["steps"] for c in calls) * floor["unet_flops_per_sample_forward"]
         seconds = sum(c["s"] for c in calls)
         RESULT["inpaint_call_share_of_ceiling"] = work / seconds / ceiling
-        lines.append(f"inpainting calls inside ours: {work / seconds / 1e12:.0f} TFLOP/s of UNet work = "
-                     f"{100 * RESULT['inpaint_call_share_of_ceiling']:.0f}% of the ceiling (whole calls: VAE, text encoder, scheduler)")
+        lines.append(
+            f"inpainting calls inside ours: {work / seconds / 1e12:.0f} TFLOP/s of UNet work = "
+            f"{100 * RESULT['inpaint_call_share_of_ceiling']:.0f}% of the ceiling (whole calls: VAE, text encoder, scheduler)"
+        )
         timed = [c for c in calls if c["unet_s"]]
         if timed:
             unet_work = sum(c["unet_forwards"] * 2 * c["batch"] for c in timed) * floor["unet_flops_per_sample_forward"]
             unet_s = sum(c["unet_s"] for c in timed)
             RESULT["unet_share_of_ceiling"] = unet_work / unet_s / ceiling
-            lines.append(f"UNet forwards inside ours (CUDA events): {unet_work / unet_s / 1e12:.0f} TFLOP/s = "
-                         f"{100 * RESULT['unet_share_of_ceiling']:.0f}% of the ceiling")
+            lines.append(
+                f"UNet forwards inside ours (CUDA events): {unet_work / unet_s / 1e12:.0f} TFLOP/s = "
+                f"{100 * RESULT['unet_share_of_ceiling']:.0f}% of the ceiling"
+            )
     print("\n".join(lines))
 
 
@@ -272,7 +380,9 @@ def main() -> None:
     parser.add_argument("--passes", type=int, default=3)
     parser.add_argument("--max-boxes", type=int, default=20)
     parser.add_argument("--cores", type=int, default=16)
-    parser.add_argument("--cpu-shard", type=int, default=4, help="instances per CPU-stage job (GPU stages: one shard of N)")
+    parser.add_argument(
+        "--cpu-shard", type=int, default=4, help="instances per CPU-stage job (GPU stages: one shard of N)"
+    )
     parser.add_argument("--parts", default="ours,fused,floor,seed")
     parser.add_argument("--smoke", action="store_true", help="tiny random-weight models on the CPU")
     args = parser.parse_args()
@@ -286,8 +396,11 @@ def main() -> None:
         from paper_gpu import write_checkpoints
 
         models = write_checkpoints(args.work / "weights")
-    RESULT.update(device=torch.cuda.get_device_name() if torch.cuda.is_available() else "cpu", torch=torch.__version__,
-                  argv=sys.argv[1:])
+    RESULT.update(
+        device=torch.cuda.get_device_name() if torch.cuda.is_available() else "cpu",
+        torch=torch.__version__,
+        argv=sys.argv[1:],
+    )
     experiments = experiment(args.work, args.passes, args.max_boxes, args.smoke)
     # The seed schedule last: it is the slow part, and it saves its rate after every instance.
     for part, run in (("ours", run_ours), ("fused", run_fused), ("floor", run_floor), ("seed", run_seed)):

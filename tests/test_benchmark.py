@@ -303,9 +303,11 @@ def test_border_cut_contract(bench):
             # Exact: the generator picks the cut from integer pixel counts, no tolerance needed.
             assert 0.10 <= record["border_fraction"] <= 0.40, record["id"]
             assert amodal[0].any() or amodal[-1].any() or amodal[:, 0].any() or amodal[:, -1].any(), record["id"]
-            assert record["whole_offset"][0] < 0 or record["whole_offset"][1] < 0 or (
-                np.array(record["whole_offset"]) + read_rgba(scene_dir / "whole.png").shape[1::-1] > SIZE
-            ).any()
+            assert (
+                record["whole_offset"][0] < 0
+                or record["whole_offset"][1] < 0
+                or (np.array(record["whole_offset"]) + read_rgba(scene_dir / "whole.png").shape[1::-1] > SIZE).any()
+            )
         else:
             assert record["border_fraction"] == 0.0, record["id"]
             assert sides_touched(amodal) == set(), record["id"]  # the seed's 10-px test stays quiet
@@ -323,7 +325,9 @@ def test_visible_opaque_target_pixels_show_the_whole_object(bench, inputs):
         visible = read_mask(scene_dir / "visible_mask.png")
         placed, _, _ = _whole_in_frame(scene_dir, record)
         # Occluder soft edges (alpha 1..127) lie outside their masks yet tint the pixel below.
-        untouched = np.logical_and.reduce([_full_alpha(cutouts_dir, record["objects"][k]) == 0 for k in _in_front(record)])
+        untouched = np.logical_and.reduce(
+            [_full_alpha(cutouts_dir, record["objects"][k]) == 0 for k in _in_front(record)]
+        )
         check = visible & (placed[..., 3] == 255) & untouched
         assert check.any(), record["id"]
         assert np.array_equal(image[check], placed[..., :3][check]), record["id"]
@@ -340,7 +344,12 @@ def test_image_is_painted_with_soft_alpha(tmp_path, inputs):
     flat.mkdir()
     write_image(flat / "flat.png", np.broadcast_to(colour, (300, 400, 3)).copy())
     table = benchmark.make_benchmark(
-        tmp_path / "out", cutouts_dir=inputs[0], backgrounds_dir=flat, n_scenes=4, seed=3, image_size=SIZE,
+        tmp_path / "out",
+        cutouts_dir=inputs[0],
+        backgrounds_dir=flat,
+        n_scenes=4,
+        seed=3,
+        image_size=SIZE,
         behind=(1, 1),
     )
     soft_seen = 0
@@ -377,7 +386,10 @@ def test_occludes_lists_every_overlapping_pair(bench, inputs):
         full = [_full_mask(cutouts_dir, obj) for obj in record["objects"]]
         depth = [obj["depth"] for obj in record["objects"]]
         expected = sorted(
-            [i, j] for i in range(len(full)) for j in range(len(full)) if depth[i] > depth[j] and (full[i] & full[j]).any()
+            [i, j]
+            for i in range(len(full))
+            for j in range(len(full))
+            if depth[i] > depth[j] and (full[i] & full[j]).any()
         )
         assert record["occludes"] == expected, record["id"]
         # truth.py reads the target's occluders as {i : [i, 0] in occludes}: exactly objects in front.
@@ -455,8 +467,13 @@ def test_scene_i_comes_from_its_own_generator(bench, inputs):
     images = set()
     for i, (scene_dir, record) in enumerate(_scenes(out, table)):
         scene = benchmark.make_scene(
-            record["id"], np.random.default_rng([11, i]), cutouts, backgrounds,
-            border_share=0.5, image_size=SIZE, seed=11,
+            record["id"],
+            np.random.default_rng([11, i]),
+            cutouts,
+            backgrounds,
+            border_share=0.5,
+            image_size=SIZE,
+            seed=11,
         )
         assert scene.record == record
         assert np.array_equal(scene.image, read_rgb(scene_dir / "image.png"))
@@ -534,7 +551,12 @@ def test_without_csv_categories_come_from_file_names(tmp_path):
 
 def test_shipped_cutouts_make_valid_scenes(tmp_path):
     table = benchmark.make_benchmark(
-        tmp_path, cutouts_dir=SHIPPED_CUTOUTS, backgrounds_dir=SHIPPED_BACKGROUNDS, n_scenes=3, seed=0, image_size=SIZE,
+        tmp_path,
+        cutouts_dir=SHIPPED_CUTOUTS,
+        backgrounds_dir=SHIPPED_BACKGROUNDS,
+        n_scenes=3,
+        seed=0,
+        image_size=SIZE,
         behind=(1, 1),
     )
     for scene_dir, record in _scenes(tmp_path, table):
@@ -548,10 +570,22 @@ def test_shipped_cutouts_make_valid_scenes(tmp_path):
 
 
 def test_build_scenes_writes_what_make_benchmark_writes_for_those_scenes(tmp_path):
-    benchmark.make_benchmark(tmp_path / "all", cutouts_dir=SHIPPED_CUTOUTS, backgrounds_dir=SHIPPED_BACKGROUNDS,
-                             n_scenes=4, seed=4, image_size=SIZE)
-    benchmark.build_scenes(tmp_path / "some", ["scene_0003", "scene_0001"], cutouts_dir=SHIPPED_CUTOUTS,
-                           backgrounds_dir=SHIPPED_BACKGROUNDS, seed=4, image_size=SIZE)
+    benchmark.make_benchmark(
+        tmp_path / "all",
+        cutouts_dir=SHIPPED_CUTOUTS,
+        backgrounds_dir=SHIPPED_BACKGROUNDS,
+        n_scenes=4,
+        seed=4,
+        image_size=SIZE,
+    )
+    benchmark.build_scenes(
+        tmp_path / "some",
+        ["scene_0003", "scene_0001"],
+        cutouts_dir=SHIPPED_CUTOUTS,
+        backgrounds_dir=SHIPPED_BACKGROUNDS,
+        seed=4,
+        image_size=SIZE,
+    )
     assert sorted(p.name for p in (tmp_path / "some").iterdir()) == ["scene_0001", "scene_0003"]
     for scene in ("scene_0001", "scene_0003"):
         some = tmp_path / "some" / scene
@@ -560,5 +594,6 @@ def test_build_scenes_writes_what_make_benchmark_writes_for_those_scenes(tmp_pat
         for path in files:
             assert path.read_bytes() == (tmp_path / "all" / scene / path.relative_to(some)).read_bytes(), path
     with pytest.raises(ValueError, match="scene id"):
-        benchmark.build_scenes(tmp_path / "some", ["cat_1"], cutouts_dir=SHIPPED_CUTOUTS,
-                               backgrounds_dir=SHIPPED_BACKGROUNDS, seed=4)
+        benchmark.build_scenes(
+            tmp_path / "some", ["cat_1"], cutouts_dir=SHIPPED_CUTOUTS, backgrounds_dir=SHIPPED_BACKGROUNDS, seed=4
+        )

@@ -24,10 +24,15 @@ def places(tmp_path):
     (tmp_path / "list.yaml").write_text("- models\n")
     (tmp_path / "bad_models.yaml").write_text("models: {device: 3}\n")
     (tmp_path / "bad_experiment.yaml").write_text("complete: {backend: magic}\n")
-    return {"file": str(tmp_path / "a_file.txt"), "folder": str(tmp_path / "a_folder"),
-            "missing": str(tmp_path / "missing.json"), "list": str(tmp_path / "list.yaml"),
-            "bad_models": str(tmp_path / "bad_models.yaml"), "bad_experiment": str(tmp_path / "bad_experiment.yaml"),
-            "out": str(tmp_path / "out")}
+    return {
+        "file": str(tmp_path / "a_file.txt"),
+        "folder": str(tmp_path / "a_folder"),
+        "missing": str(tmp_path / "missing.json"),
+        "list": str(tmp_path / "list.yaml"),
+        "bad_models": str(tmp_path / "bad_models.yaml"),
+        "bad_experiment": str(tmp_path / "bad_experiment.yaml"),
+        "out": str(tmp_path / "out"),
+    }
 
 
 # (command line with {place} fields, the command's prog, the argument the message must name)
@@ -106,8 +111,11 @@ def test_the_empty_query_is_refused(capsys):
 
 
 def test_a_missing_required_argument_or_command_is_one_line(capsys):
-    for argv, prefix in ((["make-benchmark"], "amodal make-benchmark: error: "), ([], "amodal: error: "),
-                         (["weights"], "amodal weights: error: ")):
+    for argv, prefix in (
+        (["make-benchmark"], "amodal make-benchmark: error: "),
+        ([], "amodal: error: "),
+        (["weights"], "amodal weights: error: "),
+    ):
         with pytest.raises(SystemExit) as exit_:
             cli(argv)
         assert exit_.value.code == 2
@@ -123,8 +131,30 @@ def test_the_smallest_image_size_accepted_builds_a_benchmark(tmp_path, capsys):
 
 
 def test_the_edges_of_the_ranges_are_accepted(tmp_path):
-    assert cli(["make-benchmark", "--out", str(tmp_path / "b"), "--n", "1", "--seed", "0", "--image-size", "160",
-                "--hidden-fraction", "0,1", "--border-share", "1", "--occluders", "1,1", "--behind", "0,0"]) == 0
+    assert (
+        cli(
+            [
+                "make-benchmark",
+                "--out",
+                str(tmp_path / "b"),
+                "--n",
+                "1",
+                "--seed",
+                "0",
+                "--image-size",
+                "160",
+                "--hidden-fraction",
+                "0,1",
+                "--border-share",
+                "1",
+                "--occluders",
+                "1,1",
+                "--behind",
+                "0,0",
+            ]
+        )
+        == 0
+    )
     params = json.loads((tmp_path / "b" / "benchmark.json").read_text())
     assert params["hidden_fraction"] == [0.0, 1.0] and params["border_share"] == 1.0
     assert params["occluders"] == [1, 1] and params["behind"] == [0, 0]
@@ -139,8 +169,21 @@ def test_bad_input_found_while_running_is_one_line_and_status_1(tmp_path, capsys
 
     not_an_image = tmp_path / "photo.jpg"
     not_an_image.write_text("not a JPEG")
-    assert cli(["complete", str(not_an_image), "--query", "the cat", "--experiment", "baseline_classical",
-                "--out", str(tmp_path / "out")]) == 1
+    assert (
+        cli(
+            [
+                "complete",
+                str(not_an_image),
+                "--query",
+                "the cat",
+                "--experiment",
+                "baseline_classical",
+                "--out",
+                str(tmp_path / "out"),
+            ]
+        )
+        == 1
+    )
     err = capsys.readouterr().err.strip().splitlines()
     assert len(err) == 1 and err[0].startswith("amodal complete: error: ") and str(not_an_image) in err[0]
 
@@ -153,13 +196,23 @@ def test_amodal_traceback_shows_the_traceback(tmp_path, monkeypatch):
         cli(["instances", "--annotations", str(broken), "--images", str(tmp_path)])
 
 
-@pytest.mark.parametrize("args, message", [
-    (["make-benchmark", "--out", "b", "--hidden-fraction", "0.6,0.2"],
-     "amodal make-benchmark: error: argument --hidden-fraction: "),
-    (["make-benchmark", "--out", "b", "--image-size", "16"], "amodal make-benchmark: error: argument --image-size: "),
-    (["instances", "--annotations", "missing.json", "--images", "."],
-     "amodal instances: error: argument --annotations: file not found: missing.json"),
-])
+@pytest.mark.parametrize(
+    "args, message",
+    [
+        (
+            ["make-benchmark", "--out", "b", "--hidden-fraction", "0.6,0.2"],
+            "amodal make-benchmark: error: argument --hidden-fraction: ",
+        ),
+        (
+            ["make-benchmark", "--out", "b", "--image-size", "16"],
+            "amodal make-benchmark: error: argument --image-size: ",
+        ),
+        (
+            ["instances", "--annotations", "missing.json", "--images", "."],
+            "amodal instances: error: argument --annotations: file not found: missing.json",
+        ),
+    ],
+)
 def test_the_installed_command_prints_no_traceback(tmp_path, args, message):
     done = subprocess.run([str(AMODAL), *args], capture_output=True, text=True, cwd=tmp_path)
     assert done.returncode == 2

@@ -4,12 +4,24 @@ import numpy as np
 import pytest
 
 from amodal.imaging import io
-from amodal.stages.complete.stage import ClassicalBackend, complete, predict_amodal, true_contour_points, write_completion
+from amodal.stages.complete.stage import (
+    ClassicalBackend,
+    complete,
+    predict_amodal,
+    true_contour_points,
+    write_completion,
+)
 from amodal.imaging.frames import crop
 
 SPEC = {
-    "backend": "classical", "max_passes": 3, "canvas_scale": 6, "crop_buffer": 60, "border_pad": 150,
-    "border_gap": 10, "size": 512, "classical": {"method": "telea", "radius": 5, "max_area_ratio": 4},
+    "backend": "classical",
+    "max_passes": 3,
+    "canvas_scale": 6,
+    "crop_buffer": 60,
+    "border_pad": 150,
+    "border_gap": 10,
+    "size": 512,
+    "classical": {"method": "telea", "radius": 5, "max_area_ratio": 4},
 }
 RED, BLUE, GREEN = (200, 30, 30), (30, 30, 200), (30, 160, 30)
 WALLPAPER = np.full((64, 64, 3), 128, np.uint8)
@@ -90,9 +102,14 @@ def test_nothing_occluding_and_no_border_means_no_completion():
 def test_write_completion_writes_every_pass(tmp_path):
     image, _, visible, occluder = occluded_scene()
     result = complete(image, visible, occluder, "disk", SPEC, WALLPAPER, ClassicalBackend(SPEC))
-    write_completion(result, result.record("classical", "disk"), record_path=tmp_path / "complete.json",
-                     completion_path=tmp_path / "completion.png", amodal_path=tmp_path / "amodal_mask.png",
-                     iterations_dir=tmp_path / "iterations")
+    write_completion(
+        result,
+        result.record("classical", "disk"),
+        record_path=tmp_path / "complete.json",
+        completion_path=tmp_path / "completion.png",
+        amodal_path=tmp_path / "amodal_mask.png",
+        iterations_dir=tmp_path / "iterations",
+    )
     names = sorted(p.name for p in (tmp_path / "iterations" / "0").iterdir())
     assert names == ["amodal_mask.png", "completion.png", "input.png", "mask.png", "occluder_mask.png"]
     record = io.read_json(tmp_path / "complete.json")

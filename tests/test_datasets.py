@@ -97,8 +97,10 @@ def test_relative_images_dir_gives_relative_paths(tmp_path, monkeypatch):
 
 def test_trailing_commas_removed_but_commas_in_strings_kept(tmp_path):
     _touch_image(tmp_path / "a.jpg")
-    text = ('{"annotations": [{"filename": "a.jpg", "labels": ["red car, }", "x,]",],},\n],'
-            ' "note": "a \\"quoted, ]\\" word",}')
+    text = (
+        '{"annotations": [{"filename": "a.jpg", "labels": ["red car, }", "x,]",],},\n],'
+        ' "note": "a \\"quoted, ]\\" word",}'
+    )
     table = load_seed(_write_seed(tmp_path, [], text), tmp_path)
     assert list(table["query"]) == ["red car, }", "x,]"]
     assert list(table["id"]) == ["a__red-car", "a__x"]
@@ -134,8 +136,9 @@ def test_prefix_resolved_by_relative_path_first_then_basename(tmp_path):
     nested = _touch_image(images / "sub" / "a.jpg")
     flat_b = _touch_image(images / "b.jpg")
     _touch_image(images / "a.jpg")  # a decoy: the relative path wins over the basename
-    ann = _write_seed(tmp_path, [{"filename": "sub/a.jpg", "labels": ["a"]},
-                                 {"filename": "images_example/b.jpg", "labels": ["b"]}])
+    ann = _write_seed(
+        tmp_path, [{"filename": "sub/a.jpg", "labels": ["a"]}, {"filename": "images_example/b.jpg", "labels": ["b"]}]
+    )
     table = _by_id(load_seed(ann, images))
     assert table["a"]["image"] == str(nested)
     assert table["b"]["image"] == str(flat_b)
@@ -145,8 +148,10 @@ def test_prefix_resolved_by_relative_path_first_then_basename(tmp_path):
 def test_entry_with_several_labels_gives_one_instance_per_label(tmp_path):
     _touch_image(tmp_path / "desk.jpg")
     _touch_image(tmp_path / "cat.jpg")
-    ann = _write_seed(tmp_path, [{"filename": "desk.jpg", "labels": ["Coffee Mug", "laptop"]},
-                                 {"filename": "cat.jpg", "labels": ["cat"]}])
+    ann = _write_seed(
+        tmp_path,
+        [{"filename": "desk.jpg", "labels": ["Coffee Mug", "laptop"]}, {"filename": "cat.jpg", "labels": ["cat"]}],
+    )
     table = load_seed(ann, tmp_path)
     assert list(table["id"]) == ["desk__coffee-mug", "desk__laptop", "cat"]
     assert list(table["query"]) == ["Coffee Mug", "laptop", "cat"]
@@ -156,8 +161,7 @@ def test_entry_with_several_labels_gives_one_instance_per_label(tmp_path):
 def test_filename_list_without_final_newline_and_with_blank_lines(tmp_path):
     for name in "abc":
         _touch_image(tmp_path / f"{name}.jpg")
-    ann = _write_seed(tmp_path, [{"filename": f"images_example/{n}.jpg", "labels": [n]}
-                                 for n in "abc"])
+    ann = _write_seed(tmp_path, [{"filename": f"images_example/{n}.jpg", "labels": [n]} for n in "abc"])
     listing = tmp_path / "list.txt"
     listing.write_text("\n  images_example/c.jpg  \n\n\t\nimages_example/a.jpg")  # no final \n
     table = load_seed(ann, tmp_path, listing)
@@ -177,8 +181,9 @@ def test_filename_list_matches_annotations_by_basename(tmp_path):
 def test_missing_image_row_names_the_paths_and_others_stay_ok(tmp_path):
     images = tmp_path / "images"
     _touch_image(images / "a.jpg")
-    ann = _write_seed(tmp_path, [{"filename": "a.jpg", "labels": ["a"]},
-                                 {"filename": "pre/gone.jpg", "labels": ["gone"]}])
+    ann = _write_seed(
+        tmp_path, [{"filename": "a.jpg", "labels": ["a"]}, {"filename": "pre/gone.jpg", "labels": ["gone"]}]
+    )
     table = _by_id(load_seed(ann, images))
     assert table["a"]["status"] == "ok"
     gone = table["gone"]
@@ -205,11 +210,16 @@ def test_listed_file_without_annotation_is_no_annotation(tmp_path):
 def test_entries_without_query_or_filename_are_kept_with_a_status(tmp_path):
     for name in ("a", "b", "c"):
         _touch_image(tmp_path / f"{name}.jpg")
-    ann = _write_seed(tmp_path, [{"filename": "a.jpg", "labels": []},
-                                 {"filename": "b.jpg", "labels": ["  "]},
-                                 {"filename": "c.jpg"},
-                                 {"labels": ["orphan"]},
-                                 {"filename": "d.jpg", "labels": "dog"}])
+    ann = _write_seed(
+        tmp_path,
+        [
+            {"filename": "a.jpg", "labels": []},
+            {"filename": "b.jpg", "labels": ["  "]},
+            {"filename": "c.jpg"},
+            {"labels": ["orphan"]},
+            {"filename": "d.jpg", "labels": "dog"},
+        ],
+    )
     _touch_image(tmp_path / "d.jpg")
     table = load_seed(ann, tmp_path)
     assert list(table["status"]) == ["no_query"] * 3 + ["bad_entry", "ok"]
@@ -221,10 +231,15 @@ def test_duplicate_ids_get_deterministic_numeric_suffixes(tmp_path):
     _touch_image(tmp_path / "x" / "cat.jpg")
     _touch_image(tmp_path / "y" / "cat.jpg")
     _touch_image(tmp_path / "cat-2.jpg")
-    ann = _write_seed(tmp_path, [{"filename": "x/cat.jpg", "labels": ["cat"]},
-                                 {"filename": "y/cat.jpg", "labels": ["cat"]},
-                                 {"filename": "cat-2.jpg", "labels": ["cat"]},
-                                 {"filename": "x/cat.jpg", "labels": ["kitten"]}])
+    ann = _write_seed(
+        tmp_path,
+        [
+            {"filename": "x/cat.jpg", "labels": ["cat"]},
+            {"filename": "y/cat.jpg", "labels": ["cat"]},
+            {"filename": "cat-2.jpg", "labels": ["cat"]},
+            {"filename": "x/cat.jpg", "labels": ["kitten"]},
+        ],
+    )
     first = load_seed(ann, tmp_path)
     # "cat-2" is a real stem, so the repeats must skip it rather than clash with it.
     assert list(first["id"]) == ["cat", "cat-3", "cat-2", "cat-4"]
@@ -235,8 +250,10 @@ def test_duplicate_ids_get_deterministic_numeric_suffixes(tmp_path):
 def test_unsafe_filenames_become_safe_ids(tmp_path):
     _touch_image(tmp_path / "my photo (1).jpg")
     _touch_image(tmp_path / ".hidden.jpg")
-    ann = _write_seed(tmp_path, [{"filename": "my photo (1).jpg", "labels": ["dog"]},
-                                 {"filename": ".hidden.jpg", "labels": ["cat", "猫"]}])
+    ann = _write_seed(
+        tmp_path,
+        [{"filename": "my photo (1).jpg", "labels": ["dog"]}, {"filename": ".hidden.jpg", "labels": ["cat", "猫"]}],
+    )
     table = load_seed(ann, tmp_path)
     assert list(table["id"]) == ["my_photo_1_", "hidden__cat", "hidden__label2"]
     assert (table["status"] == "ok").all()
@@ -311,8 +328,10 @@ def test_a_synthetic_instances_category_is_read_from_its_scene_once_written(tmp_
 
 def _write_coco(tmp_path: Path) -> Path:
     coco = {
-        "images": [{"id": 1, "file_name": "000001.jpg", "width": 4, "height": 4},
-                   {"id": 2, "file_name": "000002.jpg", "width": 4, "height": 4}],
+        "images": [
+            {"id": 1, "file_name": "000001.jpg", "width": 4, "height": 4},
+            {"id": 2, "file_name": "000002.jpg", "width": 4, "height": 4},
+        ],
         "categories": [{"id": 18, "name": "dog"}, {"id": 3, "name": "car"}],
         "annotations": [
             {"id": 101, "image_id": 1, "category_id": 18, "iscrowd": 0},
@@ -353,14 +372,19 @@ def test_coco_category_filter_by_name_or_id(tmp_path):
 
 
 def test_load_dataset_dispatches_on_format(tmp_path):
-    seed = load_dataset("examples", {"format": "seed", "images": str(SEED),
-                                     "annotations": str(SEED / "example_annotation.json"),
-                                     "filenames": str(SEED / "img_filenames_example.txt")})
+    seed = load_dataset(
+        "examples",
+        {
+            "format": "seed",
+            "images": str(SEED),
+            "annotations": str(SEED / "example_annotation.json"),
+            "filenames": str(SEED / "img_filenames_example.txt"),
+        },
+    )
     assert len(seed) == 7
     syn = load_dataset("syn", {"format": "synthetic", "n_scenes": 2}, results_dir=tmp_path)
     assert syn["image"].iloc[1] == str(tmp_path / "datasets" / "syn" / "scene_0001" / "image.png")
-    coco = load_dataset("c", {"format": "coco", "annotations": str(_write_coco(tmp_path)),
-                              "images": str(tmp_path)})
+    coco = load_dataset("c", {"format": "coco", "annotations": str(_write_coco(tmp_path)), "images": str(tmp_path)})
     assert len(coco) == 3
 
 
@@ -379,8 +403,11 @@ def test_load_dataset_marks_an_unreadable_image_and_keeps_the_others(tmp_path):
         (images / name).write_bytes((SEED / "cat-7875506_640_cat.jpg").read_bytes())
     (images / "b.jpg").write_bytes(b"truncated")
     annotations = tmp_path / "ann.json"
-    annotations.write_text(json.dumps({"annotations": [
-        {"filename": "a.jpg", "labels": ["cat"]}, {"filename": "b.jpg", "labels": ["dog"]}]}))
+    annotations.write_text(
+        json.dumps(
+            {"annotations": [{"filename": "a.jpg", "labels": ["cat"]}, {"filename": "b.jpg", "labels": ["dog"]}]}
+        )
+    )
     table = load_dataset("mine", {"format": "seed", "annotations": str(annotations), "images": str(images)})
     rows = table.set_index("id")
     assert rows.loc["a", "status"] == "ok"
@@ -444,8 +471,11 @@ def test_a_changed_annotation_file_or_image_folder_rebuilds_the_cached_table(tmp
     results = tmp_path / "results"
     assert list(load_dataset_cached("mine", spec, results)["query"]) == ["cat", "cat"]
     annotations = Path(spec["annotations"])
-    annotations.write_text(json.dumps({"annotations": [{"filename": "a.jpg", "labels": ["dog"]},
-                                                       {"filename": "b.jpg", "labels": ["cat"]}]}))
+    annotations.write_text(
+        json.dumps(
+            {"annotations": [{"filename": "a.jpg", "labels": ["dog"]}, {"filename": "b.jpg", "labels": ["cat"]}]}
+        )
+    )
     assert list(load_dataset_cached("mine", spec, results)["query"]) == ["dog", "cat"]  # the annotation alone changed
     (tmp_path / "imgs" / "b.jpg").unlink()  # the folder's listing changed
     table = load_dataset_cached("mine", spec, results)
@@ -471,15 +501,17 @@ def _escape_layout(tmp_path: Path) -> tuple[Path, Path]:
     return images, secret
 
 
-@pytest.mark.parametrize("filename", ["../../secret.jpg", "sub/../../../secret.jpg", "ABSOLUTE",
-                                      "link.jpg", "linked_dir/secret.jpg"])
+@pytest.mark.parametrize(
+    "filename", ["../../secret.jpg", "sub/../../../secret.jpg", "ABSOLUTE", "link.jpg", "linked_dir/secret.jpg"]
+)
 def test_filenames_leading_out_of_the_image_folder_are_rejected(tmp_path, filename):
     images, secret = _escape_layout(tmp_path)
     (images / "link.jpg").symlink_to(secret)  # a file link out of the folder
     (images / "linked_dir").symlink_to(tmp_path, target_is_directory=True)  # a folder link out of it
     filename = str(secret) if filename == "ABSOLUTE" else filename
-    ann = _write_seed(tmp_path, [{"filename": filename, "labels": ["thing"]},
-                                 {"filename": "inside.jpg", "labels": ["cup"]}])
+    ann = _write_seed(
+        tmp_path, [{"filename": filename, "labels": ["thing"]}, {"filename": "inside.jpg", "labels": ["cup"]}]
+    )
     rows = list(load_seed(ann, images).itertuples())
     assert [r.status for r in rows] == ["outside_image_folder", "ok"]
     assert "outside the image folder" in rows[0].message and str(secret) in rows[0].message
@@ -511,9 +543,11 @@ def test_an_escaping_prefix_with_a_namesake_inside_reads_the_namesake(tmp_path):
 
 def test_coco_file_names_leading_out_are_rejected(tmp_path):
     images, secret = _escape_layout(tmp_path)
-    coco = {"images": [{"id": 1, "file_name": "../../secret.jpg"}, {"id": 2, "file_name": "inside.jpg"}],
-            "categories": [{"id": 1, "name": "cup"}],
-            "annotations": [{"id": 5, "image_id": 1, "category_id": 1}, {"id": 6, "image_id": 2, "category_id": 1}]}
+    coco = {
+        "images": [{"id": 1, "file_name": "../../secret.jpg"}, {"id": 2, "file_name": "inside.jpg"}],
+        "categories": [{"id": 1, "name": "cup"}],
+        "annotations": [{"id": 5, "image_id": 1, "category_id": 1}, {"id": 6, "image_id": 2, "category_id": 1}],
+    }
     (tmp_path / "coco.json").write_text(json.dumps(coco))
     table = load_coco(tmp_path / "coco.json", images)
     assert list(table["status"]) == ["outside_image_folder", "ok"]

@@ -33,8 +33,9 @@ def env_for(lock_dir, ids="0,1", **extra):
 
 
 def start_holder(lock_dir, hold_s, **extra):
-    return subprocess.Popen([sys.executable, "-c", HOLDER, str(hold_s)], env=env_for(lock_dir, **extra),
-                            stdout=subprocess.PIPE, text=True)
+    return subprocess.Popen(
+        [sys.executable, "-c", HOLDER, str(hold_s)], env=env_for(lock_dir, **extra), stdout=subprocess.PIPE, text=True
+    )
 
 
 def first_line(process) -> dict:
@@ -82,17 +83,21 @@ def test_waiting_ends_with_a_clear_error_after_the_timeout(tmp_path, processes, 
 
 def test_a_job_can_claim_several_devices(tmp_path):
     code = "import json, os; from amodal.run.devices import claim; print(json.dumps([claim(2), os.environ['CUDA_VISIBLE_DEVICES']]))"
-    out = subprocess.run([sys.executable, "-c", code], env=env_for(tmp_path, ids="4,6,7"), capture_output=True,
-                         text=True, check=True).stdout
+    out = subprocess.run(
+        [sys.executable, "-c", code], env=env_for(tmp_path, ids="4,6,7"), capture_output=True, text=True, check=True
+    ).stdout
     assert json.loads(out) == [["4", "6"], "4,6"]
 
 
 def test_a_gpu_job_claims_its_device_before_it_runs(tmp_path):
-    code = ("import os; from amodal.run.job import run_job; "
-            f"run_job('collect', {{}}, 'exp', [], manifest={str(tmp_path / 'm.json')!r}, gpus=1); "
-            "print(os.environ['CUDA_VISIBLE_DEVICES'])")
-    out = subprocess.run([sys.executable, "-c", code], env=env_for(tmp_path, ids="3"), capture_output=True,
-                         text=True, check=True).stdout
+    code = (
+        "import os; from amodal.run.job import run_job; "
+        f"run_job('collect', {{}}, 'exp', [], manifest={str(tmp_path / 'm.json')!r}, gpus=1); "
+        "print(os.environ['CUDA_VISIBLE_DEVICES'])"
+    )
+    out = subprocess.run(
+        [sys.executable, "-c", code], env=env_for(tmp_path, ids="3"), capture_output=True, text=True, check=True
+    ).stdout
     assert out.strip() == "3"
     assert json.loads((tmp_path / "m.json").read_text()) == {"kind": "collect", "key": "exp", "instances": {}}
 
@@ -153,13 +158,31 @@ def test_snakemake_gpu_jobs_never_share_a_device_while_running(tmp_path):
     (tmp_path / "Snakefile").write_text(GPU_WORKFLOW)
     (tmp_path / "job.py").write_text(GPU_JOB)
     env = env_for(tmp_path / "locks")
-    done = subprocess.run([str(SNAKEMAKE), "--snakefile", str(tmp_path / "Snakefile"), "--cores", "4",
-                           "--resources", "gpu=2", "--directory", str(tmp_path)],
-                          env=env, capture_output=True, text=True, timeout=300)
+    done = subprocess.run(
+        [
+            str(SNAKEMAKE),
+            "--snakefile",
+            str(tmp_path / "Snakefile"),
+            "--cores",
+            "4",
+            "--resources",
+            "gpu=2",
+            "--directory",
+            str(tmp_path),
+        ],
+        env=env,
+        capture_output=True,
+        text=True,
+        timeout=300,
+    )
     assert done.returncode == 0, done.stderr[-3000:]
     records = [json.loads((tmp_path / "out" / f"{i}.json").read_text()) for i in range(6)]
     assert {r["device"] for r in records} == {"0", "1"}
-    overlapping = [(a, b) for i, a in enumerate(records) for b in records[i + 1:]
-                   if a["start"] < b["end"] and b["start"] < a["end"]]
+    overlapping = [
+        (a, b)
+        for i, a in enumerate(records)
+        for b in records[i + 1 :]
+        if a["start"] < b["end"] and b["start"] < a["end"]
+    ]
     assert overlapping, "with 2 GPUs and 4 cores some jobs must have run at the same time"
     assert all(a["device"] != b["device"] for a, b in overlapping)

@@ -9,8 +9,15 @@ from amodal.plan.preflight import weights_needed
 from amodal.config.schema import load_experiment
 from workflow_helpers import command, environment, make_workdir
 
-PAPER_WEIGHTS = {"groundingdino_swint_ogc", "bert_base_uncased", "sam_vit_h", "clip_vit_b32_openai", "sd2_inpainting",
-                 "ram_plus_swin_large_14m", "instaorder_od"}
+PAPER_WEIGHTS = {
+    "groundingdino_swint_ogc",
+    "bert_base_uncased",
+    "sam_vit_h",
+    "clip_vit_b32_openai",
+    "sd2_inpainting",
+    "ram_plus_swin_large_14m",
+    "instaorder_od",
+}
 
 
 def test_the_paper_experiment_needs_seven_checkpoints_and_the_classical_one_none():

@@ -57,8 +57,11 @@ def test_instance_record_with_and_without_ground_truth():
 def test_given_model_entries_reach_the_record_and_its_ratios():
     whole, offset, visible = scene()
     image = paste(whole, offset, visible.shape)[..., :3]
-    entries = {"clip_score": {"cosine": 0.25, "value": 25.0, "text": "a photo of a cat"}, "lpips": {"value": 0.125},
-               "feature_similarity": missing("no encoder")}
+    entries = {
+        "clip_score": {"cosine": 0.25, "value": 25.0, "text": "a photo of a cat"},
+        "lpips": {"value": 0.125},
+        "feature_similarity": missing("no encoder"),
+    }
     rec = ev.instance_record(image, visible, whole, offset, model_metrics=entries)
     assert rec["metrics"]["clip_score"] == 25.0 and rec["metrics"]["lpips"] == 0.125
     assert rec["metrics"]["feature_similarity"] == {"value": None, "missing": "no encoder"}
@@ -69,16 +72,27 @@ def test_no_result_kinds():
     assert no_result_kind("invalid_query", empty) == "empty_mask"
     assert no_result_kind("invalid_query", some) == "grounding_failure"
     assert no_result_kind("no_output", some) == "no_output"
-    assert set(FAILURE_KINDS) >= {"empty_mask", "grounding_failure", "no_output", "stage_failure", "remote_failed",
-                                  "bad_input"}
+    assert set(FAILURE_KINDS) >= {
+        "empty_mask",
+        "grounding_failure",
+        "no_output",
+        "stage_failure",
+        "remote_failed",
+        "bad_input",
+    }
 
 
-@pytest.mark.parametrize("upstream,kind", [
-    ({"status": "failed", "reason": "no completion", "failure": "grounding_failure"}, "grounding_failure"),
-    ({"status": "failed", "reason": "LISA down", "failure": "remote_failed", "remote": {"error": "timeout"}},
-     "remote_failed"),
-    ({"status": "failed", "reason": "instance 'x': unreadable (a.png)"}, "stage_failure"),
-])
+@pytest.mark.parametrize(
+    "upstream,kind",
+    [
+        ({"status": "failed", "reason": "no completion", "failure": "grounding_failure"}, "grounding_failure"),
+        (
+            {"status": "failed", "reason": "LISA down", "failure": "remote_failed", "remote": {"error": "timeout"}},
+            "remote_failed",
+        ),
+        ({"status": "failed", "reason": "instance 'x': unreadable (a.png)"}, "stage_failure"),
+    ],
+)
 def test_the_evaluate_stage_records_the_failure_kind_it_is_handed(tmp_path, upstream, kind):
     io.write_json(tmp_path / "placement.json", upstream)
     out = {"metrics": tmp_path / "out" / "metrics.json"}
@@ -106,8 +120,13 @@ def record(amodal=None, hidden=None, clip=None, lpips=None):
 
 def test_aggregate_pooled_iou_differs_from_mean_iou_and_failures_are_counted_by_kind():
     # A small object scored perfectly and a large one scored badly.
-    records = [record(counts(10, 10)), record(counts(10, 90)), ev.failed_record("no mask", "empty_mask"),
-               ev.failed_record("bad file"), ev.failed_record("no mask", "empty_mask")]
+    records = [
+        record(counts(10, 10)),
+        record(counts(10, 90)),
+        ev.failed_record("no mask", "empty_mask"),
+        ev.failed_record("bad file"),
+        ev.failed_record("no mask", "empty_mask"),
+    ]
     summary = aggregate(records)
     amodal = summary["metrics"]["amodal_iou"]
     assert amodal["mean"] == pytest.approx((1.0 + 10 / 90) / 2)
@@ -138,8 +157,11 @@ def test_aggregate_pools_psnr_and_ssim_from_raw_sums():
 
 
 def test_aggregate_model_metric_with_values_is_averaged_and_not_applicable_entries_are_skipped():
-    records = [record(clip={"cosine": 0.3, "value": 30.0}, lpips={"value": 0.5}),
-               record(clip={"cosine": 0.2, "value": 20.0}, lpips={"value": 0.25}), record(clip={"value": 10.0})]
+    records = [
+        record(clip={"cosine": 0.3, "value": 30.0}, lpips={"value": 0.5}),
+        record(clip={"cosine": 0.2, "value": 20.0}, lpips={"value": 0.25}),
+        record(clip={"value": 10.0}),
+    ]
     metrics = aggregate(records)["metrics"]
     assert metrics["clip_score"] == {"mean": pytest.approx(20.0), "pooled": None, "n": 3}
     assert metrics["lpips"]["mean"] == pytest.approx(0.375) and metrics["lpips"]["n"] == 2
@@ -169,8 +191,10 @@ def test_every_metric_is_defined_with_its_settings():
     assert "RGB (124, 116, 104)" in texts["clip_score"] and "clip_vit_b32_openai" in texts["clip_score"]
     assert "'a photo of a <object>'" in texts["clip_score"]
     assert "lpips_alex" in texts["lpips"] and "256 x 256" in texts["lpips"]
-    mine = definitions({"background": [1, 2, 3], "lpips": {"enabled": True, "model": "lpips_vgg", "size": 64}},
-                       {"lpips": {"weights": "lpips_vgg", "checkpoint": "vgg16-397923af.pth", "backbone": "vgg"}})
+    mine = definitions(
+        {"background": [1, 2, 3], "lpips": {"enabled": True, "model": "lpips_vgg", "size": 64}},
+        {"lpips": {"weights": "lpips_vgg", "checkpoint": "vgg16-397923af.pth", "backbone": "vgg"}},
+    )
     assert "RGB (1, 2, 3)" in mine["hidden_psnr"] and "64 x 64" in mine["hidden_lpips"]
     assert "checkpoint vgg16-397923af.pth" in mine["lpips"] and "backbone vgg" in mine["lpips"]
 
@@ -191,21 +215,39 @@ def test_an_experiments_table_counts_failures_by_kind_and_groups_missing_reasons
     copied["visible_consistency"] = {"visible_pixels": 10, "changed_pixels": 0, "ssim_sum": 10.0, "ssim": 1.0}
     copied["metrics"] = ev.record_ratios(copied)
     paths = []
-    for instance, rec in [("a", copied), ("b", ev.failed_record("no completion: complete stage status 'invalid_query'",
-                                                                  "grounding_failure"))]:
+    for instance, rec in [
+        ("a", copied),
+        ("b", ev.failed_record("no completion: complete stage status 'invalid_query'", "grounding_failure")),
+    ]:
         io.write_json(tmp_path / instance / "metrics.json", rec)
         paths.append(tmp_path / instance / "metrics.json")
     files = {name: tmp_path / "out" / name for name in ("metrics.csv", "table.md", "summary.json")}
-    aggregate_experiment(paths, not_ok=[{"id": "c", "status": "missing_image", "message": "c.jpg not found"}],
-                         experiment="x", dataset="d", description="", csv_path=files["metrics.csv"],
-                         table_path=files["table.md"], summary_path=files["summary.json"], evaluate=None)
+    aggregate_experiment(
+        paths,
+        not_ok=[{"id": "c", "status": "missing_image", "message": "c.jpg not found"}],
+        experiment="x",
+        dataset="d",
+        description="",
+        csv_path=files["metrics.csv"],
+        table_path=files["table.md"],
+        summary_path=files["summary.json"],
+        evaluate=None,
+    )
     table = files["table.md"].read_text()
     assert "instances: 3, failures: 2 (failure rate 0.667): bad_input 1, grounding_failure 1" in table
     assert "| visible_ssim | 1.000 (by construction: the output copies every visible pixel of the input) |" in table
-    assert "- b (grounding_failure): no completion" in table and "- c (bad_input): missing_image: c.jpg not found" in table
+    assert (
+        "- b (grounding_failure): no completion" in table and "- c (bad_input): missing_image: c.jpg not found" in table
+    )
     assert "- clip_score, lpips: no CLIP at /w/ViT-B-32.pt" in table
-    compare_experiments([files["summary.json"]] * 2, experiments=["x", "y"], descriptions={}, dataset="d",
-                        table_path=tmp_path / "d.md", csv_path=tmp_path / "d.csv")
+    compare_experiments(
+        [files["summary.json"]] * 2,
+        experiments=["x", "y"],
+        descriptions={},
+        dataset="d",
+        table_path=tmp_path / "d.md",
+        csv_path=tmp_path / "d.csv",
+    )
     compared = (tmp_path / "d.md").read_text()
     assert "- clip_score, lpips (x, y): no CLIP at /w/ViT-B-32.pt" in compared
     assert compared.count("Metric definitions:") == 1  # the same settings: printed once

@@ -15,7 +15,12 @@ from PIL import Image
 from amodal.imaging import io
 from amodal.plan.preflight import missing_settings, weights_needed
 from amodal.plan.keys import STAGES, Plan, planned_stages
-from amodal.stages.complete.external import BadExternalOutput, ExternalOutputMissing, complete_external, external_fingerprint
+from amodal.stages.complete.external import (
+    BadExternalOutput,
+    ExternalOutputMissing,
+    complete_external,
+    external_fingerprint,
+)
 from amodal.imaging.geometry import Region
 from amodal.metrics.masks import amodal_counts
 from amodal.stages.rgba import deliverable
@@ -27,9 +32,16 @@ H, W = 20, 30  # the instance's image
 
 
 def table(ids, gt=True):
-    return pd.DataFrame({"id": ids, "image": [f"imgs/{i}.jpg" for i in ids], "query": ["the cat"] * len(ids),
-                         "gt": [f"gt/{i}.json" if gt else "" for i in ids], "status": ["ok"] * len(ids),
-                         "message": [""] * len(ids)})
+    return pd.DataFrame(
+        {
+            "id": ids,
+            "image": [f"imgs/{i}.jpg" for i in ids],
+            "query": ["the cat"] * len(ids),
+            "gt": [f"gt/{i}.json" if gt else "" for i in ids],
+            "status": ["ok"] * len(ids),
+            "message": [""] * len(ids),
+        }
+    )
 
 
 def config(**extra):
@@ -37,8 +49,13 @@ def config(**extra):
 
 
 def external_spec(folder, placement="image", **extra):
-    return validated({"complete": {"backend": "external", "external": {"dir": str(folder), "placement": placement, **extra}},
-                      "rgba": {"backend": "as_is"}}, "experiment.schema.yaml")
+    return validated(
+        {
+            "complete": {"backend": "external", "external": {"dir": str(folder), "placement": placement, **extra}},
+            "rgba": {"backend": "as_is"},
+        },
+        "experiment.schema.yaml",
+    )
 
 
 def save_rgba(path, rgba, mode="RGBA"):
@@ -47,8 +64,10 @@ def save_rgba(path, rgba, mode="RGBA"):
 
 
 def files(folder, instance, placement="image"):
-    return {"image": str(folder / f"{instance}.png"),
-            "placement": str(folder / f"{instance}.json") if placement == "crop" else None}
+    return {
+        "image": str(folder / f"{instance}.png"),
+        "placement": str(folder / f"{instance}.json") if placement == "crop" else None,
+    }
 
 
 def test_an_image_sized_output_is_its_alpha_on_the_image(tmp_path):
@@ -72,14 +91,22 @@ def test_an_image_sized_output_is_its_alpha_on_the_image(tmp_path):
     image = np.full((H, W, 3), 77, np.uint8)
     visible = np.zeros((H, W), bool)
     visible[5:10, 5:15] = True
-    out, offset = deliverable(image, visible, "completed", result.completion, result.amodal, result.region,
-                              {"backend": "as_is"})
+    out, offset = deliverable(
+        image, visible, "completed", result.completion, result.amodal, result.region, {"backend": "as_is"}
+    )
     assert offset == (0, 0) and out.shape == (16, 26, 4)
     np.testing.assert_array_equal(out, rgba[:16, :26])
     assert (out[5, 10] == (10, 200, 30, 255)).all() and out[5, 5, 3] == 0
     # the seed's blend puts the photo's visible pixels in and makes every pixel opaque or not
-    blended, at = deliverable(image, visible, "completed", result.completion, result.amodal, result.region,
-                              {"backend": "blend", "erode": 1, "shrink": 0, "transition": 0})
+    blended, at = deliverable(
+        image,
+        visible,
+        "completed",
+        result.completion,
+        result.amodal,
+        result.region,
+        {"backend": "blend", "erode": 1, "shrink": 0, "transition": 0},
+    )
     assert at == (5, 5) and (blended[0, 0] == (77, 77, 77, 255)).all() and blended[10, 20, 3] == 255
 
 
@@ -88,12 +115,21 @@ def test_a_crop_output_lies_at_its_placement_also_past_the_image(tmp_path):
     rgba[2:6, 1:4] = (50, 60, 70, 255)  # crop rows 2..5, columns 1..3
     save_rgba(tmp_path / "dog.png", rgba)
     (tmp_path / "dog.json").write_text(json.dumps({"x": -4, "y": 17}))
-    result, read = complete_external(external_spec(tmp_path, "crop")["complete"], files(tmp_path, "dog", "crop"), (H, W, 3), "dog")
+    result, read = complete_external(
+        external_spec(tmp_path, "crop")["complete"], files(tmp_path, "dog", "crop"), (H, W, 3), "dog"
+    )
     # top-left (x -4, y 17), 8 rows x 6 columns: rows 17..24, columns -4..1 of the image
     assert result.region == Region(17, -4, 25, 2)
     assert read["offset_xy"] == [-4, 17] and read["placement_file"].endswith("dog.json")
-    out, offset = deliverable(np.zeros((H, W, 3), np.uint8), np.zeros((H, W), bool), "completed", result.completion,
-                              result.amodal, result.region, {"backend": "as_is"})
+    out, offset = deliverable(
+        np.zeros((H, W, 3), np.uint8),
+        np.zeros((H, W), bool),
+        "completed",
+        result.completion,
+        result.amodal,
+        result.region,
+        {"backend": "as_is"},
+    )
     # the object: image rows 19..22 (past the bottom, H = 20) and columns -3..-1 (past the left)
     assert offset == (-3, 19) and out.shape == (4, 3, 4)
     assert (out[..., 3] == 255).all() and (out[..., :3] == (50, 60, 70)).all()
@@ -123,11 +159,14 @@ def not_an_image(path):
     path.write_bytes(b"\x89PNG\r\n\x1a\n but then nothing of a PNG")
 
 
-@pytest.mark.parametrize("write,message", [
-    (rgb_without_alpha, "no alpha channel (PIL mode RGB)"),
-    (wrong_size, "is 31x20 px but the instance's image is 30x20 px"),
-    (not_an_image, "cannot be read as an image"),
-])
+@pytest.mark.parametrize(
+    "write,message",
+    [
+        (rgb_without_alpha, "no alpha channel (PIL mode RGB)"),
+        (wrong_size, "is 31x20 px but the instance's image is 30x20 px"),
+        (not_an_image, "cannot be read as an image"),
+    ],
+)
 def test_an_unusable_image_file_is_bad_input_naming_it(tmp_path, write, message):
     write(tmp_path / "cat.png")
     with pytest.raises(BadExternalOutput, match=re.escape(message)) as caught:
@@ -136,13 +175,16 @@ def test_an_unusable_image_file_is_bad_input_naming_it(tmp_path, write, message)
     assert "'cat'" in str(caught.value) and str(tmp_path / "cat.png") in str(caught.value)
 
 
-@pytest.mark.parametrize("placement,message", [
-    (None, "placement file not found"),
-    ("{not json", "cannot be read as JSON"),
-    (json.dumps({"x": 1.5, "y": 2}), 'integer "x" and "y"'),
-    (json.dumps({"x": 1}), 'integer "x" and "y"'),
-    (json.dumps([1, 2]), 'integer "x" and "y"'),
-])
+@pytest.mark.parametrize(
+    "placement,message",
+    [
+        (None, "placement file not found"),
+        ("{not json", "cannot be read as JSON"),
+        (json.dumps({"x": 1.5, "y": 2}), 'integer "x" and "y"'),
+        (json.dumps({"x": 1}), 'integer "x" and "y"'),
+        (json.dumps([1, 2]), 'integer "x" and "y"'),
+    ],
+)
 def test_a_crop_without_a_usable_placement_is_bad_input_naming_the_placement_file(tmp_path, placement, message):
     save_rgba(tmp_path / "cat.png", np.full((4, 4, 4), 255, np.uint8))
     if placement is not None:
@@ -163,7 +205,10 @@ def test_an_output_without_an_object_pixel_is_no_output(tmp_path):
 def test_the_fingerprint_follows_the_file(tmp_path):
     spec = external_spec(tmp_path, pattern="{dataset}/{instance}.png")["complete"]
     path = tmp_path / "bench" / "cat.png"
-    assert external_fingerprint(spec, "bench", "cat") == {"image": {"path": str(path), "missing": True}, "placement": None}
+    assert external_fingerprint(spec, "bench", "cat") == {
+        "image": {"path": str(path), "missing": True},
+        "placement": None,
+    }
     save_rgba(path, np.full((H, W, 4), 255, np.uint8))
     os.utime(path, ns=(1_000_000_000, 1_000_000_000))
     first = external_fingerprint(spec, "bench", "cat")
@@ -180,8 +225,9 @@ def test_an_external_experiment_plans_ground_complete_rgba_and_evaluate_only(tmp
     assert planned_stages(spec) == ("ground", "complete", "rgba", "evaluate")
     assert planned_stages(validated({}, "experiment.schema.yaml")) == STAGES
     paper = load_experiment("paper")[1]
-    over_paper = validated({**paper, "complete": {"backend": "external", "external": {"dir": str(tmp_path)}}},
-                           "experiment.schema.yaml")
+    over_paper = validated(
+        {**paper, "complete": {"backend": "external", "external": {"dir": str(tmp_path)}}}, "experiment.schema.yaml"
+    )
     plan = Plan({"paper": paper, "external": over_paper})
     assert list(plan.keys["external"]) == ["ground", "complete", "rgba", "evaluate"]
     assert plan.keys["external"]["ground"] == plan.keys["paper"]["ground"]  # the same visible masks
@@ -201,7 +247,10 @@ def test_the_workplan_reads_no_order_and_puts_each_file_into_the_job(tmp_path):
     assert sorted({job.kind for job in work.jobs}) == ["collect", "complete", "evaluate", "ground", "rgba"]
     (complete,) = work.by_kind("complete")
     # p0 has no file (its no_output comes from the job): only p1's is an input
-    assert complete.inputs == [f"R/shards/photos/ground/{keys['ground']}/s00000.json", str(folder / "photos" / "p1.png")]
+    assert complete.inputs == [
+        f"R/shards/photos/ground/{keys['ground']}/s00000.json",
+        str(folder / "photos" / "p1.png"),
+    ]
     assert complete.shared == {} and complete.context == {}
     assert complete.items[0]["external"]["image"] == {"path": str(folder / "photos" / "p0.png"), "missing": True}
     assert complete.items[1]["external"]["image"]["size"] == (folder / "photos" / "p1.png").stat().st_size
@@ -230,7 +279,9 @@ def test_a_bad_instance_fails_alone_with_its_kind_and_the_others_are_scored(tmp_
     folder, results = tmp_path / "outputs", tmp_path / "R"
     spec = external_spec(folder)
     spec["ground"]["backend"] = "grounded_sam"  # never run: its files are written below by hand
-    spec["evaluate"].update({m: dict(spec["evaluate"][m], enabled=False) for m in ("clip_score", "lpips", "feature_similarity")})
+    spec["evaluate"].update(
+        {m: dict(spec["evaluate"][m], enabled=False) for m in ("clip_score", "lpips", "feature_similarity")}
+    )
     image = np.full((H, W, 3), 90, np.uint8)
     rows = []
     for name in ("good", "missing", "rgb"):
@@ -282,8 +333,15 @@ def test_the_shipped_example_and_pdmc_files():
     # checked after counting, the class name as prompt, no background segments, nothing pasted)
     assert (pdmc["ground"]["min_score"], pdmc["ground"]["min_area_fraction"]) == (0.35, 0.02)
     complete = pdmc["complete"]
-    assert (complete["border_pad"], complete["crop_buffer"], complete["canvas_scale"], complete["border_gap"]) == (60, 60, 6, 10)
-    assert complete["max_passes"] + complete["seed_pass_count"] == 6 and complete["diffusers"]["prompt_template"] == "{}"
+    assert (complete["border_pad"], complete["crop_buffer"], complete["canvas_scale"], complete["border_gap"]) == (
+        60,
+        60,
+        6,
+        10,
+    )
+    assert (
+        complete["max_passes"] + complete["seed_pass_count"] == 6 and complete["diffusers"]["prompt_template"] == "{}"
+    )
     assert (complete["diffusers"]["steps"], complete["diffusers"]["guidance"]) == (50, 7.5)
     assert pdmc["prompt"]["backend"] == "query" and pdmc["rgba"]["backend"] == "as_is"
     assert pdmc["segment"]["background"]["enabled"] is False

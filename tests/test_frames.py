@@ -3,7 +3,17 @@
 import numpy as np
 import pytest
 
-from amodal.imaging.frames import alpha_mask, composite, crop, over, padded_box_frame, paste, square, union_frame, window
+from amodal.imaging.frames import (
+    alpha_mask,
+    composite,
+    crop,
+    over,
+    padded_box_frame,
+    paste,
+    square,
+    union_frame,
+    window,
+)
 from amodal.imaging.geometry import Region
 
 

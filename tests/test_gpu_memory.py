@@ -67,8 +67,12 @@ class FailsAt(Scripted):
 
     def run_passes(self, states):
         outs = super().run_passes(states)
-        return [OutOfMemory("out of GPU memory even alone (test)") if s.instance == self.who and s.index == self.index
-                else out for s, out in zip(states, outs)]
+        return [
+            OutOfMemory("out of GPU memory even alone (test)")
+            if s.instance == self.who and s.index == self.index
+            else out
+            for s, out in zip(states, outs)
+        ]
 
 
 def test_the_loop_fails_only_the_instance_that_ran_out_and_the_others_are_unchanged():
@@ -122,9 +126,23 @@ def run_diffusers_loop(monkeypatch, fake, items, models=None):
 
     monkeypatch.setattr(loaded, "inpainter", lambda *args: fake)
     backend = diffusion.DiffusersBackend(
-        {"size": 64, "diffusers": {"model": "m", "dtype": "float32", "scheduler": "default", "seed": 3, "steps": 1,
-                                   "guidance": 1.0, "prompt_template": "a {}"}},
-        {"backend": "grounded_sam", "grounded_sam": {}}, {"backend": "geometric"}, {}, models)
+        {
+            "size": 64,
+            "diffusers": {
+                "model": "m",
+                "dtype": "float32",
+                "scheduler": "default",
+                "seed": 3,
+                "steps": 1,
+                "guidance": 1.0,
+                "prompt_template": "a {}",
+            },
+        },
+        {"backend": "grounded_sam", "grounded_sam": {}},
+        {"backend": "geometric"},
+        {},
+        models,
+    )
     monkeypatch.setattr(backend, "_check_many", lambda pairs: [PassResult(c, s.visible, s.visible) for s, c in pairs])
     backend.single_pass = True
     return run_loop(items, SPEC, WALLPAPER, backend)

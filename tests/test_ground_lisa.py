@@ -58,8 +58,12 @@ def app(tmp_path_factory):
     (folder / "calls.jsonl").write_text("")
     env = dict(os.environ, GRADIO_ANALYTICS_ENABLED="False", HF_HUB_OFFLINE="1", GRADIO_TEMP_DIR=str(folder / "tmp"))
     with open(folder / "app.log", "w") as log:
-        process = subprocess.Popen([str(SERVER_PYTHON), str(APP), str(folder / "behaviours.json"), str(folder / "calls.jsonl")],
-                                   stdout=log, stderr=subprocess.STDOUT, env=env)
+        process = subprocess.Popen(
+            [str(SERVER_PYTHON), str(APP), str(folder / "behaviours.json"), str(folder / "calls.jsonl")],
+            stdout=log,
+            stderr=subprocess.STDOUT,
+            env=env,
+        )
     try:
         deadline = time.monotonic() + 120
         while "LISTENING" not in (folder / "app.log").read_text():
@@ -78,9 +82,9 @@ def app(tmp_path_factory):
 def box_image(folder: Path, name="box.png", shape=(48, 80), rows=(10, 30), cols=(20, 50)) -> tuple[Path, np.ndarray]:
     """A black image with a white box, and the box as a mask (what the stand-in app finds)."""
     image = np.zeros((*shape, 3), np.uint8)
-    image[rows[0]:rows[1], cols[0]:cols[1]] = 255
+    image[rows[0] : rows[1], cols[0] : cols[1]] = 255
     mask = np.zeros(shape, bool)
-    mask[rows[0]:rows[1], cols[0]:cols[1]] = True
+    mask[rows[0] : rows[1], cols[0] : cols[1]] = True
     io.write_image(folder / name, image)
     return folder / name, mask
 
@@ -107,9 +111,19 @@ def test_the_mask_comes_back_as_the_app_made_it_with_the_seeds_score(app, tmp_pa
     mask, record = ground(app, image, "white box", template="Can you segment the {} in this image?")
     assert mask.dtype == bool and np.array_equal(mask, expected)
     prompt = "Can you segment the white box in this image?"
-    assert (record["status"], record["score"], record["area"], record["box_xyxy"]) == ("ok", 1.0, 600, [20, 10, 50, 30])  # x0, y0, x1, y1, ends exclusive
-    assert record["lisa"] == {"model": "LISA-13B-llama2-v1", "prompt": prompt, "calls": 1, "url": app.url,
-                              "answer": f"ASSISTANT: Sure, [SEG] for: {prompt}"}
+    assert (record["status"], record["score"], record["area"], record["box_xyxy"]) == (
+        "ok",
+        1.0,
+        600,
+        [20, 10, 50, 30],
+    )  # x0, y0, x1, y1, ends exclusive
+    assert record["lisa"] == {
+        "model": "LISA-13B-llama2-v1",
+        "prompt": prompt,
+        "calls": 1,
+        "url": app.url,
+        "answer": f"ASSISTANT: Sure, [SEG] for: {prompt}",
+    }
     assert [call["shape"] for call in app.calls(prompt)] == [[48, 80]]
 
 
@@ -143,7 +157,9 @@ def test_an_app_slower_than_the_timeout_fails_the_instance_in_bounded_time(app, 
     error, elapsed = remote_failure(app, image, "slow box", timeout_s=1, attempts=2, backoff_s=0.1)
     assert 2.0 <= elapsed < 5.0  # two calls of 1 s and the wait between them, not the app's 8 s
     assert error.status == "remote_failed" and error.instance == "inst"
-    assert str(error).startswith("instance 'inst': remote_failed (timeout) calling the LISA app: no answer within 1 s (2 calls)")
+    assert str(error).startswith(
+        "instance 'inst': remote_failed (timeout) calling the LISA app: no answer within 1 s (2 calls)"
+    )
     assert error.details == {"failure": "remote_failed", "remote": {"error": "timeout", "calls": 2, "url": app.url}}
     assert len(app.calls("slow box")) == 2
 
@@ -170,11 +186,14 @@ def test_the_seed_apps_refusal_of_a_query_is_a_server_error(app, tmp_path):
     assert "the seed's LISA app refuses prompts with characters other than letters, spaces and" in str(error)
 
 
-@pytest.mark.parametrize("behaviour, words", [
-    ("wrong_shape", "the mask is 47×80, the image sent 48×80"),
-    ("not_binary", "the mask is not binary: it holds 0.5 besides 0 and 1"),
-    ("no_mask", "the mask is 1×3, the image sent 48×80"),  # gradio 3.39 shows None as an empty 1×3 table
-])
+@pytest.mark.parametrize(
+    "behaviour, words",
+    [
+        ("wrong_shape", "the mask is 47×80, the image sent 48×80"),
+        ("not_binary", "the mask is not binary: it holds 0.5 besides 0 and 1"),
+        ("no_mask", "the mask is 1×3, the image sent 48×80"),  # gradio 3.39 shows None as an empty 1×3 table
+    ],
+)
 def test_a_garbled_answer_fails_the_instance_after_one_call(app, tmp_path, behaviour, words):
     image, _ = box_image(tmp_path)
     app.behave(f"{behaviour} box", behaviour)
@@ -224,23 +243,29 @@ def outputs_with(table, tmp_path):
 def test_a_gradio_4_table_and_a_gradio_3_file_give_the_same_mask(tmp_path):
     rows = [[False, True, True], [0, 1, 0]]
     expected = np.array([[False, True, True], [False, True, False]])
-    for table in ({"headers": ["1", "2", "3"], "data": rows, "metadata": None}, json.dumps({"headers": [1, 2, 3], "data": rows})):
+    for table in (
+        {"headers": ["1", "2", "3"], "data": rows, "metadata": None},
+        json.dumps({"headers": [1, 2, 3], "data": rows}),
+    ):
         mask, text = read_answer(outputs_with(table, tmp_path), (2, 3))
         assert np.array_equal(mask, expected) and text == "text"
 
 
-@pytest.mark.parametrize("table, words", [
-    ('{"headers": [1, 2, 3]}', "the mask output has no 'data'"),
-    ("[[true, false, true]]", "the mask output has no 'data'"),
-    ("{not json", "cannot be read as JSON"),
-    ({"data": [[True, False, True], [True]]}, "the mask's rows have different lengths"),
-    ({"data": [["yes", "no", "no"], ["no", "no", "no"]]}, "the mask is not binary: it holds str 'yes'"),
-    ({"data": [[0, 1, float("nan")], [0, 0, 0]]}, "the mask is not binary: it holds nan"),
-    ({"data": [[0, 2, 0], [0, 0, 0]]}, "the mask is not binary: it holds 2"),
-    ({"data": [[[0, 1, 0]], [[0, 1, 0]]]}, "the mask is 2×1×3, the image sent 2×3"),
-    ({"data": []}, "the mask is empty, the image sent 2×3"),
-    ({"data": "true"}, "the mask is a single value, the image sent 2×3"),
-])
+@pytest.mark.parametrize(
+    "table, words",
+    [
+        ('{"headers": [1, 2, 3]}', "the mask output has no 'data'"),
+        ("[[true, false, true]]", "the mask output has no 'data'"),
+        ("{not json", "cannot be read as JSON"),
+        ({"data": [[True, False, True], [True]]}, "the mask's rows have different lengths"),
+        ({"data": [["yes", "no", "no"], ["no", "no", "no"]]}, "the mask is not binary: it holds str 'yes'"),
+        ({"data": [[0, 1, float("nan")], [0, 0, 0]]}, "the mask is not binary: it holds nan"),
+        ({"data": [[0, 2, 0], [0, 0, 0]]}, "the mask is not binary: it holds 2"),
+        ({"data": [[[0, 1, 0]], [[0, 1, 0]]]}, "the mask is 2×1×3, the image sent 2×3"),
+        ({"data": []}, "the mask is empty, the image sent 2×3"),
+        ({"data": "true"}, "the mask is a single value, the image sent 2×3"),
+    ],
+)
 def test_garbage_in_the_mask_table_is_a_bad_output(tmp_path, table, words):
     with pytest.raises(LisaError) as caught:
         read_answer(outputs_with(table, tmp_path), (2, 3))
@@ -248,10 +273,12 @@ def test_garbage_in_the_mask_table_is_a_bad_output(tmp_path, table, words):
 
 
 def test_a_missing_mask_file_and_missing_outputs_are_bad_outputs(tmp_path):
-    for outputs, words in [(("a.png", str(tmp_path / "gone.json"), ""), "cannot be read as JSON"),
-                           (("a.png", "ASSITANT: a cat"), "the app gives 2 outputs, not the seed's three"),  # LISA's app.py
-                           ("a.png", "expected the app's outputs (image, mask, text)"),
-                           (None, "expected the app's outputs")]:
+    for outputs, words in [
+        (("a.png", str(tmp_path / "gone.json"), ""), "cannot be read as JSON"),
+        (("a.png", "ASSITANT: a cat"), "the app gives 2 outputs, not the seed's three"),  # LISA's app.py
+        ("a.png", "expected the app's outputs (image, mask, text)"),
+        (None, "expected the app's outputs"),
+    ]:
         with pytest.raises(LisaError) as caught:
             read_answer(outputs, (2, 3))
         assert caught.value.kind == "bad_output" and words in caught.value.message
@@ -260,9 +287,13 @@ def test_a_missing_mask_file_and_missing_outputs_are_bad_outputs(tmp_path):
 def test_one_instance_whose_call_fails_leaves_the_other_of_its_shard_running(app, tmp_path):
     image, expected = box_image(tmp_path)
     app.behave("shard broken box", "raise")
-    items = [{"id": name, "image": str(image), "gt": "", "query": query, "folder": str(tmp_path / name), "reads": {}}
-             for name, query in [("first", "shard broken box"), ("second", "shard white box")]]
-    statuses = run_stage_job("ground", lisa_spec(), "lisa-00000000", items, {"models": {"lisa": dict(FAST, url=app.url)}})
+    items = [
+        {"id": name, "image": str(image), "gt": "", "query": query, "folder": str(tmp_path / name), "reads": {}}
+        for name, query in [("first", "shard broken box"), ("second", "shard white box")]
+    ]
+    statuses = run_stage_job(
+        "ground", lisa_spec(), "lisa-00000000", items, {"models": {"lisa": dict(FAST, url=app.url)}}
+    )
     assert statuses == {"first": "remote_failed", "second": "ok"}
     failed = io.read_json(tmp_path / "first" / "ground.json")
     assert failed["status"] == "failed" and failed["failure"] == "remote_failed"
@@ -285,8 +316,14 @@ def scene_queries(folder: Path, seed: int) -> list[str]:
     from amodal.synthetic.scenes import build_scenes
 
     ids = ["scene_0000", "scene_0001"]
-    build_scenes(folder, ids, cutouts_dir=ROOT / "data" / "cutouts", backgrounds_dir=ROOT / "data" / "backgrounds",
-                 seed=seed, image_size=128)
+    build_scenes(
+        folder,
+        ids,
+        cutouts_dir=ROOT / "data" / "cutouts",
+        backgrounds_dir=ROOT / "data" / "backgrounds",
+        seed=seed,
+        image_size=128,
+    )
     return [json.loads((folder / i / "scene.json").read_text())["query"] for i in ids]
 
 
@@ -295,39 +332,55 @@ def test_through_the_workflow_a_failed_call_fails_its_instance_and_the_other_com
     failing, working = scene_queries(tmp_path / "queries", seed)
     app.behave(failing, "raise")
     workdir = tmp_path / "run"
-    config = {"results": "results", "experiments_dir": str(lisa_experiment(workdir / "experiments")),
-              "experiments": ["lisa_classical"], "shard_size": 2,
-              "models": {"lisa": {"url": app.url, "timeout_s": 20, "attempts": 2, "backoff_s": 0.05}},
-              "datasets": {"bench": {"format": "synthetic", "n_scenes": 2, "seed": seed, "image_size": 128}}}
+    config = {
+        "results": "results",
+        "experiments_dir": str(lisa_experiment(workdir / "experiments")),
+        "experiments": ["lisa_classical"],
+        "shard_size": 2,
+        "models": {"lisa": {"url": app.url, "timeout_s": 20, "attempts": 2, "backoff_s": 0.05}},
+        "datasets": {"bench": {"format": "synthetic", "n_scenes": 2, "seed": seed, "image_size": 128}},
+    }
     (workdir / "config").mkdir()
     (workdir / "config" / "config.yaml").write_text(yaml.safe_dump(config))
     snakemake(workdir)
-    table = pd.read_csv(workdir / "results" / "lisa_classical" / "bench" / "metrics.csv", keep_default_na=False).set_index("id")
+    table = pd.read_csv(
+        workdir / "results" / "lisa_classical" / "bench" / "metrics.csv", keep_default_na=False
+    ).set_index("id")
     assert table.loc["scene_0000", "status"] == "failed"
     assert table.loc["scene_0000", "reason"].startswith("instance 'scene_0000': remote_failed (server_error)")
     assert table.loc["scene_0000", "failure"] == "remote_failed"  # the kind travels from ground to the tables
     assert table.loc["scene_0001", "status"] == "ok"
     manifests = list((workdir / "results" / "shards" / "bench" / "ground").rglob("*.json"))
-    assert [json.loads(m.read_text())["instances"] for m in manifests] == [{"scene_0000": "remote_failed", "scene_0001": "ok"}]
+    assert [json.loads(m.read_text())["instances"] for m in manifests] == [
+        {"scene_0000": "remote_failed", "scene_0001": "ok"}
+    ]
     assert len(app.calls(failing)) == 2 and len(app.calls(working)) == 1
     # once the app answers again, invalidating the failed instance's ground reruns its shard
     app.behave(failing, "mask")
     assert cli(["invalidate", "--stage", "ground", "scene_0000", "--results", str(workdir / "results")]) == 0
     snakemake(workdir)
-    table = pd.read_csv(workdir / "results" / "lisa_classical" / "bench" / "metrics.csv", keep_default_na=False).set_index("id")
+    table = pd.read_csv(
+        workdir / "results" / "lisa_classical" / "bench" / "metrics.csv", keep_default_na=False
+    ).set_index("id")
     assert list(table["status"]) == ["ok", "ok"]
     assert len(app.calls(failing)) == 3 and len(app.calls(working)) == 2
 
 
 def test_the_workflow_refuses_a_lisa_experiment_without_the_apps_address(tmp_path):
     workdir = tmp_path / "run"
-    config = {"experiments_dir": str(lisa_experiment(workdir / "experiments")), "experiments": ["lisa_classical"],
-              "datasets": {"bench": {"format": "synthetic", "n_scenes": 2, "image_size": 128}}}
+    config = {
+        "experiments_dir": str(lisa_experiment(workdir / "experiments")),
+        "experiments": ["lisa_classical"],
+        "datasets": {"bench": {"format": "synthetic", "n_scenes": 2, "image_size": 128}},
+    }
     (workdir / "config").mkdir()
     (workdir / "config" / "config.yaml").write_text(yaml.safe_dump(config))
     done = subprocess.run(command(workdir, "--dry-run"), capture_output=True, text=True, env=environment(), timeout=300)
     assert done.returncode != 0
-    assert "ground/lisa of experiment 'lisa_classical' calls the LISA app but models.lisa.url is not set" in done.stderr + done.stdout
+    assert (
+        "ground/lisa of experiment 'lisa_classical' calls the LISA app but models.lisa.url is not set"
+        in done.stderr + done.stdout
+    )
 
 
 def doctor(tmp_path, experiment: str, lisa: dict | None, capsys) -> tuple[int, str]:

@@ -66,8 +66,15 @@ def test_the_clip_prompt_takes_any_query(models, tmp_path, query):
     visible[100:200, 100:200] = True
     io.write_mask(tmp_path / "visible.png", visible)
     (tmp_path / "tags.json").write_text(json.dumps({"tags": ["cat", "background"]}))
-    record = run_prompt({"backend": "clip", "clip": {"model": "clip_vit_b32_openai", "template": "a photo of a {}"}},
-                        query, "", image_path=IMAGE, visible_path=tmp_path / "visible.png",
-                        tags_path=tmp_path / "tags.json", instance="inst", models=models)
+    record = run_prompt(
+        {"backend": "clip", "clip": {"model": "clip_vit_b32_openai", "template": "a photo of a {}"}},
+        query,
+        "",
+        image_path=IMAGE,
+        visible_path=tmp_path / "visible.png",
+        tags_path=tmp_path / "tags.json",
+        instance="inst",
+        models=models,
+    )
     assert record["prompt"] in record["candidates"]
     assert abs(sum(record["candidates"].values()) - 1) < 1e-6

@@ -13,7 +13,9 @@ from amodal.report.thumbnails import Thumbnails, tinted
 
 
 def test_markdown_tables_lists_and_headings():
-    text = "# bench: compared\n\n| experiment | n |\n|---|---|\n| a<b | 3 |\n\nMeans. Two\nlines.\n\n- **x**: `y`\n- z\n"
+    text = (
+        "# bench: compared\n\n| experiment | n |\n|---|---|\n| a<b | 3 |\n\nMeans. Two\nlines.\n\n- **x**: `y`\n- z\n"
+    )
     assert to_html(text, shift=1) == (
         "<h2>bench: compared</h2>\n"
         "<table>\n<thead><tr><th>experiment</th><th>n</th></tr></thead>\n<tbody>\n"
@@ -25,15 +27,23 @@ def test_markdown_tables_lists_and_headings():
 
 def test_metrics_table_numbers_text_and_gaps(tmp_path):
     path = tmp_path / "metrics.csv"
-    path.write_text("id,status,reason,amodal_iou,lpips,kind\n"
-                    "a,ok,,0.5,,cat\n"
-                    "b,failed,\"no mask, sorry\",,,\n"
-                    "c,ok,,nan,0.25,dog\n")
+    path.write_text(
+        "id,status,reason,amodal_iou,lpips,kind\na,ok,,0.5,,cat\nb,failed,\"no mask, sorry\",,,\nc,ok,,nan,0.25,dog\n"
+    )
     metrics, rows = read_metrics_table(path)
     assert metrics == ["amodal_iou", "lpips"]  # "kind" holds text
-    assert rows["a"] == {"status": "ok", "reason": "", "values": {"amodal_iou": 0.5, "lpips": None}, "notes": {"kind": "cat"}}
-    assert rows["b"] == {"status": "failed", "reason": "no mask, sorry", "values": {"amodal_iou": None, "lpips": None},
-                         "notes": {}}
+    assert rows["a"] == {
+        "status": "ok",
+        "reason": "",
+        "values": {"amodal_iou": 0.5, "lpips": None},
+        "notes": {"kind": "cat"},
+    }
+    assert rows["b"] == {
+        "status": "failed",
+        "reason": "no mask, sorry",
+        "values": {"amodal_iou": None, "lpips": None},
+        "notes": {},
+    }
     assert rows["c"]["values"] == {"amodal_iou": None, "lpips": 0.25}
 
 
@@ -60,7 +70,10 @@ def test_pictures_are_cached_by_content_and_linked_into_each_report(tmp_path):
     made = cached.stat().st_mtime_ns
     second = Thumbnails(tmp_path / "two", tmp_path / "cache")
     assert second.photo(photo) == name and cached.stat().st_mtime_ns == made  # not made again
-    assert os.path.samefile(tmp_path / "two" / name, cached) or (tmp_path / "two" / name).read_bytes() == cached.read_bytes()
+    assert (
+        os.path.samefile(tmp_path / "two" / name, cached)
+        or (tmp_path / "two" / name).read_bytes() == cached.read_bytes()
+    )
     assert oct(cached.stat().st_mode & 0o777) == "0o644"
     assert second.photo(tmp_path / "placeholder.png") is None  # a failed stage's 1x1 stand-in
     assert second.photo(tmp_path / "broken.png") is None

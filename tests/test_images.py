@@ -112,10 +112,13 @@ def test_sizes_from_one_pixel_to_tens_of_megapixels(tmp_path):
     assert big.shape == (4000, 6000, 3) and int(big[3999, 5999, 2]) == 3
 
 
-@pytest.mark.parametrize("content,reason", [
-    (b"just some text, not an image", "cannot be read"),
-    (b"", "cannot be read"),
-])
+@pytest.mark.parametrize(
+    "content,reason",
+    [
+        (b"just some text, not an image", "cannot be read"),
+        (b"", "cannot be read"),
+    ],
+)
 def test_non_images_are_the_instances_error_naming_the_file(tmp_path, content, reason):
     path = tmp_path / "photo.jpg"
     path.write_bytes(content)
@@ -150,7 +153,7 @@ def test_a_missing_file_is_the_instances_error(tmp_path):
 def _zlib_header(png: bytes) -> bytes:
     """The first two bytes of the first IDAT chunk: the zlib stream's CMF and FLG (RFC 1950)."""
     at = png.index(b"IDAT") + 4
-    return png[at:at + 2]
+    return png[at : at + 2]
 
 
 def test_images_are_written_at_the_fastest_zlib_level_with_their_pixels_kept(tmp_path):

@@ -81,8 +81,9 @@ def test_an_instance_does_not_depend_on_its_batch_mates():
 
 def test_nothing_occluding_gives_the_visible_object_or_like_the_seed_no_output():
     ours = run_loop([instance("c", occluded=False)], SPEC, WALLPAPER, Scripted({"c": 0}))[0]
-    seed = run_loop([instance("c", occluded=False)], dict(SPEC, output_when_not_occluded=False), WALLPAPER,
-                    Scripted({"c": 0}))[0]
+    seed = run_loop(
+        [instance("c", occluded=False)], dict(SPEC, output_when_not_occluded=False), WALLPAPER, Scripted({"c": 0})
+    )[0]
     assert (ours.status, ours.stop_reason) == ("not_occluded", "nothing_occludes")
     assert (seed.status, seed.stop_reason) == ("no_output", "nothing_occludes")
 

@@ -16,6 +16,7 @@ from amodal.metrics.definitions import BACKGROUND, PSNR_CAP
 from amodal.metrics.masks import amodal_counts, iou, mask_counts
 from amodal.metrics.order import order_accuracy, order_counts
 
+
 def rect(shape, y0, x0, y1, x1):
     mask = np.zeros(shape, dtype=bool)
     mask[y0:y1, x0:x1] = True
@@ -32,7 +33,9 @@ def textured_rgba(h, w, seed=0):
 
 
 def coco_iou(a, b):
-    enc = lambda m: coco_mask.encode(np.asfortranarray(m.astype(np.uint8)))
+    def enc(m):
+        return coco_mask.encode(np.asfortranarray(m.astype(np.uint8)))
+
     return float(coco_mask.iou([enc(a)], [enc(b)], [0])[0][0])
 
 
@@ -114,9 +117,7 @@ def test_constant_error_gives_textbook_psnr_equal_to_skimage():
     assert q["sse"] == pytest.approx(q["hidden_pixels"] * 3 * e**2)
 
     hidden = alpha_mask(whole) & ~paste(visible, (0, 0), whole.shape[:2], offset)
-    reference = peak_signal_noise_ratio(
-        whole[..., :3][hidden], pred[..., :3][hidden], data_range=255
-    )
+    reference = peak_signal_noise_ratio(whole[..., :3][hidden], pred[..., :3][hidden], data_range=255)
     assert q["psnr"] == pytest.approx(reference, abs=1e-6)
     assert q["ssim"] < 1.0
 

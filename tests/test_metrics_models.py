@@ -42,11 +42,16 @@ def weights(tmp_path_factory):
 
 @pytest.fixture(scope="module")
 def models(weights):
-    return {"device": "cpu", "paths": {"clip_vit_b32_openai": str(weights / "clip.pt"),
-                                       "lpips_alex": str(weights / "alexnet.pth"),
-                                       "dinov2_base": str(weights / "dinov2"),
-                                       "resnet50_imagenet1k_v2": str(weights / "resnet50.pth")},
-            "architectures": {"clip_vit_b32_openai": {"config": CLIP}, "resnet50_imagenet1k_v2": RESNET50}}
+    return {
+        "device": "cpu",
+        "paths": {
+            "clip_vit_b32_openai": str(weights / "clip.pt"),
+            "lpips_alex": str(weights / "alexnet.pth"),
+            "dinov2_base": str(weights / "dinov2"),
+            "resnet50_imagenet1k_v2": str(weights / "resnet50.pth"),
+        },
+        "architectures": {"clip_vit_b32_openai": {"config": CLIP}, "resnet50_imagenet1k_v2": RESNET50},
+    }
 
 
 @pytest.fixture
@@ -103,8 +108,9 @@ def test_clip_score_equals_torchmetrics_clipscore_on_the_same_tiny_model(weights
     small[..., :3] = np.random.default_rng(2).integers(0, 256, (20, 50, 3))
     small[:, :20, 3] = 255
     small[:, 20:35, 3] = 102
-    entries, facts = model_metric_entries(spec(lpips={"enabled": False}), models, image, visible, small, offset,
-                                          "the cup", None)
+    entries, facts = model_metric_entries(
+        spec(lpips={"enabled": False}), models, image, visible, small, offset, "the cup", None
+    )
     ours = entries["clip_score"]
 
     # by hand: alpha 0.4 over BG, rounded; then 15 rows of BG above and below (a 50 x 50 square)
@@ -136,8 +142,14 @@ def test_feature_similarity_equals_torchmetrics_image_to_image_clipscore(weights
     image, visible, rgba, offset = photo_and_output()
     entries, _ = model_metric_entries(spec(lpips={"enabled": False}), models, image, visible, rgba, offset, "cat", None)
     source, output = visible_pair_by_hand(image, visible, rgba)  # already square (64 x 64)
-    expected = clip_score(clip_score_metric(weights / "clip.pt", CLIP), np.rint(source).astype(np.uint8),
-                          np.rint(output).astype(np.uint8)) / 100
+    expected = (
+        clip_score(
+            clip_score_metric(weights / "clip.pt", CLIP),
+            np.rint(source).astype(np.uint8),
+            np.rint(output).astype(np.uint8),
+        )
+        / 100
+    )
     ours = entries["feature_similarity"]
     assert ours["cosine"] > 0 and ours["value"] == ours["cosine"]
     assert ours["value"] == pytest.approx(expected, rel=1e-5)
@@ -157,10 +169,17 @@ def dinov2_reference(folder, images):
     from transformers import BitImageProcessor, Dinov2Model
     from transformers.image_utils import PILImageResampling
 
-    processor = BitImageProcessor(do_resize=True, size={"height": DINOV2_CROP, "width": DINOV2_CROP},
-                                  resample=PILImageResampling.BICUBIC, do_center_crop=False, do_rescale=True,
-                                  rescale_factor=1 / 255, do_normalize=True, image_mean=[0.485, 0.456, 0.406],
-                                  image_std=[0.229, 0.224, 0.225])
+    processor = BitImageProcessor(
+        do_resize=True,
+        size={"height": DINOV2_CROP, "width": DINOV2_CROP},
+        resample=PILImageResampling.BICUBIC,
+        do_center_crop=False,
+        do_rescale=True,
+        rescale_factor=1 / 255,
+        do_normalize=True,
+        image_mean=[0.485, 0.456, 0.406],
+        image_std=[0.229, 0.224, 0.225],
+    )
     pixels = processor(images=images, return_tensors="pt").pixel_values
     assert pixels.shape == (len(images), 3, DINOV2_CROP, DINOV2_CROP)
     model = Dinov2Model.from_pretrained(folder).eval()
@@ -188,19 +207,28 @@ def resnet50_reference(checkpoint, images):
 
 @pytest.mark.parametrize("model", ["dinov2_base", "resnet50_imagenet1k_v2"])
 def test_feature_similarity_with_another_backbone_is_the_cosine_of_its_embeddings_computed_independently(
-        weights, models, model):
+    weights, models, model
+):
     image, visible, rgba, offset = photo_and_output()
     entries, facts = model_metric_entries(features_only(model), models, image, visible, rgba, offset, "cat", None)
     source, output = (np.rint(side).astype(np.uint8) for side in visible_pair_by_hand(image, visible, rgba))
     if model == "dinov2_base":
         embeddings = dinov2_reference(weights / "dinov2", [source, output])
-        assert facts["feature_similarity"] == {"weights": "dinov2_base", "checkpoint": "dinov2", "input_size": 56,
-                                               "backbone": "dinov2 ViT (width 32, 2 layers, patch 14)"}
+        assert facts["feature_similarity"] == {
+            "weights": "dinov2_base",
+            "checkpoint": "dinov2",
+            "input_size": 56,
+            "backbone": "dinov2 ViT (width 32, 2 layers, patch 14)",
+        }
     else:
         embeddings = resnet50_reference(weights / "resnet50.pth", [source, output])
         assert embeddings.shape == (2, 2048)
-        assert facts["feature_similarity"] == {"weights": "resnet50_imagenet1k_v2", "checkpoint": "resnet50.pth",
-                                               "input_size": 224, "backbone": "resnet50 (bottleneck blocks 1-1-1-1)"}
+        assert facts["feature_similarity"] == {
+            "weights": "resnet50_imagenet1k_v2",
+            "checkpoint": "resnet50.pth",
+            "input_size": 224,
+            "backbone": "resnet50 (bottleneck blocks 1-1-1-1)",
+        }
     expected = float(torch.nn.functional.cosine_similarity(embeddings[0:1], embeddings[1:2]))
     ours = entries["feature_similarity"]
     assert expected < 0.999  # half the object was repainted: the random networks see it
@@ -213,18 +241,21 @@ def test_feature_similarity_with_another_backbone_is_the_cosine_of_its_embedding
     assert entries["feature_similarity"]["value"] == pytest.approx(1.0, abs=1e-6)
 
 
-@pytest.mark.parametrize("model, looked_for", [("dinov2_base", "dinov2-base"),
-                                               ("resnet50_imagenet1k_v2", "resnet50-11ad3fa6.pth")])
+@pytest.mark.parametrize(
+    "model, looked_for", [("dinov2_base", "dinov2-base"), ("resnet50_imagenet1k_v2", "resnet50-11ad3fa6.pth")]
+)
 def test_an_absent_encoder_makes_feature_similarity_missing_naming_the_file_and_the_fetch(
-        tmp_path, monkeypatch, model, looked_for):
+    tmp_path, monkeypatch, model, looked_for
+):
     import huggingface_hub.constants
 
     monkeypatch.setenv("AMODAL_WEIGHTS", str(tmp_path / "weights"))
     monkeypatch.setenv("TORCH_HOME", str(tmp_path / "torch"))
     monkeypatch.setattr(huggingface_hub.constants, "HF_HUB_CACHE", str(tmp_path / "hf"))
     image, visible, rgba, offset = photo_and_output()
-    entries, facts = model_metric_entries(features_only(model), {"device": "cpu"}, image, visible, rgba, offset,
-                                          "cat", None)
+    entries, facts = model_metric_entries(
+        features_only(model), {"device": "cpu"}, image, visible, rgba, offset, "cat", None
+    )
     assert facts == {}
     entry = entries["feature_similarity"]
     assert is_missing(entry) and entry["value"] is None
@@ -235,12 +266,20 @@ def test_an_absent_encoder_makes_feature_similarity_missing_naming_the_file_and_
 def test_the_definition_names_the_backbone_its_embedding_preprocessing_and_checkpoint():
     from amodal.metrics.definitions import definitions
 
-    facts = {"feature_similarity": {"weights": "dinov2_base", "checkpoint": "facebook/dinov2-base@0123456789ab",
-                                    "backbone": "dinov2 ViT (width 768, 12 layers, patch 14)", "input_size": 224}}
+    facts = {
+        "feature_similarity": {
+            "weights": "dinov2_base",
+            "checkpoint": "facebook/dinov2-base@0123456789ab",
+            "backbone": "dinov2 ViT (width 768, 12 layers, patch 14)",
+            "input_size": 224,
+        }
+    }
     text = definitions(features_only("dinov2_base"), facts)["feature_similarity"]
     assert "DINOv2 ViT-B/14" in text and "pooler_output" in text and "after the final layer norm" in text
-    assert ("weights dinov2_base (checkpoint facebook/dinov2-base@0123456789ab, backbone dinov2 ViT (width 768, "
-            "12 layers, patch 14), input size 224)") in text
+    assert (
+        "weights dinov2_base (checkpoint facebook/dinov2-base@0123456789ab, backbone dinov2 ViT (width 768, "
+        "12 layers, patch 14), input size 224)"
+    ) in text
     assert "224 x 224 px, bicubic" in text and "no crop" in text and "RGB (124, 116, 104)" in text
     resnet = definitions(features_only("resnet50_imagenet1k_v2"))["feature_similarity"]
     assert "ResNet-50" in resnet and "IMAGENET1K_V2" in resnet and "global average pool before fc" in resnet
@@ -277,8 +316,10 @@ def test_lpips_pads_a_long_box_to_a_square_and_resizes_it(models, torch_hub):
     second = np.empty((80, 80, 3), np.float32)
     second[...] = BG
     second[30:50, 12:] = rgba[24:44, 8:76, :3]  # image cols 24..91
-    expected = lpips_reference(cv2.resize(first, (64, 64), interpolation=cv2.INTER_AREA).astype(np.float64),
-                               cv2.resize(second, (64, 64), interpolation=cv2.INTER_AREA).astype(np.float64))
+    expected = lpips_reference(
+        cv2.resize(first, (64, 64), interpolation=cv2.INTER_AREA).astype(np.float64),
+        cv2.resize(second, (64, 64), interpolation=cv2.INTER_AREA).astype(np.float64),
+    )
     assert entries["lpips"]["value"] == pytest.approx(expected, rel=1e-4)
 
 
@@ -297,7 +338,9 @@ def test_hidden_lpips_compares_the_hidden_region_with_the_true_object(models, to
     prediction = whole.copy()
     prediction[:, :18, :3] = rng.integers(0, 256, (64, 18, 3))  # the hidden part half right
     truth = GroundTruth(visible, amodal, whole, (-6, 10))
-    entries, _ = model_metric_entries(spec(lpips={"size": 64}), models, image, visible, prediction, (-6, 10), "cat", truth)
+    entries, _ = model_metric_entries(
+        spec(lpips={"size": 64}), models, image, visible, prediction, (-6, 10), "cat", truth
+    )
     # hidden region: object rows 0..63, cols 0..35 (a 64 x 36 box), squared to 64 x 64 (14 cols left, 14 right)
     first = np.empty((64, 64, 3))
     first[...] = BG
@@ -355,15 +398,18 @@ def test_absent_weights_make_every_model_metric_missing_naming_the_file_and_the_
 def test_turned_off_metrics_are_missing_and_only_metrics_that_are_on_with_weights_make_the_stage_gpu_class(models):
     image, visible, rgba, offset = photo_and_output()
     off = spec(clip_score={"enabled": False}, lpips={"enabled": False}, feature_similarity={"enabled": False})
-    entries, facts = model_metric_entries(off, models, image, visible, rgba, offset, "cat",
-                                          GroundTruth(visible, visible, rgba, offset))
+    entries, facts = model_metric_entries(
+        off, models, image, visible, rgba, offset, "cat", GroundTruth(visible, visible, rgba, offset)
+    )
     assert facts == {}
     assert entries["clip_score"]["missing"] == "turned off (evaluate clip_score.enabled: false)"
     assert entries["hidden_lpips"]["missing"] == "turned off (evaluate lpips.enabled: false)"
     assert device_class("evaluate", off, models) == "cpu"
     assert device_class("evaluate", spec(), models) == "gpu"
-    assert device_class("evaluate", spec(clip_score={"enabled": False}, feature_similarity={"enabled": False}),
-                        models) == "gpu"
+    assert (
+        device_class("evaluate", spec(clip_score={"enabled": False}, feature_similarity={"enabled": False}), models)
+        == "gpu"
+    )
     # on, but no checkpoint on this machine: the metrics are missing and the job needs no GPU
     nowhere = {"paths": {name: "/nonexistent/checkpoint" for name in ("clip_vit_b32_openai", "lpips_alex")}}
     assert device_class("evaluate", spec(), nowhere) == "cpu"
@@ -383,14 +429,17 @@ def test_the_evaluate_folder_key_changes_when_a_metric_checkpoint_appears(tmp_pa
     assert after["evaluate"] != before["evaluate"]  # metrics scored missing are scored again
     assert {k: v for k, v in after.items() if k != "evaluate"} == {k: v for k, v in before.items() if k != "evaluate"}
     assert experiment_keys(experiment, {"paths": {"clip_vit_b32_openai": str(tmp_path / "nowhere.pt")}}) == before
-    off = dict(experiment, evaluate=spec(clip_score={"enabled": False}, feature_similarity={"enabled": False},
-                                         lpips={"enabled": False}))
+    off = dict(
+        experiment,
+        evaluate=spec(clip_score={"enabled": False}, feature_similarity={"enabled": False}, lpips={"enabled": False}),
+    )
     (tmp_path / "weights" / "ViT-B-32.pt").unlink()
     assert experiment_keys(off, {}) == experiment_keys(off, {"paths": {"clip_vit_b32_openai": str(tmp_path)}})
 
 
-def test_the_evaluate_folder_key_covers_the_feature_backbone_and_whether_its_checkpoint_was_found(tmp_path,
-                                                                                                 monkeypatch):
+def test_the_evaluate_folder_key_covers_the_feature_backbone_and_whether_its_checkpoint_was_found(
+    tmp_path, monkeypatch
+):
     import huggingface_hub.constants
 
     from amodal.plan.keys import experiment_keys
@@ -402,8 +451,10 @@ def test_the_evaluate_folder_key_covers_the_feature_backbone_and_whether_its_che
     experiment = load_experiment("baseline_classical")[1]
     dinov2 = dict(experiment, evaluate=spec(feature_similarity={"model": "dinov2_base"}))
     resnet = dict(experiment, evaluate=spec(feature_similarity={"model": "resnet50_imagenet1k_v2"}))
-    keys = {name: experiment_keys(e, {})["evaluate"] for name, e in
-            (("clip", experiment), ("dinov2", dinov2), ("resnet", resnet))}
+    keys = {
+        name: experiment_keys(e, {})["evaluate"]
+        for name, e in (("clip", experiment), ("dinov2", dinov2), ("resnet", resnet))
+    }
     assert len(set(keys.values())) == 3
     folder = tmp_path / "weights" / "dinov2-base"
     folder.mkdir(parents=True)

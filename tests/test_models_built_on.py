@@ -28,14 +28,21 @@ def loaders(models):
     return {
         "sam": lambda device: sam.load_sam(paths["sam_vit_h"], "vit_h", device=device, **arch["sam_vit_h"]),
         "grounding_dino": lambda device: grounding_dino.load_grounding_dino(
-            paths["groundingdino_swint_ogc"], "swint_ogc", paths["bert_base_uncased"], device=device,
-            **arch["groundingdino_swint_ogc"]),
-        "ram_plus": lambda device: ram_plus.load_ram_plus(paths["ram_plus_swin_large_14m"], device=device,
-                                                          **arch["ram_plus_swin_large_14m"]),
-        "clip": lambda device: clip.load_clip(paths["clip_vit_b32_openai"], device=device,
-                                              **arch["clip_vit_b32_openai"]).model,
-        "instaorder": lambda device: instaorder.load_instaorder(paths["instaorder_od"], device=device,
-                                                                **arch["instaorder_od"]),
+            paths["groundingdino_swint_ogc"],
+            "swint_ogc",
+            paths["bert_base_uncased"],
+            device=device,
+            **arch["groundingdino_swint_ogc"],
+        ),
+        "ram_plus": lambda device: ram_plus.load_ram_plus(
+            paths["ram_plus_swin_large_14m"], device=device, **arch["ram_plus_swin_large_14m"]
+        ),
+        "clip": lambda device: (
+            clip.load_clip(paths["clip_vit_b32_openai"], device=device, **arch["clip_vit_b32_openai"]).model
+        ),
+        "instaorder": lambda device: instaorder.load_instaorder(
+            paths["instaorder_od"], device=device, **arch["instaorder_od"]
+        ),
     }
 
 
@@ -57,7 +64,8 @@ def test_a_loader_creates_every_parameter_inside_built_on_its_device(models, fam
 
     monkeypatch.setattr(FAMILIES[family], "built_on", spy)
     handle = register_module_parameter_registration_hook(
-        lambda module, name, param: created.append(inside[0]) if param is not None else None)
+        lambda module, name, param: created.append(inside[0]) if param is not None else None
+    )
     device = torch.device("cpu")  # an object, not the loaders' default "cpu": the context gets the loader's own
     try:
         loaders(models)[family](device)
@@ -71,7 +79,8 @@ def test_a_loader_creates_every_parameter_inside_built_on_its_device(models, fam
 def test_on_the_meta_device_every_parameter_is_made_there(models, family):
     devices = []
     handle = register_module_parameter_registration_hook(
-        lambda module, name, param: devices.append(param.device.type) if param is not None else None)
+        lambda module, name, param: devices.append(param.device.type) if param is not None else None
+    )
     try:
         model = loaders(models)[family]("meta")
     finally:

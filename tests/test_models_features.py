@@ -11,7 +11,7 @@ import torch
 
 from amodal.models import CheckpointMismatch, MissingCheckpoint
 from amodal.models import cache as loaded
-from amodal.models.features import (Preprocess, build_dinov2, build_resnet50, load_dinov2, load_resnet50)
+from amodal.models.features import Preprocess, build_dinov2, build_resnet50, load_dinov2, load_resnet50
 from amodal.models.weights import locate
 from tiny_models import DINOV2, DINOV2_CROP, RESNET50, write_resnet50_checkpoint, write_tiny_dinov2
 
@@ -106,8 +106,9 @@ def test_resnet50_is_found_in_the_torch_hub_cache_and_loaded_strictly(tmp_path, 
     monkeypatch.setenv("AMODAL_WEIGHTS", str(tmp_path / "empty"))
     monkeypatch.setattr(loaded, "_LOADED", {})
     assert locate("resnet50_imagenet1k_v2") == path
-    encoder = loaded.feature_encoder("resnet50_imagenet1k_v2",
-                                     {"device": "cpu", "architectures": {"resnet50_imagenet1k_v2": RESNET50}})
+    encoder = loaded.feature_encoder(
+        "resnet50_imagenet1k_v2", {"device": "cpu", "architectures": {"resnet50_imagenet1k_v2": RESNET50}}
+    )
     assert isinstance(encoder.network.fc, torch.nn.Identity) and encoder.input_size == 224
     assert encoder.image_embeddings([np.zeros((5, 5, 3), np.uint8)]).shape == (1, 2048)
     state = torch.load(path, weights_only=True)
@@ -124,8 +125,16 @@ def test_the_full_size_builds_have_the_released_key_names_and_shapes():
 
     with torch.device("meta"):
         # facebook/dinov2-base's config.json: ViT-B/14 with position embeddings for 518 px
-        dinov2 = build_dinov2(Dinov2Config(hidden_size=768, num_hidden_layers=12, num_attention_heads=12,
-                                           patch_size=14, image_size=518, layerscale_value=1.0)).state_dict()
+        dinov2 = build_dinov2(
+            Dinov2Config(
+                hidden_size=768,
+                num_hidden_layers=12,
+                num_attention_heads=12,
+                patch_size=14,
+                image_size=518,
+                layerscale_value=1.0,
+            )
+        ).state_dict()
         resnet = build_resnet50().state_dict()
     assert dinov2["embeddings.position_embeddings"].shape == (1, 1370, 768)
     assert dinov2["embeddings.patch_embeddings.projection.weight"].shape == (768, 3, 14, 14)

@@ -23,6 +23,7 @@ from amodal.models import MissingCheckpoint  # noqa: E402
 
 from tiny_models import GROUNDING_DINO as TINY  # noqa: E402
 from tiny_models import write_tiny_bert  # noqa: E402
+
 H, W = 96, 128  # 12x16 + 6x8 + 3x4 + 2x2 = 256 encoder tokens at resize 96, >= num_queries
 
 
@@ -111,7 +112,15 @@ def swin_params(C, depths, heads, window, out_indices=(1, 2, 3)):
     n = 3 * C * 16 + C + 2 * C
     for i, (d, h) in enumerate(zip(depths, heads)):
         c = C * 2**i
-        block = 2 * c + (3 * c * c + 3 * c) + (2 * window - 1) ** 2 * h + (c * c + c) + 2 * c + (4 * c * c + 4 * c) + (4 * c * c + c)
+        block = (
+            2 * c
+            + (3 * c * c + 3 * c)
+            + (2 * window - 1) ** 2 * h
+            + (c * c + c)
+            + 2 * c
+            + (4 * c * c + 4 * c)
+            + (4 * c * c + c)
+        )
         n += d * block
         if i < 3:
             n += 2 * 4 * c + 4 * c * 2 * c
@@ -155,7 +164,9 @@ def test_full_swint_ogc_architecture(bert):
         "bbox_embed.5.layers.2.weight": (4, 256),
     }
     assert {k: tuple(sd[k].shape) for k in expected} == expected
-    assert "transformer.encoder.layers.6.norm1.weight" not in sd and "transformer.decoder.layers.6.norm1.weight" not in sd
+    assert (
+        "transformer.encoder.layers.6.norm1.weight" not in sd and "transformer.decoder.layers.6.norm1.weight" not in sd
+    )
     # 27,520,506 = timm's Swin-T 28,288,354 - ImageNet head (768*1000+1000) - final norm (2*768)
     # + the three output norms (2*(192+384+768)); the paper's "Swin-T 28M"
     assert _backbone_params(model) == swin_params(96, [2, 2, 6, 2], [3, 6, 12, 24], 7) == 27_520_506
@@ -319,13 +330,16 @@ def test_phrases_per_box_skip_special_and_padding_tokens(tiny, monkeypatch):
     grounder = gd.Grounder(tiny, "cpu", resize=H)
     tokenized = grounder.tokenizer("cat. dog.")
     assert len(tokenized["input_ids"]) == 6
-    rows = torch.tensor([
-        [0, 1, 0, 0, 0, 0, 0, 0],  # cat
-        [1, 1, 1, 0, 0, 1, 1, 1],  # [CLS] cat . [SEP] + padding slots: "cat."
-        [0, 0, 0, 1, 0, 0, 0, 0],  # dog
-        [0, 1, 0, 0, 0, 0, 0, 0],  # cat again (decoded once, same answer)
-        [1, 0, 0, 0, 0, 1, 0, 0],  # only special tokens: empty
-    ], dtype=torch.bool)
+    rows = torch.tensor(
+        [
+            [0, 1, 0, 0, 0, 0, 0, 0],  # cat
+            [1, 1, 1, 0, 0, 1, 1, 1],  # [CLS] cat . [SEP] + padding slots: "cat."
+            [0, 0, 0, 1, 0, 0, 0, 0],  # dog
+            [0, 1, 0, 0, 0, 0, 0, 0],  # cat again (decoded once, same answer)
+            [1, 0, 0, 0, 0, 1, 0, 0],  # only special tokens: empty
+        ],
+        dtype=torch.bool,
+    )
     assert grounder._phrases(rows, tokenized) == ["cat", "cat.", "dog", "cat", ""]
     assert len(decodes) == 4  # 5 rows, 4 distinct token sets
 

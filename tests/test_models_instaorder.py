@@ -12,8 +12,13 @@ import pytest
 import torch
 
 from amodal.models import MissingCheckpoint
-from amodal.models.instaorder import (CheckpointMismatch, OrderPredictor, build_instaorder, load_instaorder,
-                                      occlusion_probability)
+from amodal.models.instaorder import (
+    CheckpointMismatch,
+    OrderPredictor,
+    build_instaorder,
+    load_instaorder,
+    occlusion_probability,
+)
 
 REFERENCE = json.loads((Path(__file__).parent / "reference" / "instaorder_od_state_dict.json").read_text())
 TINY = (1, 1, 1, 1)
@@ -31,16 +36,24 @@ def test_the_state_dict_equals_the_reference_implementations():
 def released_layout(tmp_path, state, **extra):
     """A file laid out as InstaOrder saves it: step, the wrapped network's state dict, optimizer."""
     path = tmp_path / "InstaOrder_InstaOrderNet_od.pth.tar"
-    torch.save({"step": 60000, "state_dict": {f"module.{k}": v for k, v in state.items()},
-                "optimizer": {"state": {}, "param_groups": [{"lr": 1e-4, "momentum": 0.9, "params": [0, 1]}]},
-                **extra}, path)
+    torch.save(
+        {
+            "step": 60000,
+            "state_dict": {f"module.{k}": v for k, v in state.items()},
+            "optimizer": {"state": {}, "param_groups": [{"lr": 1e-4, "momentum": 0.9, "params": [0, 1]}]},
+            **extra,
+        },
+        path,
+    )
     return path
 
 
 def test_a_checkpoint_in_the_released_layout_loads_strictly(tmp_path):
     torch.manual_seed(0)
-    state = {k.removeprefix("module."): (torch.randn(shape) if shape else torch.tensor(7))
-             for k, shape in REFERENCE["keys"].items()}
+    state = {
+        k.removeprefix("module."): (torch.randn(shape) if shape else torch.tensor(7))
+        for k, shape in REFERENCE["keys"].items()
+    }
     model = load_instaorder(released_layout(tmp_path, state))
     loaded = model.state_dict()
     assert all(torch.equal(loaded[k].float(), v.float()) for k, v in state.items())
@@ -126,7 +139,7 @@ def test_a_small_random_network_end_to_end_and_independent_of_its_batch():
     others[2, :, 50:] = True
     together = predictor.occludes_target(image, target, others)
     assert together.shape == (3,) and ((0 <= together) & (together <= 1)).all()
-    alone = [predictor.occludes_target(image, target, others[k:k + 1])[0] for k in range(3)]
+    alone = [predictor.occludes_target(image, target, others[k : k + 1])[0] for k in range(3)]
     assert np.allclose(together, alone, atol=1e-5)
     assert predictor.occludes_target(image, target, np.zeros((0, 48, 64), bool)).shape == (0,)
 
@@ -157,7 +170,11 @@ def test_the_order_stage_with_a_small_checkpoint(tmp_path):
 
     torch.manual_seed(0)
     path = released_layout(tmp_path, build_instaorder(TINY).state_dict())
-    models = {"device": "cpu", "paths": {"instaorder_od": str(path)}, "architectures": {"instaorder_od": {"layers": list(TINY)}}}
+    models = {
+        "device": "cpu",
+        "paths": {"instaorder_od": str(path)},
+        "architectures": {"instaorder_od": {"layers": list(TINY)}},
+    }
     image = np.random.default_rng(1).integers(0, 256, (40, 50, 3), dtype=np.uint8)
     io.write_image(tmp_path / "image.png", image)
     visible = np.zeros((40, 50), bool)
@@ -168,9 +185,19 @@ def test_the_order_stage_with_a_small_checkpoint(tmp_path):
     io.write_mask(tmp_path / "visible.png", visible)
     io.write_mask_stack(tmp_path / "segments.npz", segments)
     (tmp_path / "segments.json").write_text(json.dumps({"segments": [{"label": "a"}, {"label": "b"}]}))
-    spec = validated({"order": {"backend": "instaorder", "instaorder": {"input_size": 64}}}, "experiment.schema.yaml")["order"]
-    record, occluders = run_order(spec, tmp_path / "visible.png", tmp_path / "segments.npz", tmp_path / "segments.json", "",
-                                  "inst", image_path=tmp_path / "image.png", models=models)
+    spec = validated({"order": {"backend": "instaorder", "instaorder": {"input_size": 64}}}, "experiment.schema.yaml")[
+        "order"
+    ]
+    record, occluders = run_order(
+        spec,
+        tmp_path / "visible.png",
+        tmp_path / "segments.npz",
+        tmp_path / "segments.json",
+        "",
+        "inst",
+        image_path=tmp_path / "image.png",
+        models=models,
+    )
     assert record["backend"] == "instaorder" and len(record["pairs"]) == 2
     assert all(0 <= p["p_occludes_target"] <= 1 for p in record["pairs"])
     expected = np.zeros_like(visible)

@@ -57,15 +57,20 @@ def test_a_checkpoint_in_the_released_layout_loads_strictly(tmp_path):
 
 def test_the_reference_loaders_renaming_and_absent_derived_buffers(tmp_path, caplog):
     state = tiny_state()
-    renamed = {k.replace("tagging_head", "vision_multi"): v for k, v in state.items()
-               if not k.endswith(("relative_position_index", "attn_mask"))}
+    renamed = {
+        k.replace("tagging_head", "vision_multi"): v
+        for k, v in state.items()
+        if not k.endswith(("relative_position_index", "attn_mask"))
+    }
     renamed["text_decoder.bias"] = torch.zeros(3)  # unused by the tagger: logged, not loaded
     path = tmp_path / "old.pth"
     torch.save({"model": renamed}, path)
     with caplog.at_level(logging.WARNING):
         model = load_ram_plus(path, **RAM_PLUS)
-    assert torch.equal(model.state_dict()["tagging_head.encoder.layer.0.crossattention.self.key.weight"],
-                       state["tagging_head.encoder.layer.0.crossattention.self.key.weight"])
+    assert torch.equal(
+        model.state_dict()["tagging_head.encoder.layer.0.crossattention.self.key.weight"],
+        state["tagging_head.encoder.layer.0.crossattention.self.key.weight"],
+    )
     assert "text_decoder.bias" in caplog.text
 
 
@@ -122,9 +127,16 @@ def test_the_cross_attention_layer_equals_transformers_bert():
 
     model = build_ram_plus(**dict(RAM_PLUS, text_width=32))  # context as wide as the queries
     layer = model.tagging_head.encoder.layer[0]
-    config = BertConfig(hidden_size=32, num_attention_heads=2, intermediate_size=64, hidden_act="gelu",
-                        hidden_dropout_prob=0.0, attention_probs_dropout_prob=0.0, layer_norm_eps=1e-12,
-                        attn_implementation="eager")
+    config = BertConfig(
+        hidden_size=32,
+        num_attention_heads=2,
+        intermediate_size=64,
+        hidden_act="gelu",
+        hidden_dropout_prob=0.0,
+        attention_probs_dropout_prob=0.0,
+        layer_norm_eps=1e-12,
+        attn_implementation="eager",
+    )
     attention, intermediate, output = BertAttention(config).eval(), BertIntermediate(config), BertOutput(config).eval()
     torch.manual_seed(0)
     for module in (layer, attention, intermediate, output):
@@ -154,8 +166,11 @@ def tiny_models_config(tmp_path, fc_bias: float):
     state["fc.bias"] = torch.tensor([fc_bias])  # every tag gets probability sigmoid(fc_bias)
     path = tmp_path / f"ram_{fc_bias}.pth"
     torch.save({"model": state}, path)
-    return {"device": "cpu", "paths": {"ram_plus_swin_large_14m": str(path)},
-            "architectures": {"ram_plus_swin_large_14m": RAM_PLUS}}
+    return {
+        "device": "cpu",
+        "paths": {"ram_plus_swin_large_14m": str(path)},
+        "architectures": {"ram_plus_swin_large_14m": RAM_PLUS},
+    }
 
 
 def tag(tmp_path, models, **params):

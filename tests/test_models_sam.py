@@ -8,6 +8,7 @@ from amodal.models import MissingCheckpoint
 from amodal.models.sam import BoxSegmenter, build_sam, load_sam
 
 from tiny_models import SAM as TINY
+
 H, W = 96, 128
 BOXES = np.array([[10, 10, 60, 50], [30, 20, 120, 90], [0, 0, 127, 95]], dtype=np.float64)
 

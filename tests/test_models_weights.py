@@ -111,8 +111,15 @@ def use_manifest(tmp_path, monkeypatch, entries: list[dict]) -> Path:
 
 
 def url_entry(name, url, file, **extra):
-    return {"name": name, "description": f"test {name}", "source": {"url": url}, "file": file,
-            "licence": "MIT", "needed_by": ["ground/test"], **extra}
+    return {
+        "name": name,
+        "description": f"test {name}",
+        "source": {"url": url},
+        "file": file,
+        "licence": "MIT",
+        "needed_by": ["ground/test"],
+        **extra,
+    }
 
 
 # ---------------------------------------------------------------------------------- URL entries
@@ -121,9 +128,13 @@ def url_entry(name, url, file, **extra):
 def test_fetch_url_entry_then_verify(server, tmp_path, monkeypatch):
     data = payload(200_000, 1)
     server.files["/files/tiny.pth"] = data
-    use_manifest(tmp_path, monkeypatch, [
-        url_entry("tiny", f"{server.url}/files/tiny.pth", "tiny.pth", size=len(data), sha256=sha(data)),
-    ])
+    use_manifest(
+        tmp_path,
+        monkeypatch,
+        [
+            url_entry("tiny", f"{server.url}/files/tiny.pth", "tiny.pth", size=len(data), sha256=sha(data)),
+        ],
+    )
     out = W.fetch("tiny", dest=tmp_path / "dest")
     assert out == tmp_path / "dest" / "tiny.pth"
     assert out.read_bytes() == data
@@ -140,9 +151,13 @@ def test_fetch_url_entry_then_verify(server, tmp_path, monkeypatch):
 def test_default_dest_is_weights_dir_and_base_url_is_a_mirror(server, tmp_path, monkeypatch):
     data = payload(5_000, 2)
     server.files["/mirror/tiny.pth"] = data
-    use_manifest(tmp_path, monkeypatch, [
-        url_entry("tiny", "https://unreachable.invalid/some/folder/tiny.pth", "tiny.pth", sha256=sha(data)),
-    ])
+    use_manifest(
+        tmp_path,
+        monkeypatch,
+        [
+            url_entry("tiny", "https://unreachable.invalid/some/folder/tiny.pth", "tiny.pth", sha256=sha(data)),
+        ],
+    )
     out = W.fetch("tiny", base_url=f"{server.url}/mirror/")
     assert out == tmp_path / "weights" / "tiny.pth" and out.read_bytes() == data
     assert W.locate("tiny") == out
@@ -152,9 +167,13 @@ def test_truncated_transfer_keeps_part_and_resumes_with_range(server, tmp_path, 
     data = payload(300_001, 3)
     server.files["/files/big.pth"] = data
     server.truncate.add("/files/big.pth")
-    use_manifest(tmp_path, monkeypatch, [
-        url_entry("big", f"{server.url}/files/big.pth", "big.pth", size=len(data), sha256=sha(data)),
-    ])
+    use_manifest(
+        tmp_path,
+        monkeypatch,
+        [
+            url_entry("big", f"{server.url}/files/big.pth", "big.pth", size=len(data), sha256=sha(data)),
+        ],
+    )
     dest = tmp_path / "dest"
     with pytest.raises(OSError, match="big.pth"):
         W.fetch("big", dest=dest)
@@ -177,9 +196,13 @@ def test_truncated_transfer_keeps_part_and_resumes_with_range(server, tmp_path, 
 def test_complete_part_is_finished_after_416(server, tmp_path, monkeypatch):
     data = payload(10_000, 4)
     server.files["/files/done.pth"] = data
-    use_manifest(tmp_path, monkeypatch, [
-        url_entry("done", f"{server.url}/files/done.pth", "done.pth", sha256=sha(data)),
-    ])
+    use_manifest(
+        tmp_path,
+        monkeypatch,
+        [
+            url_entry("done", f"{server.url}/files/done.pth", "done.pth", sha256=sha(data)),
+        ],
+    )
     (tmp_path / "dest").mkdir()
     (tmp_path / "dest" / "done.pth.part").write_bytes(data)
     out = W.fetch("done", dest=tmp_path / "dest")
@@ -193,9 +216,13 @@ def test_corrupted_download_is_deleted_and_named(server, tmp_path, monkeypatch):
     bad[1234] ^= 0xFF
     bad = bytes(bad)
     server.files["/files/c.pth"] = bad
-    use_manifest(tmp_path, monkeypatch, [
-        url_entry("corrupt", f"{server.url}/files/c.pth", "c.pth", size=len(good), sha256=sha(good)),
-    ])
+    use_manifest(
+        tmp_path,
+        monkeypatch,
+        [
+            url_entry("corrupt", f"{server.url}/files/c.pth", "c.pth", size=len(good), sha256=sha(good)),
+        ],
+    )
     dest = tmp_path / "dest"
     with pytest.raises(ValueError) as err:
         W.fetch("corrupt", dest=dest)
@@ -207,9 +234,13 @@ def test_corrupted_download_is_deleted_and_named(server, tmp_path, monkeypatch):
 def test_wrong_size_download_is_deleted(server, tmp_path, monkeypatch):
     data = payload(1_000, 6)
     server.files["/files/s.pth"] = data
-    use_manifest(tmp_path, monkeypatch, [
-        url_entry("sized", f"{server.url}/files/s.pth", "s.pth", size=999),
-    ])
+    use_manifest(
+        tmp_path,
+        monkeypatch,
+        [
+            url_entry("sized", f"{server.url}/files/s.pth", "s.pth", size=999),
+        ],
+    )
     with pytest.raises(ValueError, match=r"s\.pth.*999.*1000"):
         W.fetch("sized", dest=tmp_path / "dest")
     assert list((tmp_path / "dest").iterdir()) == []
@@ -223,10 +254,20 @@ def test_http_error_names_the_file(server, tmp_path, monkeypatch):
 
 
 def test_manual_entry_quotes_its_instructions(tmp_path, monkeypatch):
-    use_manifest(tmp_path, monkeypatch, [{
-        "name": "hand", "description": "x", "file": "hand.pth.tar", "licence": "MIT", "needed_by": ["order/x"],
-        "source": {"url": None, "manual": "Download hand.pth.tar from the project README."},
-    }])
+    use_manifest(
+        tmp_path,
+        monkeypatch,
+        [
+            {
+                "name": "hand",
+                "description": "x",
+                "file": "hand.pth.tar",
+                "licence": "MIT",
+                "needed_by": ["order/x"],
+                "source": {"url": None, "manual": "Download hand.pth.tar from the project README."},
+            }
+        ],
+    )
     with pytest.raises(W.ManualDownloadRequired, match="Download hand.pth.tar from the project README."):
         W.fetch("hand", dest=tmp_path / "dest")
 
@@ -238,17 +279,26 @@ HF_FILES = {"config.json": b'{"hidden": 4}', "sub/weights.bin": payload(70_000, 
 
 
 def hf_entry(name="tinyhf", files=tuple(HF_FILES), file="tiny-model", **extra):
-    return {"name": name, "description": "test hf", "file": file, "licence": "Apache-2.0",
-            "needed_by": ["complete/test"],
-            "source": {"hf_repo": "org/tiny-model", "hf_revision": "v1", "hf_files": list(files)}, **extra}
+    return {
+        "name": name,
+        "description": "test hf",
+        "file": file,
+        "licence": "Apache-2.0",
+        "needed_by": ["complete/test"],
+        "source": {"hf_repo": "org/tiny-model", "hf_revision": "v1", "hf_files": list(files)},
+        **extra,
+    }
 
 
 def test_fetch_hf_folder_entry_through_base_url(server, tmp_path, monkeypatch):
     for f, data in HF_FILES.items():
         server.files[f"/org/tiny-model/resolve/v1/{f}"] = data
     weights_bin = HF_FILES["sub/weights.bin"]
-    use_manifest(tmp_path, monkeypatch, [hf_entry(
-        size={"sub/weights.bin": len(weights_bin)}, sha256={"sub/weights.bin": sha(weights_bin)})])
+    use_manifest(
+        tmp_path,
+        monkeypatch,
+        [hf_entry(size={"sub/weights.bin": len(weights_bin)}, sha256={"sub/weights.bin": sha(weights_bin)})],
+    )
     out = W.fetch("tinyhf", dest=tmp_path / "weights", base_url=server.url)
     assert out == tmp_path / "weights" / "tiny-model"
     for f, data in HF_FILES.items():
@@ -348,10 +398,14 @@ def test_weights_dir_default(tmp_path, monkeypatch):
 
 def test_verify_states(tmp_path, monkeypatch):
     data = b"0123456789"
-    use_manifest(tmp_path, monkeypatch, [
-        url_entry("v", "http://127.0.0.1:9/v.pth", "v.pth", size=len(data), sha256=sha(data)),
-        url_entry("free", "http://127.0.0.1:9/f.pth", "f.pth"),
-    ])
+    use_manifest(
+        tmp_path,
+        monkeypatch,
+        [
+            url_entry("v", "http://127.0.0.1:9/v.pth", "v.pth", size=len(data), sha256=sha(data)),
+            url_entry("free", "http://127.0.0.1:9/f.pth", "f.pth"),
+        ],
+    )
     f = tmp_path / "v.pth"
     assert W.verify("v", f).state == "missing"
     assert W.verify("v").state == "missing"
@@ -371,10 +425,14 @@ def test_verify_states(tmp_path, monkeypatch):
 
 
 def test_list_rows(tmp_path, monkeypatch):
-    use_manifest(tmp_path, monkeypatch, [
-        url_entry("a", "http://127.0.0.1:9/a.pth", "a.pth", size=1234),
-        url_entry("b", "http://127.0.0.1:9/b.pth", "b.pth"),
-    ])
+    use_manifest(
+        tmp_path,
+        monkeypatch,
+        [
+            url_entry("a", "http://127.0.0.1:9/a.pth", "a.pth", size=1234),
+            url_entry("b", "http://127.0.0.1:9/b.pth", "b.pth"),
+        ],
+    )
     (tmp_path / "weights").mkdir()
     (tmp_path / "weights" / "b.pth").write_bytes(b"xyz")
     rows = W.list_rows()
@@ -401,9 +459,18 @@ def test_bad_manifest_is_rejected(tmp_path):
 
 def test_shipped_manifest():
     entries = W.load_manifest()
-    expected = {"sam_vit_h", "sam_vit_l", "sam_vit_b", "groundingdino_swint_ogc", "groundingdino_swinb",
-                "bert_base_uncased", "clip_vit_b32_openai", "sd2_inpainting", "ram_plus_swin_large_14m",
-                "instaorder_od"}
+    expected = {
+        "sam_vit_h",
+        "sam_vit_l",
+        "sam_vit_b",
+        "groundingdino_swint_ogc",
+        "groundingdino_swinb",
+        "bert_base_uncased",
+        "clip_vit_b32_openai",
+        "sd2_inpainting",
+        "ram_plus_swin_large_14m",
+        "instaorder_od",
+    }
     assert expected <= set(entries)
     for name, e in entries.items():
         assert e.name == name and e.licence and e.needed_by and e.file

@@ -62,8 +62,16 @@ def test_a_tiny_depth_model_through_the_order_stage(tmp_path):
     io.write_mask(tmp_path / "visible.png", visible)
     io.write_mask_stack(tmp_path / "segments.npz", segments)
     (tmp_path / "segments.json").write_text(json.dumps({"segments": records}))
-    record, occluders = run_order(SPEC, tmp_path / "visible.png", tmp_path / "segments.npz", tmp_path / "segments.json",
-                                  "", "inst", image_path=tmp_path / "image.png", models=models)
+    record, occluders = run_order(
+        SPEC,
+        tmp_path / "visible.png",
+        tmp_path / "segments.npz",
+        tmp_path / "segments.json",
+        "",
+        "inst",
+        image_path=tmp_path / "image.png",
+        models=models,
+    )
     assert record["backend"] == "depth" and [p["segment"] for p in record["pairs"]] == [0]
     assert occluders.shape == visible.shape and not (occluders & visible).any()
     assert np.array_equal(occluders, segments[0] & ~visible if record["occluders"] == [0] else np.zeros_like(visible))

@@ -95,7 +95,8 @@ def test_job_env_holds_no_orchestration_or_test_package():
     assert not {n for n in names if n.startswith(("snakemake", "pytest"))}
     # nor anything only they need (snakemake's and pytest's own dependencies)
     only_theirs = requirement_closure(ORCHESTRATION) - requirement_closure(
-        {d for ds in imported_distributions().values() for d in ds} | NEEDED_UNIMPORTED)
+        {d for ds in imported_distributions().values() for d in ds} | NEEDED_UNIMPORTED
+    )
     assert only_theirs and not names & only_theirs, sorted(names & only_theirs)
 
 
@@ -109,8 +110,10 @@ def test_job_env_holds_every_package_amodal_imports_and_what_they_need():
         assert providers, f"{module} is imported by amodal but no installed distribution provides it"
         assert providers & names, f"{module} ({', '.join(sorted(providers))}) is missing from envs/amodal.yaml"
     # amodal's declared runtime dependencies too: the env's `-e ../` makes pip install them anyway
-    declared = {canonicalize_name(Requirement(r).name)
-                for r in tomllib.loads((ROOT / "pyproject.toml").read_text())["project"]["dependencies"]}
+    declared = {
+        canonicalize_name(Requirement(r).name)
+        for r in tomllib.loads((ROOT / "pyproject.toml").read_text())["project"]["dependencies"]
+    }
     assert not declared & ORCHESTRATION  # snakemake and its plugin are an extra, never a job's
     roots = set().union(*(p & names for p in imported.values())) | NEEDED_UNIMPORTED | declared
     needed = requirement_closure(roots) - INSTALLER
@@ -133,10 +136,25 @@ def test_every_direct_requirement_is_pinned_in_the_lock():
 
 def test_cli_makes_a_benchmark(tmp_path):
     done = subprocess.run(
-        [str(AMODAL), "make-benchmark", "--out", str(tmp_path / "bench"), "--n", "2", "--seed", "3",
-         "--image-size", "128", "--cutouts", str(ROOT / "data" / "cutouts"),
-         "--backgrounds", str(ROOT / "data" / "backgrounds")],
-        capture_output=True, text=True, check=True,
+        [
+            str(AMODAL),
+            "make-benchmark",
+            "--out",
+            str(tmp_path / "bench"),
+            "--n",
+            "2",
+            "--seed",
+            "3",
+            "--image-size",
+            "128",
+            "--cutouts",
+            str(ROOT / "data" / "cutouts"),
+            "--backgrounds",
+            str(ROOT / "data" / "backgrounds"),
+        ],
+        capture_output=True,
+        text=True,
+        check=True,
     )
     assert "wrote 2 scenes" in done.stdout
     table = pd.read_csv(tmp_path / "bench" / "instances.csv")
@@ -148,9 +166,19 @@ def test_cli_makes_a_benchmark(tmp_path):
 def test_cli_prints_the_seed_instance_table():
     seed = ROOT / "data" / "seed_examples"
     done = subprocess.run(
-        [str(AMODAL), "instances", "--annotations", str(seed / "example_annotation.json"), "--images", str(seed),
-         "--filenames", str(seed / "img_filenames_example.txt")],
-        capture_output=True, text=True, check=True,
+        [
+            str(AMODAL),
+            "instances",
+            "--annotations",
+            str(seed / "example_annotation.json"),
+            "--images",
+            str(seed),
+            "--filenames",
+            str(seed / "img_filenames_example.txt"),
+        ],
+        capture_output=True,
+        text=True,
+        check=True,
     )
     lines = done.stdout.strip().splitlines()
     assert lines[0] == "id,image,query,gt,status,message"

@@ -87,11 +87,16 @@ def gt_record(visible, amodal, psnr, ssim, correct, pairs, hidden_lpips=0.5, cli
     """A scored instance with ground truth; IoUs as (intersection, union), order as correct / pairs."""
     record = ev._empty_record("ok", None, None)
     record.update(
-        has_ground_truth=True, visible=counts(*visible), amodal=counts(*amodal), amodal_in_frame=counts(*amodal),
+        has_ground_truth=True,
+        visible=counts(*visible),
+        amodal=counts(*amodal),
+        amodal_in_frame=counts(*amodal),
         hidden={"hidden_pixels": 100, "sse": 300.0, "psnr": psnr, "ssim_sum": 100 * ssim, "ssim": ssim},
         visible_consistency={"visible_pixels": 50, "changed_pixels": 3, "ssim_sum": 45.0, "ssim": 0.9},
         order={"tp": correct, "tn": 0, "fp": pairs - correct, "fn": 0, "pairs": pairs},
-        hidden_lpips={"value": hidden_lpips}, lpips={"value": 0.25}, feature_similarity={"value": 0.75},
+        hidden_lpips={"value": hidden_lpips},
+        lpips={"value": 0.25},
+        feature_similarity={"value": 0.75},
         clip_score={"value": 30.0} if clip is None else clip,
         versions={"amodal": "0.1.0", "torch": "2.14.1"},
     )
@@ -106,9 +111,17 @@ def aggregated(tmp_path, name, records: dict, *, not_ok=(), instances=None):
     for instance, record in records.items():
         io.write_json(folder / instance / "metrics.json", record)
         paths.append(folder / instance / "metrics.json")
-    aggregate_experiment(paths, not_ok=list(not_ok), experiment=name, dataset="d", description=f"{name} described",
-                         csv_path=folder / "metrics.csv", table_path=folder / "table.md",
-                         summary_path=folder / "summary.json", instances=instances)
+    aggregate_experiment(
+        paths,
+        not_ok=list(not_ok),
+        experiment=name,
+        dataset="d",
+        description=f"{name} described",
+        csv_path=folder / "metrics.csv",
+        table_path=folder / "table.md",
+        summary_path=folder / "summary.json",
+        instances=instances,
+    )
     return folder / "summary.json", folder / "metrics.csv"
 
 
@@ -150,17 +163,47 @@ def test_the_failures_table_counts_every_kind(tmp_path):
     }
     first = aggregated(tmp_path, "first", records, not_ok=[{"id": "h", "status": "missing_image", "message": "gone"}])
     second = aggregated(tmp_path, "second", {"a": records["a"]})
-    write_paper_tables(*zip(first, second), experiments=["first", "second"], settings={}, dataset="d",
-                       outputs=outputs(tmp_path / "out", ["methods", "failures"]))
+    write_paper_tables(
+        *zip(first, second),
+        experiments=["first", "second"],
+        settings={},
+        dataset="d",
+        outputs=outputs(tmp_path / "out", ["methods", "failures"]),
+    )
     table = pd.read_csv(tmp_path / "out" / "failures.csv").set_index("experiment")
-    assert list(table.columns) == ["n", "failures", "failure_rate", "bad_input", "stage_failure", "remote_failed",
-                                   "empty_mask", "grounding_failure", "no_output"]
-    assert table.loc["first"].to_dict() == {"n": 8, "failures": 6, "failure_rate": 0.75, "bad_input": 1,
-                                            "stage_failure": 1, "remote_failed": 0, "empty_mask": 1,
-                                            "grounding_failure": 1, "no_output": 2}
-    assert table.loc["second"].to_dict() == {"n": 1, "failures": 0, "failure_rate": 0.0, "bad_input": 0,
-                                             "stage_failure": 0, "remote_failed": 0, "empty_mask": 0,
-                                             "grounding_failure": 0, "no_output": 0}
+    assert list(table.columns) == [
+        "n",
+        "failures",
+        "failure_rate",
+        "bad_input",
+        "stage_failure",
+        "remote_failed",
+        "empty_mask",
+        "grounding_failure",
+        "no_output",
+    ]
+    assert table.loc["first"].to_dict() == {
+        "n": 8,
+        "failures": 6,
+        "failure_rate": 0.75,
+        "bad_input": 1,
+        "stage_failure": 1,
+        "remote_failed": 0,
+        "empty_mask": 1,
+        "grounding_failure": 1,
+        "no_output": 2,
+    }
+    assert table.loc["second"].to_dict() == {
+        "n": 1,
+        "failures": 0,
+        "failure_rate": 0.0,
+        "bad_input": 0,
+        "stage_failure": 0,
+        "remote_failed": 0,
+        "empty_mask": 0,
+        "grounding_failure": 0,
+        "no_output": 0,
+    }
     header, rows = markdown_rows(tmp_path / "out" / "failures.md")
     assert header == ["experiment", *table.columns]
     assert rows[0] == ["first", "8", "6", "0.750", "1", "1", "0", "1", "1", "2"]
@@ -173,21 +216,39 @@ def test_the_failures_table_counts_every_kind(tmp_path):
 
 
 def test_the_methods_table_gives_means_with_intervals_and_keeps_missing_metrics_missing(tmp_path):
-    scored = {"a": gt_record((1, 2), (1, 2), 20.0, 0.5, 1, 1, clip={"value": 20.0}),
-              "b": gt_record((1, 2), (1, 2), 20.0, 0.5, 1, 1, clip={"value": 30.0}),
-              "c": ev.failed_record("crashed")}
-    without_clip = {"a": gt_record((1, 2), (1, 2), 20.0, 0.5, 1, 1, clip=missing("no CLIP at /w/clip.pt")),
-                    "b": gt_record((1, 2), (1, 2), 20.0, 0.5, 1, 1)}
+    scored = {
+        "a": gt_record((1, 2), (1, 2), 20.0, 0.5, 1, 1, clip={"value": 20.0}),
+        "b": gt_record((1, 2), (1, 2), 20.0, 0.5, 1, 1, clip={"value": 30.0}),
+        "c": ev.failed_record("crashed"),
+    }
+    without_clip = {
+        "a": gt_record((1, 2), (1, 2), 20.0, 0.5, 1, 1, clip=missing("no CLIP at /w/clip.pt")),
+        "b": gt_record((1, 2), (1, 2), 20.0, 0.5, 1, 1),
+    }
     reference = tmp_path / "published.yaml"
-    reference.write_text(yaml.safe_dump({"source": "Example et al., a test fixture, not a paper", "rows": [
-        {"label": "Example et al.", "metrics": {"clip_score": 28.0, "lpips": 0.3}},
-        {"label": "Elsewhere only", "metrics": {"clip_score": 1.0}, "datasets": ["other"]}]}))
+    reference.write_text(
+        yaml.safe_dump(
+            {
+                "source": "Example et al., a test fixture, not a paper",
+                "rows": [
+                    {"label": "Example et al.", "metrics": {"clip_score": 28.0, "lpips": 0.3}},
+                    {"label": "Elsewhere only", "metrics": {"clip_score": 1.0}, "datasets": ["other"]},
+                ],
+            }
+        )
+    )
     files = [aggregated(tmp_path, "with_clip", scored), aggregated(tmp_path, "no_clip", without_clip)]
     settings = {"with_clip": {"file": "config/experiments/with_clip.yaml", "description": "CLIP everywhere"}}
     out = tmp_path / "out"
-    write_paper_tables(*zip(*files), experiments=["with_clip", "no_clip"], settings=settings, dataset="d",
-                       outputs=outputs(out, ["methods", "failures"]),
-                       bootstrap_settings={"resamples": 2000, "seed": 1}, reference=reference)
+    write_paper_tables(
+        *zip(*files),
+        experiments=["with_clip", "no_clip"],
+        settings=settings,
+        dataset="d",
+        outputs=outputs(out, ["methods", "failures"]),
+        bootstrap_settings={"resamples": 2000, "seed": 1},
+        reference=reference,
+    )
     number_columns = ["n", "scored"] + [f"{m}_{k}" for m in METHOD_METRICS for k in ("mean", "ci_low", "ci_high", "n")]
     table = pd.read_csv(out / "methods.csv", keep_default_na=False, na_values={c: [""] for c in number_columns})
     table = table.set_index("experiment")
@@ -237,8 +298,13 @@ def test_the_interval_does_not_depend_on_the_order_of_the_rows(tmp_path):
     made = []
     for name, order in (("forward", "abcd"), ("backward", "dcba")):
         made.append(aggregated(tmp_path, name, {i: gt_record((1, 2), (1, 2), 20.0, values[i], 1, 1) for i in order}))
-    write_ground_truth_tables(*zip(*made), experiments=["forward", "backward"], settings={}, dataset="d",
-                              outputs=outputs(tmp_path / "out", ["ground_truth", "ground_truth_by_category"]))
+    write_ground_truth_tables(
+        *zip(*made),
+        experiments=["forward", "backward"],
+        settings={},
+        dataset="d",
+        outputs=outputs(tmp_path / "out", ["ground_truth", "ground_truth_by_category"]),
+    )
     table = pd.read_csv(tmp_path / "out" / "ground_truth.csv").set_index("experiment")
     assert table.loc["forward"].equals(table.loc["backward"])
 
@@ -256,29 +322,51 @@ def test_the_ground_truth_tables_break_means_down_by_category(tmp_path):
     }
     scene = tmp_path / "scenes" / "dog2" / "scene.json"
     io.write_json(scene, {"category": "dog", "query": "the dog"})
-    instances = {"car1": {"category": "car"}, "car2": {"category": "car"}, "dog1": {"category": "dog"},
-                 "dog2": {"gt": str(scene)}}  # a COCO-style column, or a synthetic scene's file
+    instances = {
+        "car1": {"category": "car"},
+        "car2": {"category": "car"},
+        "dog1": {"category": "dog"},
+        "dog2": {"gt": str(scene)},
+    }  # a COCO-style column, or a synthetic scene's file
     made = aggregated(tmp_path, "exp", records, instances=instances)
     assert list(pd.read_csv(made[1])["category"]) == ["car", "car", "dog", "dog"]
     out = tmp_path / "out"
-    write_ground_truth_tables([made[0]], [made[1]], experiments=["exp"], settings={}, dataset="d",
-                              outputs=outputs(out, ["ground_truth", "ground_truth_by_category"]),
-                              bootstrap_settings={"resamples": 1000, "seed": 0})
+    write_ground_truth_tables(
+        [made[0]],
+        [made[1]],
+        experiments=["exp"],
+        settings={},
+        dataset="d",
+        outputs=outputs(out, ["ground_truth", "ground_truth_by_category"]),
+        bootstrap_settings={"resamples": 1000, "seed": 0},
+    )
     by_category = pd.read_csv(out / "ground_truth_by_category.csv").set_index("category")
     car, dog = by_category.loc["car"], by_category.loc["dog"]
     assert (car["n"], car["scored"], dog["n"], dog["scored"]) == (2, 2, 2, 1)
     # two values: the resampled means are the lower value, the mean and the higher value with
     # probabilities 1/4, 1/2, 1/4, so the 95 % interval runs from the lower to the higher value
-    expected_car = {"visible_iou": (0.625, 0.5, 0.75), "amodal_iou": (0.5, 0.25, 0.75),
-                    "hidden_psnr": (25.0, 20.0, 30.0), "hidden_ssim": (0.6, 0.5, 0.7),
-                    "hidden_lpips": (0.5, 0.25, 0.75), "order_accuracy": (0.75, 0.5, 1.0)}
-    expected_dog = {"visible_iou": 0.25, "amodal_iou": 1.0, "hidden_psnr": 10.0, "hidden_ssim": 0.1,
-                    "hidden_lpips": 0.5, "order_accuracy": 0.0}
+    expected_car = {
+        "visible_iou": (0.625, 0.5, 0.75),
+        "amodal_iou": (0.5, 0.25, 0.75),
+        "hidden_psnr": (25.0, 20.0, 30.0),
+        "hidden_ssim": (0.6, 0.5, 0.7),
+        "hidden_lpips": (0.5, 0.25, 0.75),
+        "order_accuracy": (0.75, 0.5, 1.0),
+    }
+    expected_dog = {
+        "visible_iou": 0.25,
+        "amodal_iou": 1.0,
+        "hidden_psnr": 10.0,
+        "hidden_ssim": 0.1,
+        "hidden_lpips": 0.5,
+        "order_accuracy": 0.0,
+    }
     for metric in GT_METRICS:
         found = tuple(car[[f"{metric}_mean", f"{metric}_ci_low", f"{metric}_ci_high"]])
         assert found == pytest.approx(expected_car[metric]), metric
         assert tuple(dog[[f"{metric}_mean", f"{metric}_ci_low", f"{metric}_ci_high"]]) == pytest.approx(
-            (expected_dog[metric],) * 3), metric
+            (expected_dog[metric],) * 3
+        ), metric
     overall = pd.read_csv(out / "ground_truth.csv").set_index("experiment").loc["exp"]
     assert overall["visible_iou_mean"] == pytest.approx((0.5 + 0.75 + 0.25) / 3)
     assert (overall["n"], overall["scored"], overall["order_accuracy_n"]) == (4, 3, 3)
@@ -290,14 +378,18 @@ def test_the_ground_truth_tables_break_means_down_by_category(tmp_path):
     assert latex_rows(out / "ground_truth_by_category.tex") == rows
     _, overall_rows = markdown_rows(out / "ground_truth.md")
     assert numbers(overall_rows[0][3]) == tuple(
-        round(overall[c], 3) for c in ("visible_iou_mean", "visible_iou_ci_low", "visible_iou_ci_high"))
+        round(overall[c], 3) for c in ("visible_iou_mean", "visible_iou_ci_low", "visible_iou_ci_high")
+    )
 
 
 # --- files -------------------------------------------------------------------------------------
 
 
 def test_latex_escapes_what_it_must():
-    assert escape("a_b & 50% #1 {x} $y ~ ^ \\") == r"a\_b \& 50\% \#1 \{x\} \$y \textasciitilde{} \textasciicircum{} \textbackslash{}"
+    assert (
+        escape("a_b & 50% #1 {x} $y ~ ^ \\")
+        == r"a\_b \& 50\% \#1 \{x\} \$y \textasciitilde{} \textasciicircum{} \textbackslash{}"
+    )
 
 
 def test_a_reference_file_names_what_is_wrong(tmp_path):

@@ -18,8 +18,17 @@ WALLPAPER = ROOT / "data" / "seed_examples" / "gray_wallpaper.jpeg"
 
 def dry_run(started_in, workdir, *args):
     """`snakemake -n` of this repository's Snakefile, started in another folder."""
-    command = [str(SNAKEMAKE), "-n", "--cores", "1", "--snakefile", str(ROOT / "Snakefile"), "--directory", str(workdir),
-               *args]
+    command = [
+        str(SNAKEMAKE),
+        "-n",
+        "--cores",
+        "1",
+        "--snakefile",
+        str(ROOT / "Snakefile"),
+        "--directory",
+        str(workdir),
+        *args,
+    ]
     return subprocess.run(command, capture_output=True, text=True, env=environment(), cwd=started_in, timeout=300)
 
 
@@ -57,7 +66,9 @@ def test_the_shipped_config_runs_from_another_folder(tmp_path):
     done = dry_run(started_in, workdir, "--configfile", str(ROOT / "config" / "config.yaml"))
     assert done.returncode == 0, done.stdout[-3000:] + done.stderr[-3000:]
     rules = planned_rules(done.stdout)
-    assert rules["collect__bench__baseline_classical__s00000"] == 1 and rules["collect__bench__oracle_order__s00000"] == 1
+    assert (
+        rules["collect__bench__baseline_classical__s00000"] == 1 and rules["collect__bench__oracle_order__s00000"] == 1
+    )
     assert str(WALLPAPER) in inputs_of(done.stdout, "complete__bench__")
 
 
@@ -67,12 +78,15 @@ def test_a_relative_path_in_the_config_is_read_from_the_working_directory_first(
     (workdir / "mine" / "telea.yaml").write_text("description: my own experiment\n")
     (workdir / "data" / "seed_examples").mkdir(parents=True)
     (workdir / "data" / "seed_examples" / "gray_wallpaper.jpeg").write_bytes(WALLPAPER.read_bytes())
-    write_config(workdir, {
-        "experiments_dir": "mine",  # only in the working directory
-        "experiments": ["telea"],
-        "wallpaper": "data/seed_examples/gray_wallpaper.jpeg",  # in both: the working directory's
-        "datasets": {"bench": {"format": "synthetic", "n_scenes": 1, "cutouts": "data/cutouts"}},  # only in ROOT
-    })
+    write_config(
+        workdir,
+        {
+            "experiments_dir": "mine",  # only in the working directory
+            "experiments": ["telea"],
+            "wallpaper": "data/seed_examples/gray_wallpaper.jpeg",  # in both: the working directory's
+            "datasets": {"bench": {"format": "synthetic", "n_scenes": 1, "cutouts": "data/cutouts"}},  # only in ROOT
+        },
+    )
     done = dry_run(tmp_path, workdir)
     assert done.returncode == 0, done.stdout[-3000:] + done.stderr[-3000:]
     assert "collect__bench__telea__s00000" in planned_rules(done.stdout)
@@ -82,7 +96,9 @@ def test_a_relative_path_in_the_config_is_read_from_the_working_directory_first(
 
 def test_a_relative_path_found_nowhere_is_reported_as_written(tmp_path):
     workdir = tmp_path / "run"
-    write_config(workdir, {"experiments_dir": "no_such_folder", "datasets": {"bench": {"format": "synthetic", "n_scenes": 1}}})
+    write_config(
+        workdir, {"experiments_dir": "no_such_folder", "datasets": {"bench": {"format": "synthetic", "n_scenes": 1}}}
+    )
     done = dry_run(tmp_path, workdir)
     assert done.returncode != 0
     assert "no_such_folder/baseline_classical.yaml does not exist" in done.stdout + done.stderr
@@ -102,22 +118,33 @@ def test_paths_inside_the_working_directory_stay_relative(tmp_path):
     assert here["datasets"]["bench"]["backgrounds"] == "data/backgrounds"
     elsewhere = tmp_path / "elsewhere"
     elsewhere.mkdir()
-    away = resolve_input_paths({"datasets": {"bench": dict(spec), "photos": {"format": "seed", "images": "data/seed_examples"}}},
-                               root=root, workdir=elsewhere)
+    away = resolve_input_paths(
+        {"datasets": {"bench": dict(spec), "photos": {"format": "seed", "images": "data/seed_examples"}}},
+        root=root,
+        workdir=elsewhere,
+    )
     assert away["experiments_dir"] == str(root.resolve() / "config" / "experiments")
     assert away["datasets"]["bench"]["cutouts"] == str(root.resolve() / "data" / "cutouts")
     assert away["datasets"]["photos"]["images"] == str(root.resolve() / "data" / "seed_examples")
     assert "cutouts" not in away["datasets"]["photos"]  # only synthetic datasets use them
-    given = resolve_input_paths({"wallpaper": "/abs/wall.jpg", "experiments_dir": "nowhere", "datasets": {}},
-                                root=root, workdir=elsewhere)
+    given = resolve_input_paths(
+        {"wallpaper": "/abs/wall.jpg", "experiments_dir": "nowhere", "datasets": {}}, root=root, workdir=elsewhere
+    )
     assert given["wallpaper"] == "/abs/wall.jpg" and given["experiments_dir"] == "nowhere"
-    inside = resolve_input_paths({"datasets": {}}, root=root, workdir=tmp_path)  # the repository below the working directory
+    inside = resolve_input_paths(
+        {"datasets": {}}, root=root, workdir=tmp_path
+    )  # the repository below the working directory
     assert inside["experiments_dir"] == "repo/config/experiments"
 
 
 def test_make_benchmark_finds_the_shipped_data_from_any_folder(tmp_path):
-    done = subprocess.run([str(SNAKEMAKE.parent / "amodal"), "make-benchmark", "--out", "bench", "--n", "2",
-                           "--image-size", "128"], capture_output=True, text=True, cwd=tmp_path, env=environment())
+    done = subprocess.run(
+        [str(SNAKEMAKE.parent / "amodal"), "make-benchmark", "--out", "bench", "--n", "2", "--image-size", "128"],
+        capture_output=True,
+        text=True,
+        cwd=tmp_path,
+        env=environment(),
+    )
     assert done.returncode == 0, done.stderr
     assert "Traceback" not in done.stderr
     params = json.loads((tmp_path / "bench" / "benchmark.json").read_text())

@@ -29,10 +29,15 @@ BROWSER = "chromium"
 def run(tmp_path_factory):
     workdir = make_workdir(tmp_path_factory.mktemp("report") / "run", n_scenes=4, shard_size=3)
     (workdir / "photos").mkdir()
-    (workdir / "photos" / "ann.json").write_text(json.dumps({"annotations": [{"filename": "missing.jpg", "labels": ["cat"]}]}))
+    (workdir / "photos" / "ann.json").write_text(
+        json.dumps({"annotations": [{"filename": "missing.jpg", "labels": ["cat"]}]})
+    )
     config = yaml.safe_load((workdir / "config" / "config.yaml").read_text())
-    config["datasets"]["photos"] = {"format": "seed", "annotations": str(workdir / "photos" / "ann.json"),
-                                    "images": str(workdir / "photos")}
+    config["datasets"]["photos"] = {
+        "format": "seed",
+        "annotations": str(workdir / "photos" / "ann.json"),
+        "images": str(workdir / "photos"),
+    }
     (workdir / "config" / "config.yaml").write_text(yaml.safe_dump(config))
     snakemake(workdir, "results/shards/bench/scenes/synthetic/s00000.json")
     (workdir / "results" / "datasets" / "bench" / "scene_0001" / "image.png").write_bytes(b"not a png")
@@ -42,13 +47,20 @@ def run(tmp_path_factory):
 
 def records(workdir) -> dict:
     """(experiment, dataset) -> that experiment's metrics.csv, by instance id."""
-    return {(e, d): pd.read_csv(workdir / "results" / e / d / "metrics.csv", keep_default_na=False,
-                                na_values={m: [""] for m in ("hidden_psnr", "amodal_iou", "order_accuracy")}).set_index("id")
-            for e in EXPERIMENTS for d in DATASETS}
+    return {
+        (e, d): pd.read_csv(
+            workdir / "results" / e / d / "metrics.csv",
+            keep_default_na=False,
+            na_values={m: [""] for m in ("hidden_psnr", "amodal_iou", "order_accuracy")},
+        ).set_index("id")
+        for e in EXPERIMENTS
+        for d in DATASETS
+    }
 
 
-def expected(tables, experiment, *, sort="id", desc=False, status="", metric=None, lo=None, hi=None,
-             search="", dataset=None) -> list[str]:
+def expected(
+    tables, experiment, *, sort="id", desc=False, status="", metric=None, lo=None, hi=None, search="", dataset=None
+) -> list[str]:
     """The page's documented order: by one experiment's metric, instances without a value last,
     ties (and the id order) by dataset, then id."""
     rows = []
@@ -77,15 +89,33 @@ def expected(tables, experiment, *, sort="id", desc=False, status="", metric=Non
 def browse(report_dir, scenarios) -> dict:
     """Open the report headless with the given scenarios; the page's self-test result."""
     if shutil.which(BROWSER) is None:
-        pytest.fail(f"{BROWSER} is not installed: the visual report is checked in a real browser. "
-                    f"Install it with `apt-get install -y chromium` (CI's .ci/run does, as root).")
+        pytest.fail(
+            f"{BROWSER} is not installed: the visual report is checked in a real browser. "
+            f"Install it with `apt-get install -y chromium` (CI's .ci/run does, as root)."
+        )
     url = (report_dir / "index.html").as_uri() + "?selftest=" + urllib.parse.quote(json.dumps({"scenarios": scenarios}))
     with tempfile.TemporaryDirectory() as profile:  # a fresh browser profile per call
-        done = subprocess.run([BROWSER, "--headless=new", "--no-sandbox", "--disable-gpu", "--disable-dev-shm-usage",
-                               "--no-first-run", f"--user-data-dir={profile}", "--virtual-time-budget=60000",
-                               "--dump-dom", url], capture_output=True, text=True, timeout=120)
+        done = subprocess.run(
+            [
+                BROWSER,
+                "--headless=new",
+                "--no-sandbox",
+                "--disable-gpu",
+                "--disable-dev-shm-usage",
+                "--no-first-run",
+                f"--user-data-dir={profile}",
+                "--virtual-time-budget=60000",
+                "--dump-dom",
+                url,
+            ],
+            capture_output=True,
+            text=True,
+            timeout=120,
+        )
     found = re.search(r'<pre id="selftest">(.*?)</pre>', done.stdout, re.S)
-    assert found, f"the page wrote no self-test result (exit {done.returncode}):\n{done.stdout[-2000:]}\n{done.stderr[-2000:]}"
+    assert found, (
+        f"the page wrote no self-test result (exit {done.returncode}):\n{done.stdout[-2000:]}\n{done.stderr[-2000:]}"
+    )
     result = json.loads(html.unescape(found.group(1)))
     assert "error" not in result, result["error"]
     return {scenario["name"]: scenario for scenario in result["scenarios"]}
@@ -118,20 +148,38 @@ def test_every_picture_loads_and_sort_filter_and_pages_follow_the_records(run):
     tables = records(run)
     ok = tables[("oracle_order", "bench")].query("status == 'ok'")
     window = sorted(ok["amodal_iou"])[1:]  # an amodal IoU range that leaves one ok instance out
-    seen = browse(run / "results" / "report", [
-        {"name": "all", "controls": {"f-pagesize": "2"}},
-        {"name": "id down", "controls": {"f-order": "desc"}},
-        {"name": "psnr down", "controls": {"f-experiment": "oracle_order", "f-sort": "hidden_psnr", "f-order": "desc"}},
-        {"name": "order up", "controls": {"f-sort": "order_accuracy", "f-pagesize": "3"}},
-        {"name": "failed", "controls": {"f-status": "!ok", "f-sort": "amodal_iou"}},
-        {"name": "window", "controls": {"f-experiment": "oracle_order", "f-status": "ok", "f-metric": "amodal_iou",
-                                        "f-min": str(window[0]), "f-max": str(window[-1]), "f-sort": "amodal_iou"}},
-        {"name": "one", "controls": {"f-dataset": "bench", "f-search": "0002"}, "show": ["oracle_order"]},
-    ])
+    seen = browse(
+        run / "results" / "report",
+        [
+            {"name": "all", "controls": {"f-pagesize": "2"}},
+            {"name": "id down", "controls": {"f-order": "desc"}},
+            {
+                "name": "psnr down",
+                "controls": {"f-experiment": "oracle_order", "f-sort": "hidden_psnr", "f-order": "desc"},
+            },
+            {"name": "order up", "controls": {"f-sort": "order_accuracy", "f-pagesize": "3"}},
+            {"name": "failed", "controls": {"f-status": "!ok", "f-sort": "amodal_iou"}},
+            {
+                "name": "window",
+                "controls": {
+                    "f-experiment": "oracle_order",
+                    "f-status": "ok",
+                    "f-metric": "amodal_iou",
+                    "f-min": str(window[0]),
+                    "f-max": str(window[-1]),
+                    "f-sort": "amodal_iou",
+                },
+            },
+            {"name": "one", "controls": {"f-dataset": "bench", "f-search": "0002"}, "show": ["oracle_order"]},
+        ],
+    )
 
     everything = seen["all"]
-    assert everything["ids"] == expected(tables, "baseline_classical") == [
-        "bench/scene_0000", "bench/scene_0001", "bench/scene_0002", "bench/scene_0003", "photos/missing"]
+    assert (
+        everything["ids"]
+        == expected(tables, "baseline_classical")
+        == ["bench/scene_0000", "bench/scene_0001", "bench/scene_0002", "bench/scene_0003", "photos/missing"]
+    )
     assert everything["pages"] == 3 and everything["count"] == "5 of 5 instances"
     assert everything["failed"] == []
     for instance in everything["ids"]:
@@ -153,10 +201,14 @@ def test_every_picture_loads_and_sort_filter_and_pages_follow_the_records(run):
     assert seen["psnr down"]["ids"] == expected(tables, "oracle_order", sort="hidden_psnr", desc=True)
     assert seen["order up"]["ids"] == expected(tables, "baseline_classical", sort="order_accuracy")
     assert seen["order up"]["pages"] == 2
-    assert seen["failed"]["ids"] == expected(tables, "baseline_classical", status="!ok", sort="amodal_iou") == [
-        "bench/scene_0001", "photos/missing"]
-    assert seen["window"]["ids"] == expected(tables, "oracle_order", status="ok", metric="amodal_iou", lo=window[0],
-                                             hi=window[-1], sort="amodal_iou")
+    assert (
+        seen["failed"]["ids"]
+        == expected(tables, "baseline_classical", status="!ok", sort="amodal_iou")
+        == ["bench/scene_0001", "photos/missing"]
+    )
+    assert seen["window"]["ids"] == expected(
+        tables, "oracle_order", status="ok", metric="amodal_iou", lo=window[0], hi=window[-1], sort="amodal_iou"
+    )
     assert len(seen["window"]["ids"]) == len(ok) - 1
     assert seen["one"]["ids"] == ["bench/scene_0002"]
     assert [r["experiment"] for r in seen["one"]["runs"]["bench/scene_0002"]] == ["oracle_order"]
@@ -180,8 +232,9 @@ def test_the_tables_come_first_and_the_folder_is_self_contained(run):
     assert page.index("bench: experiments compared") < page.index('id="strips"')
     for experiment in EXPERIMENTS:
         assert f"<summary>{experiment} on bench</summary>" in page
-        assert (report / "tables" / experiment / "bench" / "metrics.csv").read_bytes() == \
-            (run / "results" / experiment / "bench" / "metrics.csv").read_bytes()
+        assert (report / "tables" / experiment / "bench" / "metrics.csv").read_bytes() == (
+            run / "results" / experiment / "bench" / "metrics.csv"
+        ).read_bytes()
     # nothing from elsewhere: every link, script, stylesheet and picture is a file of the folder
     links = re.findall(r'(?:src|href)="([^"]*)"', page)
     assert {"report.css", "data.js", "report.js", "tables/bench.csv"} <= set(links)
@@ -189,8 +242,9 @@ def test_the_tables_come_first_and_the_folder_is_self_contained(run):
     script = (report / "report.js").read_text()
     assert not re.search(r"https?:|fetch\(|XMLHttpRequest|import\(", script)
     data = json.loads((report / "data.js").read_text().split("=", 1)[1].rstrip().rstrip(";"))
-    sources = {t["src"] for i in data["instances"] for t in [i["photo"] or {}, *i["truth"]] if t} | \
-        {t["src"] for i in data["instances"] for r in i["runs"].values() for t in r["tiles"]}
+    sources = {t["src"] for i in data["instances"] for t in [i["photo"] or {}, *i["truth"]] if t} | {
+        t["src"] for i in data["instances"] for r in i["runs"].values() for t in r["tiles"]
+    }
     assert sources and all((report / s).is_file() and not s.startswith(("/", "..")) for s in sources)
 
 

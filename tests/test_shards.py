@@ -9,7 +9,10 @@ IDS = list("abcdefghij")
 
 def test_consecutive_rows_of_the_given_size():
     assert shards(IDS, [True] * 10, 3) == {
-        "s00000": ["a", "b", "c"], "s00001": ["d", "e", "f"], "s00002": ["g", "h", "i"], "s00003": ["j"],
+        "s00000": ["a", "b", "c"],
+        "s00001": ["d", "e", "f"],
+        "s00002": ["g", "h", "i"],
+        "s00003": ["j"],
     }
     assert shards(IDS[:2], [True, True], 1) == {"s00000": ["a"], "s00001": ["b"]}
     assert shards([], [], 4) == {}
@@ -26,7 +29,10 @@ def test_an_instance_that_cannot_run_keeps_everyone_else_in_place():
     runnable = [True] * 10
     runnable[4] = False  # e.g. its image went missing
     assert shards(IDS, runnable, 3) == {
-        "s00000": ["a", "b", "c"], "s00001": ["d", "f"], "s00002": ["g", "h", "i"], "s00003": ["j"],
+        "s00000": ["a", "b", "c"],
+        "s00001": ["d", "f"],
+        "s00002": ["g", "h", "i"],
+        "s00003": ["j"],
     }
     runnable[9] = False
     assert "s00003" not in shards(IDS, runnable, 3)  # a shard with nothing to run is no job

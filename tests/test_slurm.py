@@ -20,7 +20,14 @@ from workflow_helpers import ROOT, SNAKEMAKE, command, environment, make_workdir
 CLUSTER = ROOT / "tools" / "slurm_local.sh"
 TOOLS = ("sinfo", "squeue", "scontrol", "slurmctld", "slurmd", "munged")
 N_SCENES = 3
-LOCAL_RULES = {"aggregate", "compare", "paper_tables", "ground_truth_tables", "html_report", "all"}  # run by Snakemake itself, not submitted
+LOCAL_RULES = {
+    "aggregate",
+    "compare",
+    "paper_tables",
+    "ground_truth_tables",
+    "html_report",
+    "all",
+}  # run by Snakemake itself, not submitted
 RUN_TIMEOUT_S = 600
 
 
@@ -29,10 +36,16 @@ def install_slurm():
     if not missing:
         return
     if os.geteuid() != 0:
-        pytest.fail(f"SLURM is not installed ({', '.join(missing)} not found) and this test is not root: "
-                    f"run it as root (it installs them) or `apt-get install slurm-wlm munge` first")
-    done = subprocess.run("apt-get update -qq && DEBIAN_FRONTEND=noninteractive apt-get install -y -qq slurm-wlm munge",
-                          shell=True, capture_output=True, text=True)
+        pytest.fail(
+            f"SLURM is not installed ({', '.join(missing)} not found) and this test is not root: "
+            f"run it as root (it installs them) or `apt-get install slurm-wlm munge` first"
+        )
+    done = subprocess.run(
+        "apt-get update -qq && DEBIAN_FRONTEND=noninteractive apt-get install -y -qq slurm-wlm munge",
+        shell=True,
+        capture_output=True,
+        text=True,
+    )
     assert done.returncode == 0, f"installing slurm-wlm and munge failed:\n{done.stdout[-3000:]}{done.stderr[-3000:]}"
 
 
@@ -43,8 +56,9 @@ def cluster(tmp_path_factory):
         pytest.fail("a local SLURM cluster needs root (slurmd and munged run as root and munge)")
     folder = tmp_path_factory.mktemp("slurm")
     try:
-        started = subprocess.run(["bash", str(CLUSTER), "start", str(folder)], capture_output=True, text=True,
-                                 timeout=120)
+        started = subprocess.run(
+            ["bash", str(CLUSTER), "start", str(folder)], capture_output=True, text=True, timeout=120
+        )
         assert started.returncode == 0, f"the local SLURM cluster did not start:\n{started.stdout}{started.stderr}"
         yield folder
     finally:
@@ -58,10 +72,27 @@ def test_the_profile_retries_with_memory_and_runtime_growing_with_attempt(tmp_pa
         'rule grow:\n'
         '    output: "grown.txt"\n'
         '    shell: "echo {resources.mem_mb} {resources.runtime} >> tries.txt; '
-        '[ $(wc -l < tries.txt) -ge 3 ] && cp tries.txt {output}"\n')
-    done = subprocess.run([str(SNAKEMAKE), "--snakefile", str(tmp_path / "Snakefile"), "--directory", str(tmp_path),
-                           "--profile", str(ROOT / "profiles" / "slurm"), "--executor", "local", "--cores", "1"],
-                          capture_output=True, text=True, env=environment(), timeout=300)
+        '[ $(wc -l < tries.txt) -ge 3 ] && cp tries.txt {output}"\n'
+    )
+    done = subprocess.run(
+        [
+            str(SNAKEMAKE),
+            "--snakefile",
+            str(tmp_path / "Snakefile"),
+            "--directory",
+            str(tmp_path),
+            "--profile",
+            str(ROOT / "profiles" / "slurm"),
+            "--executor",
+            "local",
+            "--cores",
+            "1",
+        ],
+        capture_output=True,
+        text=True,
+        env=environment(),
+        timeout=300,
+    )
     assert done.returncode == 0, done.stdout[-3000:] + done.stderr[-3000:]
     assert (tmp_path / "grown.txt").read_text() == "1000 10\n2000 20\n3000 30\n"
 
@@ -99,8 +130,15 @@ def test_demo_through_slurm_equals_a_local_run(cluster, tmp_path):
     # plugin checks 2 s after a submission, then every 10 s more until a job has ended: a job of
     # this demo (two Snakemake starts, ~5 s) is seen at the second check.
     profile = yaml.safe_load((ROOT / "profiles" / "slurm" / "config.yaml").read_text())
-    profile.update({"jobs": 4, "latency-wait": 5, "slurm-status-command": "squeue",
-                    "slurm-init-seconds-before-status-checks": 2, "slurm-keep-successful-logs": True})
+    profile.update(
+        {
+            "jobs": 4,
+            "latency-wait": 5,
+            "slurm-status-command": "squeue",
+            "slurm-init-seconds-before-status-checks": 2,
+            "slurm-keep-successful-logs": True,
+        }
+    )
     (tmp_path / "profile").mkdir()
     (tmp_path / "profile" / "config.yaml").write_text(yaml.safe_dump(profile))
 
@@ -131,8 +169,9 @@ def test_demo_through_slurm_equals_a_local_run(cluster, tmp_path):
     assert len(set(job_ids)) == len(job_ids) == submitted
     logs = sorted((on_slurm / ".snakemake" / "slurm_logs").rglob("*.log"))
     assert sorted(log.stem for log in logs) == sorted(job_ids)
-    states = subprocess.run(["squeue", "-h", "--states=all", "-o", "%i %T"], capture_output=True, text=True,
-                            check=True).stdout
+    states = subprocess.run(
+        ["squeue", "-h", "--states=all", "-o", "%i %T"], capture_output=True, text=True, check=True
+    ).stdout
     state_of = dict(line.split() for line in states.splitlines())
     assert {state_of.get(job) for job in job_ids} == {"COMPLETED"}
     for job in job_ids:

@@ -6,8 +6,12 @@ from amodal.run.isolation import run_stage
 
 
 def outputs(tmp_path):
-    return {"mask": tmp_path / "out" / "mask.png", "record": tmp_path / "out" / "record.json",
-            "stack": tmp_path / "out" / "stack.npz", "folder": tmp_path / "out" / "iterations"}
+    return {
+        "mask": tmp_path / "out" / "mask.png",
+        "record": tmp_path / "out" / "record.json",
+        "stack": tmp_path / "out" / "stack.npz",
+        "folder": tmp_path / "out" / "iterations",
+    }
 
 
 def test_an_instance_error_writes_failed_placeholders(tmp_path):
@@ -27,8 +31,12 @@ def test_a_failed_upstream_record_skips_the_body(tmp_path):
     upstream = tmp_path / "ground.json"
     io.write_json(upstream, {"status": "failed", "reason": "instance 'x': broken (a.png)"})
     called = []
-    status = run_stage({"ground": upstream}, outputs(tmp_path), lambda: called.append(1),
-                       failed_record=lambda reason: {"status": "failed", "reason": reason, "kind": "evaluate"})
+    status = run_stage(
+        {"ground": upstream},
+        outputs(tmp_path),
+        lambda: called.append(1),
+        failed_record=lambda reason: {"status": "failed", "reason": reason, "kind": "evaluate"},
+    )
     assert status == "failed" and not called
     record = io.read_json(tmp_path / "out" / "record.json")
     assert record == {"status": "failed", "reason": "instance 'x': broken (a.png)", "kind": "evaluate"}

@@ -13,8 +13,19 @@ from PIL import Image
 from amodal.cli.main import main as cli
 from workflow_helpers import ROOT, job_counts, make_workdir, planned_rules, snakemake, write_config
 
-DOWNSTREAM_OF_ORDER = {"order": 1, "complete": 1, "rgba": 1, "evaluate": 1, "collect": 1, "aggregate": 1,
-                       "compare": 1, "paper_tables": 1, "ground_truth_tables": 1, "html_report": 1, "all": 1}
+DOWNSTREAM_OF_ORDER = {
+    "order": 1,
+    "complete": 1,
+    "rgba": 1,
+    "evaluate": 1,
+    "collect": 1,
+    "aggregate": 1,
+    "compare": 1,
+    "paper_tables": 1,
+    "ground_truth_tables": 1,
+    "html_report": 1,
+    "all": 1,
+}
 
 
 def stage_folder(workdir, experiment, instance, stage):
@@ -34,7 +45,9 @@ def test_rerun_is_a_no_op_and_a_removed_stage_folder_reruns_its_shard_and_what_f
     folder.rmdir()
     planned = snakemake(workdir, "--dry-run")
     assert job_counts(planned) == DOWNSTREAM_OF_ORDER
-    assert any(rule.startswith("order__bench__geometric_") and rule.endswith("__s00000") for rule in planned_rules(planned))
+    assert any(
+        rule.startswith("order__bench__geometric_") and rule.endswith("__s00000") for rule in planned_rules(planned)
+    )
     snakemake(workdir)
     assert (folder / "order.json").read_bytes() == before
     assert job_counts(snakemake(workdir, "--dry-run")) == {}
@@ -45,8 +58,23 @@ def test_amodal_invalidate_makes_the_next_run_recompute_one_instances_stage(tmp_
     snakemake(workdir)
     folder = stage_folder(workdir, "baseline_classical", "scene_0003", "order")
     key = folder.name
-    assert cli(["invalidate", "--results", str(workdir / "results"), "--dataset", "bench", "--stage", "order",
-                "--key", key, "scene_0003"]) == 0
+    assert (
+        cli(
+            [
+                "invalidate",
+                "--results",
+                str(workdir / "results"),
+                "--dataset",
+                "bench",
+                "--stage",
+                "order",
+                "--key",
+                key,
+                "scene_0003",
+            ]
+        )
+        == 0
+    )
     assert f"removed {folder}" in capsys.readouterr().out
     assert not folder.exists()
     assert stage_folder(workdir, "oracle_order", "scene_0003", "order").is_dir()  # another key: kept
@@ -64,8 +92,11 @@ def test_amodal_invalidate_makes_the_next_run_recompute_one_instances_stage(tmp_
 
 def test_a_corrupt_image_fails_only_its_instance_and_its_shard_goes_on(tmp_path):
     workdir = make_workdir(tmp_path, n_scenes=4, shard_size=3)
-    snakemake(workdir, "results/shards/bench/scenes/synthetic/s00000.json",
-              "results/shards/bench/scenes/synthetic/s00001.json")
+    snakemake(
+        workdir,
+        "results/shards/bench/scenes/synthetic/s00000.json",
+        "results/shards/bench/scenes/synthetic/s00001.json",
+    )
     (workdir / "results" / "datasets" / "bench" / "scene_0001" / "image.png").write_bytes(b"this is not a png")
     snakemake(workdir)
     table = pd.read_csv(workdir / "results" / "baseline_classical" / "bench" / "metrics.csv").set_index("id")
@@ -76,8 +107,11 @@ def test_a_corrupt_image_fails_only_its_instance_and_its_shard_goes_on(tmp_path)
     summary = (workdir / "results" / "tables" / "bench.md").read_text()
     assert "| baseline_classical | 4 | 0.250 |" in summary
     manifest = next((workdir / "results" / "shards" / "bench" / "ground").glob("*/s00000.json"))
-    assert json.loads(manifest.read_text())["instances"] == {"scene_0000": "ok", "scene_0001": "failed",
-                                                             "scene_0002": "ok"}
+    assert json.loads(manifest.read_text())["instances"] == {
+        "scene_0000": "ok",
+        "scene_0001": "failed",
+        "scene_0002": "ok",
+    }
 
 
 def test_appending_scenes_reruns_only_the_shards_that_gain_them(tmp_path):
@@ -88,11 +122,22 @@ def test_appending_scenes_reruns_only_the_shards_that_gain_them(tmp_path):
     rules = planned_rules(planned)
     assert not [rule for rule in rules if rule.endswith("__s00000")]
     assert {rule.rsplit("__", 1)[-1] for rule in rules if "__" in rule} == {"s00001", "s00002"}
-    per_shard = {"scenes": 1, "ground": 1, "tag": 1, "segment": 1, "prompt": 1,
-                 "order": 2, "complete": 2, "rgba": 2, "evaluate": 2, "collect": 2}
+    per_shard = {
+        "scenes": 1,
+        "ground": 1,
+        "tag": 1,
+        "segment": 1,
+        "prompt": 1,
+        "order": 2,
+        "complete": 2,
+        "rgba": 2,
+        "evaluate": 2,
+        "collect": 2,
+    }
     expected = {kind: 2 * n for kind, n in per_shard.items()}
-    assert job_counts(planned) == dict(expected, aggregate=2, compare=1, paper_tables=1, ground_truth_tables=1,
-                                       html_report=1, all=1)
+    assert job_counts(planned) == dict(
+        expected, aggregate=2, compare=1, paper_tables=1, ground_truth_tables=1, html_report=1, all=1
+    )
 
 
 @pytest.mark.parametrize("replaced", ["cutouts/tiger_01.png", "backgrounds/BACKGROUND", "cutouts/cutouts.csv"])

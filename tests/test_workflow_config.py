@@ -21,22 +21,41 @@ def run(workdir, config, experiment=None):
     return subprocess.run(command, capture_output=True, text=True, env=environment(), timeout=300)
 
 
-@pytest.mark.parametrize("config,named", [
-    ({"shard_size": "many", "datasets": {"bench": GOOD_DATASET}}, "On instance['shard_size']"),
-    ({"datasets": {"bench": {"format": "sed", "n_scenes": 2}}}, "On instance['datasets']['bench']['format']"),
-    ({"datasets": {"bench": {"format": "synthetic", "n_scenes": 0}}}, "On instance['datasets']['bench']['n_scenes']"),
-    ({"datasets": {"bench": GOOD_DATASET}, "experiments": ["no_such_experiment"]},
-     "experiment 'no_such_experiment' is listed in config 'experiments'"),
-    ({"datasets": {"bench": GOOD_DATASET}, "resources": {"gpu": {"mem_mb": -5}}}, "On instance['resources']['gpu']['mem_mb']"),
-    ({"datasets": {"bench": GOOD_DATASET}, "tables": {"bootstrap": {"confidence": 1.5}}},
-     "On instance['tables']['bootstrap']['confidence']"),
-    ({"datasets": {"bench": GOOD_DATASET}, "tables": {"bootstrap": {"resamples": 5}}},
-     "On instance['tables']['bootstrap']['resamples']"),
-    ({"datasets": {"bench": GOOD_DATASET}, "models": {"batch": {"inpaint": 0}}},
-     "On instance['models']['batch']['inpaint']"),
-    ({"datasets": {"bench": GOOD_DATASET}, "tables": {"reference": "no_such_file.yaml"}},
-     "reference file no_such_file.yaml: cannot be read"),
-])
+@pytest.mark.parametrize(
+    "config,named",
+    [
+        ({"shard_size": "many", "datasets": {"bench": GOOD_DATASET}}, "On instance['shard_size']"),
+        ({"datasets": {"bench": {"format": "sed", "n_scenes": 2}}}, "On instance['datasets']['bench']['format']"),
+        (
+            {"datasets": {"bench": {"format": "synthetic", "n_scenes": 0}}},
+            "On instance['datasets']['bench']['n_scenes']",
+        ),
+        (
+            {"datasets": {"bench": GOOD_DATASET}, "experiments": ["no_such_experiment"]},
+            "experiment 'no_such_experiment' is listed in config 'experiments'",
+        ),
+        (
+            {"datasets": {"bench": GOOD_DATASET}, "resources": {"gpu": {"mem_mb": -5}}},
+            "On instance['resources']['gpu']['mem_mb']",
+        ),
+        (
+            {"datasets": {"bench": GOOD_DATASET}, "tables": {"bootstrap": {"confidence": 1.5}}},
+            "On instance['tables']['bootstrap']['confidence']",
+        ),
+        (
+            {"datasets": {"bench": GOOD_DATASET}, "tables": {"bootstrap": {"resamples": 5}}},
+            "On instance['tables']['bootstrap']['resamples']",
+        ),
+        (
+            {"datasets": {"bench": GOOD_DATASET}, "models": {"batch": {"inpaint": 0}}},
+            "On instance['models']['batch']['inpaint']",
+        ),
+        (
+            {"datasets": {"bench": GOOD_DATASET}, "tables": {"reference": "no_such_file.yaml"}},
+            "reference file no_such_file.yaml: cannot be read",
+        ),
+    ],
+)
 def test_a_bad_config_key_is_named_before_any_job(tmp_path, config, named):
     done = run(tmp_path, config)
     assert done.returncode != 0
@@ -45,9 +64,11 @@ def test_a_bad_config_key_is_named_before_any_job(tmp_path, config, named):
 
 
 def test_a_bad_experiment_file_is_named_before_any_job(tmp_path):
-    done = run(tmp_path, {"datasets": {"bench": GOOD_DATASET}, "experiments": ["mine"],
-                          "experiments_dir": str(tmp_path / "exps")},
-               experiment={"ground": {"backend": "lisa_typo"}})
+    done = run(
+        tmp_path,
+        {"datasets": {"bench": GOOD_DATASET}, "experiments": ["mine"], "experiments_dir": str(tmp_path / "exps")},
+        experiment={"ground": {"backend": "lisa_typo"}},
+    )
     assert done.returncode != 0 and "lisa_typo" in done.stdout + done.stderr
     assert not (tmp_path / "results" / "shards").exists()
 
@@ -56,8 +77,10 @@ def test_an_annotation_file_that_is_not_json_is_named_with_its_line(tmp_path):
     images = tmp_path / "images"
     images.mkdir()
     (tmp_path / "ann.json").write_text('{"annotations": [\n  {"filename": "a.jpg", "labels": ["cat"]\n')
-    done = run(tmp_path / "run", {"datasets": {"mine": {"format": "seed", "annotations": str(tmp_path / "ann.json"),
-                                                        "images": str(images)}}})
+    done = run(
+        tmp_path / "run",
+        {"datasets": {"mine": {"format": "seed", "annotations": str(tmp_path / "ann.json"), "images": str(images)}}},
+    )
     output = done.stdout + done.stderr
     assert done.returncode != 0 and str(tmp_path / "ann.json") in output and "line 3" in output, output[-2000:]
     assert not (tmp_path / "run" / "results" / "shards").exists()

@@ -24,16 +24,23 @@ from PIL import Image
 from workflow_helpers import ROOT, job_counts, snakemake
 
 SCENES = ["scene_0000", "scene_0001", "scene_0002"]
-NO_MODEL_METRICS = {"clip_score": {"enabled": False}, "lpips": {"enabled": False},
-                    "feature_similarity": {"enabled": False}}
+NO_MODEL_METRICS = {
+    "clip_score": {"enabled": False},
+    "lpips": {"enabled": False},
+    "feature_similarity": {"enabled": False},
+}
 SHARD_KINDS = ("scenes", "ground", "tag", "segment", "order", "prompt", "complete", "rgba", "evaluate", "collect")
 COMPARED = ("visible_iou", "amodal_iou", "amodal_iou_in_frame", "hidden_psnr", "hidden_ssim", "visible_ssim")
 
 
 def external_experiment(folder):
-    return {"description": "outputs read from a folder", "ground": {"backend": "oracle"},
-            "complete": {"backend": "external", "external": {"dir": str(folder), "placement": "crop"}},
-            "rgba": {"backend": "as_is"}, "evaluate": NO_MODEL_METRICS}
+    return {
+        "description": "outputs read from a folder",
+        "ground": {"backend": "oracle"},
+        "complete": {"backend": "external", "external": {"dir": str(folder), "placement": "crop"}},
+        "rgba": {"backend": "as_is"},
+        "evaluate": NO_MODEL_METRICS,
+    }
 
 
 def export_crop(folder, name, rgba_file, offset):
@@ -55,22 +62,37 @@ def shard_jobs(output):
 @pytest.fixture(scope="module")
 def run(tmp_path_factory):
     workdir = tmp_path_factory.mktemp("external")
-    experiments, truth, classical = workdir / "experiments", workdir / "exported" / "truth", workdir / "exported" / "classical"
+    experiments, truth, classical = (
+        workdir / "experiments",
+        workdir / "exported" / "truth",
+        workdir / "exported" / "classical",
+    )
     for folder in (experiments, truth, classical):
         folder.mkdir(parents=True)
-    shutil.copyfile(ROOT / "config" / "experiments" / "baseline_classical.yaml", experiments / "baseline_classical.yaml")
+    shutil.copyfile(
+        ROOT / "config" / "experiments" / "baseline_classical.yaml", experiments / "baseline_classical.yaml"
+    )
     classical_spec = yaml.safe_load((experiments / "baseline_classical.yaml").read_text())
     classical_spec["evaluate"] = NO_MODEL_METRICS
     (experiments / "baseline_classical.yaml").write_text(yaml.safe_dump(classical_spec))
     (experiments / "ext_truth.yaml").write_text(yaml.safe_dump(external_experiment(truth)))
     (experiments / "ext_classical.yaml").write_text(yaml.safe_dump(external_experiment(classical)))
     config = {
-        "results": "results", "experiments_dir": str(experiments),
+        "results": "results",
+        "experiments_dir": str(experiments),
         "experiments": ["baseline_classical", "ext_truth", "ext_classical"],
         "wallpaper": str(ROOT / "data" / "seed_examples" / "gray_wallpaper.jpeg"),
         "shard_size": {"cpu": 1, "gpu": 1},
-        "datasets": {"bench": {"format": "synthetic", "n_scenes": 3, "seed": 1, "image_size": 256,
-                               "cutouts": str(ROOT / "data" / "cutouts"), "backgrounds": str(ROOT / "data" / "backgrounds")}},
+        "datasets": {
+            "bench": {
+                "format": "synthetic",
+                "n_scenes": 3,
+                "seed": 1,
+                "image_size": 256,
+                "cutouts": str(ROOT / "data" / "cutouts"),
+                "backgrounds": str(ROOT / "data" / "backgrounds"),
+            }
+        },
     }
     (workdir / "config").mkdir()
     (workdir / "config" / "config.yaml").write_text(yaml.safe_dump(config))
@@ -86,7 +108,12 @@ def run(tmp_path_factory):
         export_crop(truth, name, scenes / name / "whole.png", offset)
     for name in ("scene_0000", "scene_0001"):
         collected = workdir / "results" / "baseline_classical" / "bench" / name
-        export_crop(classical, name, collected / "amodal.png", json.loads((collected / "placement.json").read_text())["offset_xy"])
+        export_crop(
+            classical,
+            name,
+            collected / "amodal.png",
+            json.loads((collected / "placement.json").read_text())["offset_xy"],
+        )
     Image.new("RGB", (40, 30), (200, 0, 0)).save(classical / "scene_0002.png")
     (classical / "scene_0002.json").write_text(json.dumps({"x": 0, "y": 0}))
     found["after_export"] = shard_jobs(snakemake(workdir, "--dry-run"))
@@ -132,7 +159,10 @@ def test_the_true_whole_objects_score_a_perfect_amodal_mask_and_hidden_region(ru
         assert row["order_accuracy"] == ""  # no order stage: not applicable
     missing = rows["scene_0001"]
     assert missing["status"] == "failed" and missing["failure"] == "no_output"
-    assert "'scene_0001'" in missing["reason"] and str(run["workdir"] / "exported" / "truth" / "scene_0001.png") in missing["reason"]
+    assert (
+        "'scene_0001'" in missing["reason"]
+        and str(run["workdir"] / "exported" / "truth" / "scene_0001.png") in missing["reason"]
+    )
     summary = json.loads((run["workdir"] / "results" / "ext_truth" / "bench" / "summary.json").read_text())
     assert summary["failure_rate"] == pytest.approx(1 / 3) and summary["failures_by_kind"] == {"no_output": 1}
 
@@ -155,9 +185,13 @@ def test_replacing_one_file_reruns_only_its_instance(run):
     assert run["after_replace"] == {"complete": 1, "rgba": 1, "evaluate": 1, "collect": 1}
     assert run["untouched_after"] == run["untouched_before"]
     # the left part of the true object against all of it: |kept| / |whole|, counted on the file
-    alpha = np.asarray(Image.open(run["workdir"] / "results" / "datasets" / "bench" / "scene_0000" / "whole.png")
-                       .convert("RGBA"))[..., 3] > 127
-    expected = alpha[:, :run["cut"]].sum() / alpha.sum()
+    alpha = (
+        np.asarray(
+            Image.open(run["workdir"] / "results" / "datasets" / "bench" / "scene_0000" / "whole.png").convert("RGBA")
+        )[..., 3]
+        > 127
+    )
+    expected = alpha[:, : run["cut"]].sum() / alpha.sum()
     assert 0 < expected < 1
     assert float(run["replaced"]["scene_0000"]["amodal_iou"]) == pytest.approx(expected, rel=1e-12)
     assert run["replaced"]["scene_0002"] == run["truth"]["scene_0002"]

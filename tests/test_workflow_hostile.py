@@ -73,9 +73,16 @@ EXPECTED_FAILURES = {
     "entry_0013": ["bad_entry", "#13"],
 }
 # (every PIL mode is covered by tests/test_images.py; here a few, to keep the run short)
-READABLE = ["cat", "rotated", "deep", "rgba", "tiny",
-            "png_named__the-small-grey-cat-the-small-grey-cat-th",  # a query's id part stops at 40 characters
-            "png_named__caf", "cat-3"]
+READABLE = [
+    "cat",
+    "rotated",
+    "deep",
+    "rgba",
+    "tiny",
+    "png_named__the-small-grey-cat-the-small-grey-cat-th",  # a query's id part stops at 40 characters
+    "png_named__caf",
+    "cat-3",
+]
 
 
 def one_pass_experiment(workdir):
@@ -98,8 +105,14 @@ def run(tmp_path_factory):
         "experiments_dir": str(one_pass_experiment(workdir)),
         "experiments": ["tiny_models"],
         "models": write_tiny_checkpoints(workdir / "weights"),
-        "datasets": {"odd": {"format": "seed", "annotations": str(workdir / "data" / "ann.json"), "images": str(images),
-                             "max_side": MAX_SIDE}},
+        "datasets": {
+            "odd": {
+                "format": "seed",
+                "annotations": str(workdir / "data" / "ann.json"),
+                "images": str(images),
+                "max_side": MAX_SIDE,
+            }
+        },
     }
     (workdir / "config").mkdir()
     (workdir / "config" / "config.yaml").write_text(yaml.safe_dump(config))
@@ -108,8 +121,9 @@ def run(tmp_path_factory):
 
 
 def metrics(run):
-    return pd.read_csv(run / "results" / "tiny_models" / "odd" / "metrics.csv", dtype=str,
-                       keep_default_na=False).set_index("id")
+    return pd.read_csv(
+        run / "results" / "tiny_models" / "odd" / "metrics.csv", dtype=str, keep_default_na=False
+    ).set_index("id")
 
 
 def test_every_instance_is_in_the_table(run):

@@ -19,8 +19,12 @@ from workflow_helpers import run_with_tiny_models, stage_folders
 
 EXPERIMENT = {
     "description": "Oracle grounding, geometric order, classical completion; every metric with tiny models.",
-    "ground": {"backend": "oracle"}, "tag": {"backend": "oracle"}, "segment": {"backend": "oracle"},
-    "order": {"backend": "geometric"}, "prompt": {"backend": "query"}, "complete": {"backend": "classical"},
+    "ground": {"backend": "oracle"},
+    "tag": {"backend": "oracle"},
+    "segment": {"backend": "oracle"},
+    "order": {"backend": "geometric"},
+    "prompt": {"backend": "query"},
+    "complete": {"backend": "classical"},
     "evaluate": {"lpips": {"size": 64}, "feature_similarity": {"model": "dinov2_base"}},
 }
 SCENES = ["scene_0000", "scene_0001"]
@@ -47,7 +51,7 @@ def squared_over_background(rgba):
     side = max(h, w)
     squared = np.empty((side, side, 3), np.uint8)
     squared[...] = BG
-    squared[(side - h) // 2:(side - h) // 2 + h, (side - w) // 2:(side - w) // 2 + w] = over
+    squared[(side - h) // 2 : (side - h) // 2 + h, (side - w) // 2 : (side - w) // 2 + w] = over
     return squared
 
 
@@ -64,21 +68,31 @@ def test_every_metric_has_a_value_and_the_clip_score_is_torchmetrics(run, scene)
     text = "a photo of a " + query.removeprefix("the ")
     assert record["clip_score"]["text"] == text
     models = config["models"]
-    metric = clip_score_metric(models["paths"]["clip_vit_b32_openai"], models["architectures"]["clip_vit_b32_openai"]["config"])
-    assert record["metrics"]["clip_score"] == pytest.approx(clip_score(metric, squared_over_background(rgba), text),
-                                                            rel=1e-5, abs=1e-5)
+    metric = clip_score_metric(
+        models["paths"]["clip_vit_b32_openai"], models["architectures"]["clip_vit_b32_openai"]["config"]
+    )
+    assert record["metrics"]["clip_score"] == pytest.approx(
+        clip_score(metric, squared_over_background(rgba), text), rel=1e-5, abs=1e-5
+    )
     # the classical completion copies every visible pixel: the visible-part metrics are exact
     assert record["visible_consistency"]["changed_pixels"] == 0
     assert record["metrics"]["visible_ssim"] == pytest.approx(1.0, abs=1e-9)
     assert record["metrics"]["lpips"] == pytest.approx(0.0, abs=1e-6)
     assert record["metrics"]["feature_similarity"] == pytest.approx(1.0, abs=1e-5)
     assert 0 < record["metrics"]["hidden_lpips"] < 2  # the hidden part is inpainted, never the truth
-    assert record["models"]["lpips"] == {"weights": "lpips_alex", "checkpoint": "alexnet.pth", "backbone": "alex",
-                                         "size": 64}
+    assert record["models"]["lpips"] == {
+        "weights": "lpips_alex",
+        "checkpoint": "alexnet.pth",
+        "backbone": "alex",
+        "size": 64,
+    }
     assert record["models"]["clip_score"]["input_size"] == 32
-    assert record["models"]["feature_similarity"] == {"weights": "dinov2_base", "checkpoint": "dinov2",
-                                                      "backbone": "dinov2 ViT (width 32, 2 layers, patch 14)",
-                                                      "input_size": 56}
+    assert record["models"]["feature_similarity"] == {
+        "weights": "dinov2_base",
+        "checkpoint": "dinov2",
+        "backbone": "dinov2 ViT (width 32, 2 layers, patch 14)",
+        "input_size": 56,
+    }
 
 
 def test_the_networks_are_loaded_once_per_evaluate_job(run):

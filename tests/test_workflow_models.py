@@ -12,13 +12,23 @@ from workflow_helpers import ROOT, run_with_tiny_models, stage_folders
 
 EXPERIMENT = {
     "description": "Tiny random-weight models on the CPU (tests).",
-    "ground": {"backend": "grounded_sam", "grounded_sam": {"sam": "sam_vit_b", "box_threshold": 0.0, "text_threshold": 0.0}},
+    "ground": {
+        "backend": "grounded_sam",
+        "grounded_sam": {"sam": "sam_vit_b", "box_threshold": 0.0, "text_threshold": 0.0},
+    },
     "tag": {"backend": "clip_vocab", "clip_vocab": {"top_k": 3, "min_probability": 0.0}},
-    "segment": {"backend": "grounded_sam", "grounded_sam": {"sam": "sam_vit_b", "box_threshold": 0.3, "text_threshold": 0.0}},
+    "segment": {
+        "backend": "grounded_sam",
+        "grounded_sam": {"sam": "sam_vit_b", "box_threshold": 0.3, "text_threshold": 0.0},
+    },
     "order": {"backend": "geometric"},
     "prompt": {"backend": "clip"},
-    "complete": {"backend": "diffusers", "size": 64, "max_passes": 2,
-                 "diffusers": {"steps": 2, "dtype": "float32", "seed": 7}},
+    "complete": {
+        "backend": "diffusers",
+        "size": 64,
+        "max_passes": 2,
+        "diffusers": {"steps": 2, "dtype": "float32", "seed": 7},
+    },
 }
 EXAMPLES = ["cat-7875506_640_cat", "bird-8951872_640_bird"]
 COCO = set((ROOT / "src" / "amodal" / "data" / "vocabulary_coco.txt").read_text().split("\n"))
@@ -40,12 +50,17 @@ def stage_files(workdir, dataset, instance):
     return stage_folders(workdir, "tiny_models", dataset, instance)
 
 
-@pytest.mark.parametrize("dataset,instance", [("examples", EXAMPLES[0]), ("examples", EXAMPLES[1]),
-                                              ("bench", "scene_0000"), ("bench", "scene_0001")])
+@pytest.mark.parametrize(
+    "dataset,instance",
+    [("examples", EXAMPLES[0]), ("examples", EXAMPLES[1]), ("bench", "scene_0000"), ("bench", "scene_0001")],
+)
 def test_every_stage_of_every_instance_wrote_its_records(run, dataset, instance):
     folders = stage_files(run, dataset, instance)
-    image = io.read_rgb(run / "results" / "datasets" / "bench" / instance / "image.png" if dataset == "bench"
-                        else ROOT / "data" / "seed_examples" / f"{instance}.jpg")
+    image = io.read_rgb(
+        run / "results" / "datasets" / "bench" / instance / "image.png"
+        if dataset == "bench"
+        else ROOT / "data" / "seed_examples" / f"{instance}.jpg"
+    )
 
     ground = io.read_json(folders["ground"] / "ground.json")
     visible = io.read_mask(folders["ground"] / "visible_mask.png")
@@ -121,8 +136,22 @@ def test_one_image_from_the_command_line_writes_what_the_workflow_writes(run, tm
     (tmp_path / "config.yaml").write_text(yaml.safe_dump({"models": config["models"]}))
     out = tmp_path / "out"
     image = ROOT / "data" / "seed_examples" / f"{EXAMPLES[0]}.jpg"
-    code = cli(["complete", str(image), "--query", "cat", "--experiment", "tiny_models", "--experiments-dir",
-                str(write_experiment(tmp_path)), "--out", str(out), "--config", str(tmp_path / "config.yaml")])
+    code = cli(
+        [
+            "complete",
+            str(image),
+            "--query",
+            "cat",
+            "--experiment",
+            "tiny_models",
+            "--experiments-dir",
+            str(write_experiment(tmp_path)),
+            "--out",
+            str(out),
+            "--config",
+            str(tmp_path / "config.yaml"),
+        ]
+    )
     assert code in (0, 1)  # random weights may find no object
     mine = stage_files_under(out, "single", EXAMPLES[0])
     theirs = stage_files_under(run / "results", "examples", EXAMPLES[0])
@@ -136,8 +165,11 @@ def test_one_image_from_the_command_line_writes_what_the_workflow_writes(run, tm
 def stage_files_under(results, dataset, instance):
     """Every file of an instance's stage folders, by 'stage/file' (stage keys left out)."""
     root = results / "stages" / dataset / instance
-    return {f"{p.relative_to(root).parts[0]}/{'/'.join(p.relative_to(root).parts[2:])}": p
-            for p in root.rglob("*") if p.is_file() and p.name != ".snakemake_timestamp"}
+    return {
+        f"{p.relative_to(root).parts[0]}/{'/'.join(p.relative_to(root).parts[2:])}": p
+        for p in root.rglob("*")
+        if p.is_file() and p.name != ".snakemake_timestamp"
+    }
 
 
 def rounded(value):

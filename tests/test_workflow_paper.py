@@ -6,7 +6,6 @@ the loop at 512 px, 50 steps and 4 passes takes minutes an instance on one CI co
 dataset (each its own complete job, the two run side by side). The outputs are noise; the
 records, files and the loop's bookkeeping are checked."""
 
-
 import pytest
 import yaml
 
@@ -21,9 +20,16 @@ PASS_FILES = {"input.png", "mask.png", "completion.png", "amodal_mask.png", "occ
 
 @pytest.fixture(scope="module")
 def run(tmp_path_factory):
-    return run_with_tiny_models(tmp_path_factory.mktemp("paper"), "paper", ROOT / "config" / "experiments", EXAMPLES,
-                                # a hang guard, not a speed check: this run took 4-8 min on the 2-core machine
-                                scene_seed=5, scenes=1, timeout=2400)
+    return run_with_tiny_models(
+        tmp_path_factory.mktemp("paper"),
+        "paper",
+        ROOT / "config" / "experiments",
+        EXAMPLES,
+        # a hang guard, not a speed check: this run took 4-8 min on the 2-core machine
+        scene_seed=5,
+        scenes=1,
+        timeout=2400,
+    )
 
 
 def folders(workdir, dataset, instance):
@@ -37,8 +43,9 @@ def test_paper_yaml_is_the_seed_configuration_this_build_can_run():
     # paper_lisa.yaml is the same but for grounding the query with the seed's LISA app
     lisa = yaml.safe_load((ROOT / "config" / "experiments" / "paper_lisa.yaml").read_text())
     assert lisa["ground"]["backend"] == "lisa" and PAPER["ground"]["backend"] == "grounded_sam"
-    assert {k: v for k, v in lisa.items() if k not in ("ground", "description")} == \
-        {k: v for k, v in PAPER.items() if k not in ("ground", "description")}
+    assert {k: v for k, v in lisa.items() if k not in ("ground", "description")} == {
+        k: v for k, v in PAPER.items() if k not in ("ground", "description")
+    }
     assert PAPER["ground"]["grounded_sam"]["box_threshold"] == 0.35
     assert PAPER["ground"]["grounded_sam"]["text_threshold"] == 0.35
     assert PAPER["segment"]["grounded_sam"]["include_background_tag"] is True
@@ -51,8 +58,11 @@ def test_paper_yaml_is_the_seed_configuration_this_build_can_run():
 @pytest.mark.parametrize("dataset,instance", INSTANCES)
 def test_every_stage_of_the_paper_experiment_wrote_its_records(run, dataset, instance):
     stage = folders(run, dataset, instance)
-    image = io.read_rgb(run / "results" / "datasets" / "bench" / instance / "image.png" if dataset == "bench"
-                        else ROOT / "data" / "seed_examples" / f"{instance}.jpg")
+    image = io.read_rgb(
+        run / "results" / "datasets" / "bench" / instance / "image.png"
+        if dataset == "bench"
+        else ROOT / "data" / "seed_examples" / f"{instance}.jpg"
+    )
     ground = io.read_json(stage["ground"] / "ground.json")
     assert ground["backend"] == "grounded_sam" and ground["status"] in ("ok", "invalid_query")
     assert io.read_mask(stage["ground"] / "visible_mask.png").shape == image.shape[:2]

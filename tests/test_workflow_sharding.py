@@ -12,8 +12,7 @@ import time
 import pandas as pd
 import pytest
 
-from workflow_helpers import (EXPERIMENTS, command, environment, make_workdir, planned_rules, result_files,
-                              snakemake)
+from workflow_helpers import EXPERIMENTS, command, environment, make_workdir, planned_rules, result_files, snakemake
 
 IDS = ["scene_0000", "scene_0001", "scene_0002", "scene_0003"]
 STAGE_FILES = {
@@ -22,9 +21,16 @@ STAGE_FILES = {
     "segment": ["segments.npz", "segments.json"],
     "order": ["order.json", "occluder_mask.png"],
     "prompt": ["prompt.json"],
-    "complete": ["complete.json", "completion.png", "amodal_mask.png", "iterations/0/input.png",
-                 "iterations/0/mask.png", "iterations/0/completion.png", "iterations/0/amodal_mask.png",
-                 "iterations/0/occluder_mask.png"],
+    "complete": [
+        "complete.json",
+        "completion.png",
+        "amodal_mask.png",
+        "iterations/0/input.png",
+        "iterations/0/mask.png",
+        "iterations/0/completion.png",
+        "iterations/0/amodal_mask.png",
+        "iterations/0/occluder_mask.png",
+    ],
     "rgba": ["amodal.png", "placement.json"],
     "evaluate": ["metrics.json"],
 }
@@ -100,7 +106,9 @@ def test_fused_stage_jobs_give_the_same_files_and_a_lost_folder_reruns_only_its_
     planned = planned_rules(snakemake(workdir, "--dry-run"))
     # shards 0-2 and 3: every stage of both experiments in one job each
     assert {rule: n for rule, n in planned.items() if "__" in rule and not rule.startswith(("scenes", "collect"))} == {
-        "fused__bench__cpu__s00000": 1, "fused__bench__cpu__s00001": 1}
+        "fused__bench__cpu__s00000": 1,
+        "fused__bench__cpu__s00001": 1,
+    }
     snakemake(workdir)
     assert result_files(workdir) == result_files(runs[3])
     log = (workdir / "results" / "logs" / "stages" / "bench" / "fused" / "cpu" / "s00000.log").read_text()
@@ -122,14 +130,21 @@ def test_lint_is_clean(runs):
 def _kill_during_a_completion(workdir, *args, since: float = 0.0):
     """Start the workflow, SIGKILL it (jobs included) while a completion job runs: a completion
     log written after `since` whose shard has no manifest yet. Returns when the run is dead."""
-    process = subprocess.Popen(command(workdir, *args), env=environment(), start_new_session=True,
-                               stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL)
+    process = subprocess.Popen(
+        command(workdir, *args),
+        env=environment(),
+        start_new_session=True,
+        stdout=subprocess.DEVNULL,
+        stderr=subprocess.DEVNULL,
+    )
     logs = workdir / "results" / "logs" / "stages" / "bench" / "complete"
     manifests = workdir / "results" / "shards" / "bench" / "complete"
 
     def completion_running():
-        return any(log.stat().st_mtime > since and not (manifests / log.parent.name / f"{log.stem}.json").exists()
-                   for log in logs.glob("*/*.log"))
+        return any(
+            log.stat().st_mtime > since and not (manifests / log.parent.name / f"{log.stem}.json").exists()
+            for log in logs.glob("*/*.log")
+        )
 
     deadline = time.monotonic() + 300
     while not completion_running() and time.monotonic() < deadline and process.poll() is None:

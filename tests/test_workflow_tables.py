@@ -14,23 +14,34 @@ import yaml
 
 from workflow_helpers import EXPERIMENTS, make_workdir, snakemake
 
-TABLES = {"bench": ["methods", "failures", "ground_truth", "ground_truth_by_category"],
-          "photos": ["methods", "failures"]}
+TABLES = {
+    "bench": ["methods", "failures", "ground_truth", "ground_truth_by_category"],
+    "photos": ["methods", "failures"],
+}
 
 
 @pytest.fixture(scope="module")
 def run(tmp_path_factory):
     workdir = make_workdir(tmp_path_factory.mktemp("tables") / "run", n_scenes=3, shard_size=3)
     (workdir / "photos").mkdir()
-    (workdir / "photos" / "ann.json").write_text(json.dumps({"annotations": [{"filename": "missing.jpg",
-                                                                              "labels": ["cat"]}]}))
+    (workdir / "photos" / "ann.json").write_text(
+        json.dumps({"annotations": [{"filename": "missing.jpg", "labels": ["cat"]}]})
+    )
     # a test fixture in the reference format, not published figures
-    (workdir / "published.yaml").write_text(yaml.safe_dump({
-        "source": "test fixture, not a paper",
-        "rows": [{"label": "Fixture et al.", "metrics": {"clip_score": 12.5}, "datasets": ["bench"]}]}))
+    (workdir / "published.yaml").write_text(
+        yaml.safe_dump(
+            {
+                "source": "test fixture, not a paper",
+                "rows": [{"label": "Fixture et al.", "metrics": {"clip_score": 12.5}, "datasets": ["bench"]}],
+            }
+        )
+    )
     config = yaml.safe_load((workdir / "config" / "config.yaml").read_text())
-    config["datasets"]["photos"] = {"format": "seed", "annotations": str(workdir / "photos" / "ann.json"),
-                                    "images": str(workdir / "photos")}
+    config["datasets"]["photos"] = {
+        "format": "seed",
+        "annotations": str(workdir / "photos" / "ann.json"),
+        "images": str(workdir / "photos"),
+    }
     config["tables"] = {"bootstrap": {"resamples": 200, "seed": 3}, "reference": "published.yaml"}
     (workdir / "config" / "config.yaml").write_text(yaml.safe_dump(config))
     snakemake(workdir, "tables")
@@ -43,8 +54,11 @@ def tables_of(run, dataset):
 
 
 def metrics(run, experiment):
-    return pd.read_csv(run / "results" / experiment / "bench" / "metrics.csv", keep_default_na=False,
-                       na_values={m: [""] for m in ("amodal_iou", "hidden_psnr", "order_accuracy", "visible_ssim")})
+    return pd.read_csv(
+        run / "results" / experiment / "bench" / "metrics.csv",
+        keep_default_na=False,
+        na_values={m: [""] for m in ("amodal_iou", "hidden_psnr", "order_accuracy", "visible_ssim")},
+    )
 
 
 def test_every_table_of_every_dataset_is_written(run):

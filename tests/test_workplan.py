@@ -11,17 +11,29 @@ from amodal.plan.keys import Plan
 from amodal.plan.jobs import Workplan, job_resources
 
 SPEC = {
-    "ground": {"backend": "oracle"}, "tag": {"backend": "oracle"}, "segment": {"backend": "oracle"},
-    "order": {"backend": "geometric"}, "prompt": {"backend": "query"}, "complete": {"backend": "classical"},
-    "rgba": {"backend": "blend"}, "evaluate": {"backend": "standard"},
+    "ground": {"backend": "oracle"},
+    "tag": {"backend": "oracle"},
+    "segment": {"backend": "oracle"},
+    "order": {"backend": "geometric"},
+    "prompt": {"backend": "query"},
+    "complete": {"backend": "classical"},
+    "rgba": {"backend": "blend"},
+    "evaluate": {"backend": "standard"},
 }
 
 
 def table(ids, statuses=None, gt=True):
     statuses = statuses or ["ok"] * len(ids)
-    return pd.DataFrame({"id": ids, "image": [f"imgs/{i}.jpg" for i in ids], "query": ["the cat"] * len(ids),
-                         "gt": [f"gt/{i}.json" if gt else "" for i in ids], "status": statuses,
-                         "message": [""] * len(ids)})
+    return pd.DataFrame(
+        {
+            "id": ids,
+            "image": [f"imgs/{i}.jpg" for i in ids],
+            "query": ["the cat"] * len(ids),
+            "gt": [f"gt/{i}.json" if gt else "" for i in ids],
+            "status": statuses,
+            "message": [""] * len(ids),
+        }
+    )
 
 
 def config(**extra):
@@ -30,7 +42,11 @@ def config(**extra):
 
 def test_jobs_cover_each_stage_key_once_per_shard_and_skip_instances_that_cannot_run():
     plan = Plan({"a": SPEC, "b": dict(SPEC, order={"backend": "oracle"})})
-    work = Workplan(config(shard_size=2), plan, {"photos": table(["p0", "p1", "p2", "p3", "p4"], ["ok", "ok", "missing_image", "ok", "ok"])})
+    work = Workplan(
+        config(shard_size=2),
+        plan,
+        {"photos": table(["p0", "p1", "p2", "p3", "p4"], ["ok", "ok", "missing_image", "ok", "ok"])},
+    )
     ground = work.by_kind("ground")
     assert [job.items and [i["id"] for i in job.items] for job in ground] == [["p0", "p1"], ["p3"], ["p4"]]
     # shared stages once, order and everything after it once per experiment
@@ -48,20 +64,29 @@ def test_a_stage_job_fills_its_instances_folders_and_needs_the_upstream_shard_ma
     assert job.outputs == [f"R/stages/photos/p0/order/{keys['order']}", folder]
     assert job.manifest == f"R/shards/photos/order/{keys['order']}/s00000.json"
     assert job.rule == f"order__photos__{keys['order'].replace('-', '_')}__s00000"
-    assert job.inputs == [f"R/shards/photos/segment/{keys['segment']}/s00000.json"]  # segment is order's only direct upstream
+    assert job.inputs == [
+        f"R/shards/photos/segment/{keys['segment']}/s00000.json"
+    ]  # segment is order's only direct upstream
     item = job.items[1]
     # it still reads ground's mask, an ancestor's file, by its path
     assert item["reads"]["visible"] == f"R/stages/photos/p1/ground/{keys['ground']}/visible_mask.png"
     assert item["reads"]["masks"] == f"R/stages/photos/p1/segment/{keys['segment']}/segments.npz"
     assert item["folder"] == folder and item["gt"] == "gt/p1.json"
     (ground,) = work.by_kind("ground")
-    assert ground.inputs == ["imgs/p0.jpg", "gt/p0.json", "imgs/p1.jpg", "gt/p1.json"]  # a first stage needs the sources
+    assert ground.inputs == [
+        "imgs/p0.jpg",
+        "gt/p0.json",
+        "imgs/p1.jpg",
+        "gt/p1.json",
+    ]  # a first stage needs the sources
     (tag,) = work.by_kind("tag")
     assert tag.inputs == ["gt/p0.json", "gt/p1.json"]
     (complete,) = work.by_kind("complete")
     assert complete.shared == {"wallpaper": "wall.jpg"}
-    assert complete.inputs == [f"R/shards/photos/order/{keys['order']}/s00000.json",
-                               f"R/shards/photos/prompt/{keys['prompt']}/s00000.json"]
+    assert complete.inputs == [
+        f"R/shards/photos/order/{keys['order']}/s00000.json",
+        f"R/shards/photos/prompt/{keys['prompt']}/s00000.json",
+    ]
     (collect,) = work.by_kind("collect")
     assert collect.outputs == ["R/a/photos/p0", "R/a/photos/p1"]
     assert collect.inputs == [f"R/shards/photos/evaluate/{keys['evaluate']}/s00000.json"]
@@ -103,8 +128,11 @@ def test_a_synthetic_scene_is_one_folder_made_by_a_scene_job_and_read_as_a_whole
 def test_gpu_stages_take_the_gpu_shard_size_and_resources(monkeypatch):
     monkeypatch.setattr(experiments, "GPU_BACKENDS", frozenset({("complete", "classical")}))
     plan = Plan({"a": SPEC})
-    cfg = config(shard_size={"cpu": 2, "gpu": 5}, models={"device": "cuda"},
-                 resources={"gpu": {"mem_mb": 20000, "runtime_base_min": 10, "runtime_per_instance_s": 30}})
+    cfg = config(
+        shard_size={"cpu": 2, "gpu": 5},
+        models={"device": "cuda"},
+        resources={"gpu": {"mem_mb": 20000, "runtime_base_min": 10, "runtime_per_instance_s": 30}},
+    )
     work = Workplan(cfg, plan, {"photos": table([f"p{i}" for i in range(7)])})
     assert [len(job.items) for job in work.by_kind("complete")] == [5, 2]
     assert [len(job.items) for job in work.by_kind("rgba")] == [2, 2, 2, 1]
@@ -162,8 +190,14 @@ def test_every_stage_backend_that_loads_a_network_is_a_gpu_stage():
     from amodal.plan.keys import GPU_BACKENDS
     from amodal.config.schema import validated
 
-    choices = {"ground": ["grounded_sam"], "tag": ["clip_vocab"], "segment": ["grounded_sam"], "order": ["instaorder", "depth"],
-               "prompt": ["clip"], "complete": ["diffusers"]}
+    choices = {
+        "ground": ["grounded_sam"],
+        "tag": ["clip_vocab"],
+        "segment": ["grounded_sam"],
+        "order": ["instaorder", "depth"],
+        "prompt": ["clip"],
+        "complete": ["diffusers"],
+    }
     for stage, backends in choices.items():
         for backend in backends:
             spec = validated({stage: {"backend": backend}}, "experiment.schema.yaml")
@@ -174,7 +208,13 @@ def test_every_stage_backend_that_loads_a_network_is_a_gpu_stage():
 
 # ---------------------------------------------------------------------- fusing (config `fuse`)
 
-GPU_STAGES = {("ground", "oracle"), ("tag", "oracle"), ("segment", "oracle"), ("prompt", "query"), ("complete", "classical")}
+GPU_STAGES = {
+    ("ground", "oracle"),
+    ("tag", "oracle"),
+    ("segment", "oracle"),
+    ("prompt", "query"),
+    ("complete", "classical"),
+}
 
 
 def each_unit_in_one_rule(work):
@@ -187,8 +227,12 @@ def each_unit_in_one_rule(work):
 
 def test_a_shards_gpu_stages_are_one_job_but_not_past_a_cpu_stage_between_them(monkeypatch):
     monkeypatch.setattr(experiments, "GPU_BACKENDS", frozenset(GPU_STAGES))
-    cfg = config(shard_size={"cpu": 2, "gpu": 5}, fuse={"gpu": True}, models={"device": "cuda"},
-                 resources={"gpu": {"runtime_base_min": 10, "runtime_per_instance_s": 30}})
+    cfg = config(
+        shard_size={"cpu": 2, "gpu": 5},
+        fuse={"gpu": True},
+        models={"device": "cuda"},
+        resources={"gpu": {"runtime_base_min": 10, "runtime_per_instance_s": 30}},
+    )
     work = Workplan(cfg, Plan({"a": SPEC}), {"photos": table(["p0", "p1", "p2"])})
     each_unit_in_one_rule(work)
     (fused,) = [rule for rule in work.rules if rule.kind == "fused"]
@@ -199,7 +243,8 @@ def test_a_shards_gpu_stages_are_one_job_but_not_past_a_cpu_stage_between_them(m
     assert [path.split("/")[3] for path in fused.manifests] == ["ground", "tag", "segment", "prompt"]
     assert len(fused.outputs) == 12 and fused.log == "R/logs/stages/photos/fused/gpu/s00000.log"
     assert sorted(rule.kind for rule in work.rules) == sorted(
-        ["fused", "order", "order", "complete", "rgba", "rgba", "evaluate", "evaluate", "collect", "collect"])
+        ["fused", "order", "order", "complete", "rgba", "rgba", "evaluate", "evaluate", "collect", "collect"]
+    )
     (complete,) = [rule for rule in work.rules if rule.kind == "complete"]
     assert fused.manifests[3] in complete.inputs  # the prompt it reads is the fused job's
     # 10 min + 4 stages x 3 instances x 30 s = 16 min
@@ -215,8 +260,16 @@ def test_experiments_sharing_upstream_stages_fuse_into_one_job_per_shard(monkeyp
     fused = [rule for rule in work.rules if rule.kind == "fused"]
     assert [rule.shard for rule in fused] == ["s00000", "s00001"]
     for rule in fused:  # the shared stages once, then each experiment's prompt and complete
-        assert [m.kind for m in rule.members] == ["ground", "tag", "segment", "order", "prompt", "complete",
-                                                  "prompt", "complete"]
+        assert [m.kind for m in rule.members] == [
+            "ground",
+            "tag",
+            "segment",
+            "order",
+            "prompt",
+            "complete",
+            "prompt",
+            "complete",
+        ]
     assert not any(rule.kind in ("ground", "complete") for rule in work.rules)
 
 
@@ -224,9 +277,21 @@ def test_fusing_cpu_stages_leaves_scenes_and_collect_apart_and_off_by_default():
     work = Workplan(config(shard_size=2, fuse={"cpu": True}), Plan({"a": SPEC}), {"photos": table(["p0", "p1", "p2"])})
     each_unit_in_one_rule(work)
     assert [(rule.kind, rule.shard) for rule in work.rules] == [
-        ("fused", "s00000"), ("fused", "s00001"), ("collect", "s00000"), ("collect", "s00001")]
-    assert [m.kind for m in work.rules[0].members] == ["ground", "tag", "segment", "order", "prompt", "complete",
-                                                       "rgba", "evaluate"]
+        ("fused", "s00000"),
+        ("fused", "s00001"),
+        ("collect", "s00000"),
+        ("collect", "s00001"),
+    ]
+    assert [m.kind for m in work.rules[0].members] == [
+        "ground",
+        "tag",
+        "segment",
+        "order",
+        "prompt",
+        "complete",
+        "rgba",
+        "evaluate",
+    ]
     unfused = Workplan(config(shard_size=2), Plan({"a": SPEC}), {"photos": table(["p0", "p1", "p2"])})
     assert unfused.rules == unfused.jobs and len(unfused.jobs) == 18
 
@@ -235,12 +300,31 @@ def test_groups_that_would_wait_on_each_other_are_left_apart():
     from amodal.plan.jobs import Job, fuse
 
     def job(rule, device, shard, inputs):
-        return Job(rule=rule, kind="order", dataset="d", shard=shard, key=rule, spec={}, items=[], inputs=inputs,
-                   outputs=[f"out/{rule}"], manifest=f"m/{rule}", log="", benchmark="", device=device)
+        return Job(
+            rule=rule,
+            kind="order",
+            dataset="d",
+            shard=shard,
+            key=rule,
+            spec={},
+            items=[],
+            inputs=inputs,
+            outputs=[f"out/{rule}"],
+            manifest=f"m/{rule}",
+            log="",
+            benchmark="",
+            device=device,
+        )
 
     # a1 -> c1 -> b1 and b2 -> c2 -> a2: each of {a1, a2} and {b1, b2} alone is convex, together a cycle
-    jobs = [job("a1", "gpu", "A", []), job("b2", "gpu", "B", []), job("c1", "cpu", "C", ["m/a1"]),
-            job("c2", "cpu", "C", ["m/b2"]), job("b1", "gpu", "B", ["m/c1"]), job("a2", "gpu", "A", ["m/c2"])]
+    jobs = [
+        job("a1", "gpu", "A", []),
+        job("b2", "gpu", "B", []),
+        job("c1", "cpu", "C", ["m/a1"]),
+        job("c2", "cpu", "C", ["m/b2"]),
+        job("b1", "gpu", "B", ["m/c1"]),
+        job("a2", "gpu", "A", ["m/c2"]),
+    ]
     assert fuse(jobs, {"gpu"}, "R") == jobs
     # without the second path, A and B each become one job
     jobs[5] = job("a2", "gpu", "A", [])

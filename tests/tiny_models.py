@@ -18,19 +18,51 @@ CLIP = {
 }
 # RAM++ at tiny width: Swin of 16 channels at 96 px (window 3), 2 descriptions of 16 dims per
 # tag (the 4,585 tags stay: the tag list and thresholds ship with amodal), a 32-wide head.
-RAM_PLUS = dict(image_size=96, embed_dim=16, depths=[1, 1, 2, 1], num_heads=[1, 1, 2, 2], window_size=3,
-                descriptions=2, text_width=16, head_width=32, head_heads=2, head_intermediate=64)
+RAM_PLUS = dict(
+    image_size=96,
+    embed_dim=16,
+    depths=[1, 1, 2, 1],
+    num_heads=[1, 1, 2, 2],
+    window_size=3,
+    descriptions=2,
+    text_width=16,
+    head_width=32,
+    head_heads=2,
+    head_intermediate=64,
+)
 INSTAORDER = {"layers": [1, 1, 1, 1]}
 # DINOv2 at tiny width: position embeddings for 98 px (7 x 7 patches) evaluated at a 56 px crop
 # (4 x 4), so they are interpolated, as facebook/dinov2-base's 518 px ones are at 224 px.
-DINOV2 = dict(hidden_size=32, num_hidden_layers=2, num_attention_heads=2, intermediate_size=64, patch_size=14,
-              image_size=98)
+DINOV2 = dict(
+    hidden_size=32, num_hidden_layers=2, num_attention_heads=2, intermediate_size=64, patch_size=14, image_size=98
+)
 DINOV2_CROP = 56
 # ResNet-50's key names and widths with one bottleneck block per stage.
 RESNET50 = {"layers": [1, 1, 1, 1]}
 GROUNDING_DINO = dict(enc_layers=1, dec_layers=1, num_queries=12, dim_feedforward=64)
-BERT_VOCAB = ["[PAD]", "[UNK]", "[CLS]", "[SEP]", "[MASK]", ".", "?", "a", "the", "cat", "dog", "photo", "of",
-              "background", "person", "car", "cup", "bird", "camera", "potato", "cone"]
+BERT_VOCAB = [
+    "[PAD]",
+    "[UNK]",
+    "[CLS]",
+    "[SEP]",
+    "[MASK]",
+    ".",
+    "?",
+    "a",
+    "the",
+    "cat",
+    "dog",
+    "photo",
+    "of",
+    "background",
+    "person",
+    "car",
+    "cup",
+    "bird",
+    "camera",
+    "potato",
+    "cone",
+]
 
 
 def write_tiny_bert(folder: Path) -> Path:
@@ -41,8 +73,9 @@ def write_tiny_bert(folder: Path) -> Path:
     folder.mkdir(parents=True, exist_ok=True)
     (folder / "vocab.txt").write_text("\n".join(BERT_VOCAB) + "\n")
     torch.manual_seed(0)
-    config = BertConfig(vocab_size=len(BERT_VOCAB), hidden_size=32, num_hidden_layers=2, num_attention_heads=2,
-                        intermediate_size=64)
+    config = BertConfig(
+        vocab_size=len(BERT_VOCAB), hidden_size=32, num_hidden_layers=2, num_attention_heads=2, intermediate_size=64
+    )
     BertModel(config).save_pretrained(folder)
     BertTokenizer(str(folder / "vocab.txt")).save_pretrained(folder)
     return folder
@@ -67,23 +100,38 @@ def write_tiny_checkpoints(folder: Path) -> dict:
     torch.save(build_clip(config=CLIP)[0].state_dict(), folder / "clip.pt")
     inpainting = write_tiny_inpainting(folder / "sd")
     ram_plus = write_tiny_ram_plus(folder / "ram_plus.pth")
-    torch.save({"step": 1, "state_dict": {f"module.{k}": v for k, v in build_instaorder(INSTAORDER["layers"]).state_dict().items()}},
-               folder / "instaorder.pth.tar")
+    torch.save(
+        {
+            "step": 1,
+            "state_dict": {f"module.{k}": v for k, v in build_instaorder(INSTAORDER["layers"]).state_dict().items()},
+        },
+        folder / "instaorder.pth.tar",
+    )
     write_lpips_backbone(folder / "alexnet.pth")
     dinov2 = write_tiny_dinov2(folder / "dinov2")
     return {
         "device": "cpu",
         # the same tiny SAM answers for vit_b (the tests' experiments) and vit_h (paper.yaml)
-        "paths": {"sam_vit_b": str(folder / "sam.pth"), "sam_vit_h": str(folder / "sam.pth"),
-                  "groundingdino_swint_ogc": str(folder / "dino.pth"),
-                  "bert_base_uncased": str(bert), "clip_vit_b32_openai": str(folder / "clip.pt"),
-                  "sd2_inpainting": str(inpainting), "ram_plus_swin_large_14m": str(ram_plus),
-                  "instaorder_od": str(folder / "instaorder.pth.tar"), "lpips_alex": str(folder / "alexnet.pth"),
-                  "dinov2_base": str(dinov2)},
-        "architectures": {"sam_vit_b": {"tiny": SAM}, "sam_vit_h": {"tiny": SAM},
-                          "groundingdino_swint_ogc": {"overrides": GROUNDING_DINO},
-                          "clip_vit_b32_openai": {"config": CLIP}, "ram_plus_swin_large_14m": RAM_PLUS,
-                          "instaorder_od": INSTAORDER},
+        "paths": {
+            "sam_vit_b": str(folder / "sam.pth"),
+            "sam_vit_h": str(folder / "sam.pth"),
+            "groundingdino_swint_ogc": str(folder / "dino.pth"),
+            "bert_base_uncased": str(bert),
+            "clip_vit_b32_openai": str(folder / "clip.pt"),
+            "sd2_inpainting": str(inpainting),
+            "ram_plus_swin_large_14m": str(ram_plus),
+            "instaorder_od": str(folder / "instaorder.pth.tar"),
+            "lpips_alex": str(folder / "alexnet.pth"),
+            "dinov2_base": str(dinov2),
+        },
+        "architectures": {
+            "sam_vit_b": {"tiny": SAM},
+            "sam_vit_h": {"tiny": SAM},
+            "groundingdino_swint_ogc": {"overrides": GROUNDING_DINO},
+            "clip_vit_b32_openai": {"config": CLIP},
+            "ram_plus_swin_large_14m": RAM_PLUS,
+            "instaorder_od": INSTAORDER,
+        },
     }
 
 
@@ -97,7 +145,9 @@ def write_lpips_backbone(path: Path, net: str = "alexnet", seed: int = 0) -> Pat
 
     torch.manual_seed(seed)
     state = getattr(torchvision.models, net)(weights=None).state_dict()
-    state = {k: v if k.startswith("features.") else torch.zeros(1, dtype=v.dtype).expand(v.shape) for k, v in state.items()}
+    state = {
+        k: v if k.startswith("features.") else torch.zeros(1, dtype=v.dtype).expand(v.shape) for k, v in state.items()
+    }
     path.parent.mkdir(parents=True, exist_ok=True)
     torch.save(state, path)
     return path
@@ -113,8 +163,13 @@ def write_tiny_dinov2(folder: Path, seed: int = 0) -> Path:
     torch.manual_seed(seed)
     Dinov2Model(Dinov2Config(**DINOV2)).save_pretrained(folder)
     crop = {"height": DINOV2_CROP, "width": DINOV2_CROP}
-    BitImageProcessor(size={"shortest_edge": DINOV2_CROP * 8 // 7}, crop_size=crop, resample=3,
-                      image_mean=[0.485, 0.456, 0.406], image_std=[0.229, 0.224, 0.225]).save_pretrained(folder)
+    BitImageProcessor(
+        size={"shortest_edge": DINOV2_CROP * 8 // 7},
+        crop_size=crop,
+        resample=3,
+        image_mean=[0.485, 0.456, 0.406],
+        image_std=[0.229, 0.224, 0.225],
+    ).save_pretrained(folder)
     return folder
 
 
@@ -247,13 +302,33 @@ def write_tiny_depth(folder: Path) -> Path:
     from transformers import DepthAnythingConfig, DepthAnythingForDepthEstimation, Dinov2Config, DPTImageProcessor
 
     torch.manual_seed(0)
-    backbone = Dinov2Config(hidden_size=32, num_hidden_layers=4, num_attention_heads=2, intermediate_size=64,
-                            patch_size=14, image_size=56, out_features=["stage1", "stage2", "stage3", "stage4"],
-                            reshape_hidden_states=False)
-    config = DepthAnythingConfig(backbone_config=backbone, neck_hidden_sizes=[8, 16, 32, 32], fusion_hidden_size=16,
-                                 head_hidden_size=8, reassemble_hidden_size=32, patch_size=14)
+    backbone = Dinov2Config(
+        hidden_size=32,
+        num_hidden_layers=4,
+        num_attention_heads=2,
+        intermediate_size=64,
+        patch_size=14,
+        image_size=56,
+        out_features=["stage1", "stage2", "stage3", "stage4"],
+        reshape_hidden_states=False,
+    )
+    config = DepthAnythingConfig(
+        backbone_config=backbone,
+        neck_hidden_sizes=[8, 16, 32, 32],
+        fusion_hidden_size=16,
+        head_hidden_size=8,
+        reassemble_hidden_size=32,
+        patch_size=14,
+    )
     DepthAnythingForDepthEstimation(config).save_pretrained(folder)
-    DPTImageProcessor(do_resize=True, size={"height": 56, "width": 56}, keep_aspect_ratio=True, ensure_multiple_of=14,
-                      resample=3, do_normalize=True, image_mean=[0.485, 0.456, 0.406],
-                      image_std=[0.229, 0.224, 0.225]).save_pretrained(folder)
+    DPTImageProcessor(
+        do_resize=True,
+        size={"height": 56, "width": 56},
+        keep_aspect_ratio=True,
+        ensure_multiple_of=14,
+        resample=3,
+        do_normalize=True,
+        image_mean=[0.485, 0.456, 0.406],
+        image_std=[0.229, 0.224, 0.225],
+    ).save_pretrained(folder)
     return folder

@@ -35,8 +35,14 @@ def write_config(folder: Path, n_scenes: int, shard_size, **settings) -> None:
         "wallpaper": str(ROOT / "data" / "seed_examples" / "gray_wallpaper.jpeg"),
         "shard_size": shard_size,
         "datasets": {
-            "bench": {"format": "synthetic", "n_scenes": n_scenes, "seed": 1, "image_size": 256,
-                      "cutouts": str(ROOT / "data" / "cutouts"), "backgrounds": str(ROOT / "data" / "backgrounds")}
+            "bench": {
+                "format": "synthetic",
+                "n_scenes": n_scenes,
+                "seed": 1,
+                "image_size": 256,
+                "cutouts": str(ROOT / "data" / "cutouts"),
+                "backgrounds": str(ROOT / "data" / "backgrounds"),
+            }
         },
         **settings,
     }
@@ -55,8 +61,13 @@ def environment() -> dict:
 def snakemake(workdir: Path, *args: str, timeout: float = 900) -> str:
     """Run the workflow locally, every job on one thread (the test workers share the cores; see
     conftest). `timeout` only guards against a hung run; it is not a speed check."""
-    done = subprocess.run(command(workdir, "--max-threads", "1", *args), capture_output=True, text=True, env=environment(),
-                          timeout=timeout)
+    done = subprocess.run(
+        command(workdir, "--max-threads", "1", *args),
+        capture_output=True,
+        text=True,
+        env=environment(),
+        timeout=timeout,
+    )
     assert done.returncode == 0, done.stdout[-4000:] + done.stderr[-4000:]
     return done.stdout + done.stderr
 
@@ -89,20 +100,42 @@ def result_files(workdir: Path) -> dict[str, bytes]:
     return found
 
 
-def run_with_tiny_models(workdir: Path, experiment: str, experiments_dir: Path, examples: list[str],
-                         scene_seed: int, scenes: int = 2, timeout: float = 900) -> Path:
+def run_with_tiny_models(
+    workdir: Path,
+    experiment: str,
+    experiments_dir: Path,
+    examples: list[str],
+    scene_seed: int,
+    scenes: int = 2,
+    timeout: float = 900,
+) -> Path:
     """Seed example photos `examples` (no ground truth; none: no such dataset) and `scenes`
     benchmark scenes through the workflow with one experiment, on the tiny random-weight
     checkpoints; returns `workdir`."""
     from tiny_models import write_tiny_checkpoints
 
     seed = ROOT / "data" / "seed_examples"
-    datasets = {"bench": {"format": "synthetic", "n_scenes": scenes, "seed": scene_seed, "image_size": 256,
-                          "cutouts": str(ROOT / "data" / "cutouts"), "backgrounds": str(ROOT / "data" / "backgrounds")}}
+    datasets = {
+        "bench": {
+            "format": "synthetic",
+            "n_scenes": scenes,
+            "seed": scene_seed,
+            "image_size": 256,
+            "cutouts": str(ROOT / "data" / "cutouts"),
+            "backgrounds": str(ROOT / "data" / "backgrounds"),
+        }
+    }
     if examples:
         (workdir / "examples.txt").write_text("\n".join(f"{name}.jpg" for name in examples) + "\n")
-        datasets = {"examples": {"format": "seed", "annotations": str(seed / "example_annotation.json"),
-                                 "images": str(seed), "filenames": str(workdir / "examples.txt")}, **datasets}
+        datasets = {
+            "examples": {
+                "format": "seed",
+                "annotations": str(seed / "example_annotation.json"),
+                "images": str(seed),
+                "filenames": str(workdir / "examples.txt"),
+            },
+            **datasets,
+        }
     config = {
         "results": "results",
         "experiments_dir": str(experiments_dir),

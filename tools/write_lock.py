@@ -34,7 +34,9 @@ def job_packages(venv: str) -> set[str]:
     import json
 
     roots = tomllib.loads((ROOT / "pyproject.toml").read_text())["project"]["dependencies"]
-    out = subprocess.run([f"{venv}/bin/python", "-c", CLOSURE, json.dumps(roots)], check=True, capture_output=True, text=True)
+    out = subprocess.run(
+        [f"{venv}/bin/python", "-c", CLOSURE, json.dumps(roots)], check=True, capture_output=True, text=True
+    )
     return set(json.loads(out.stdout))
 
 
@@ -43,7 +45,9 @@ def canonical(name: str) -> str:
 
 
 def main(venv: str) -> None:
-    frozen = subprocess.run([f"{venv}/bin/pip", "freeze", "--exclude-editable"], check=True, capture_output=True, text=True).stdout
+    frozen = subprocess.run(
+        [f"{venv}/bin/pip", "freeze", "--exclude-editable"], check=True, capture_output=True, text=True
+    ).stdout
     pins = sorted((line for line in frozen.splitlines() if line and not line.startswith("amodal")), key=str.lower)
     header = [
         "# Exact pins of everything the project installs (Python 3.11, pip). Regenerate with 'make lock'.",
@@ -57,7 +61,13 @@ def main(venv: str) -> None:
         "# runs the workflow or the tests (snakemake, its plugins, pytest). A job needs no snakemake: the",
         "# script preamble imports it from the Snakemake that runs the workflow. Written by tools/write_lock.py;",
         "# tests/test_packaging.py checks it.",
-        "name: amodal", "channels:", "  - conda-forge", "dependencies:", "  - python=3.11", "  - pip", "  - pip:",
+        "name: amodal",
+        "channels:",
+        "  - conda-forge",
+        "dependencies:",
+        "  - python=3.11",
+        "  - pip",
+        "  - pip:",
     ]
     env += [f"      - {pin}" for pin in pins if canonical(pin.split("==")[0]) in needed] + ["      - -e ../"]
     (ROOT / "envs" / "amodal.yaml").write_text("\n".join(env) + "\n")

@@ -71,8 +71,11 @@ def free_port() -> int:
 demo = gr.Interface(
     segment,
     inputs=[gr.Textbox(lines=1, label="Text Instruction"), gr.Image(type="filepath", label="Input Image")],
-    outputs=[gr.Image(type="pil", label="Segmentation Output"), gr.Numpy(label="Numpy Array Output"),
-             gr.Textbox(lines=1, label="Text Output")],
+    outputs=[
+        gr.Image(type="pil", label="Segmentation Output"),
+        gr.Numpy(label="Numpy Array Output"),
+        gr.Textbox(lines=1, label="Text Output"),
+    ],
     allow_flagging="never",
 )
 demo.queue(concurrency_count=8)  # the seed's app queues one at a time; tests must not wait on each other

@@ -16,17 +16,17 @@ rule aggregate:
             subcategory="{experiment}",
         ),
         summary=f"{RESULTS}/{{experiment}}/{{dataset}}/summary.json",
+    log:
+        f"{LOGS}/{{experiment}}/{{dataset}}/aggregate.log",
+    localrule: True
+    conda:
+        "../../envs/amodal.yaml"
     params:
         metrics=experiment_metrics,
         not_ok=not_ok_instances,
         description=experiment_description,
         evaluate=experiment_evaluate,
         instances=instance_categories,
-    log:
-        f"{LOGS}/{{experiment}}/{{dataset}}/aggregate.log",
-    localrule: True
-    conda:
-        "../../envs/amodal.yaml"
     script:
         "../scripts/aggregate.py"
 
@@ -51,13 +51,13 @@ rule compare:
             category="Tables",
             subcategory="{dataset}",
         ),
-    params:
-        experiments=config["experiments"],
-        descriptions=experiment_descriptions,
     log:
         f"{LOGS}/tables/{{dataset}}.log",
     localrule: True
     conda:
         "../../envs/amodal.yaml"
+    params:
+        experiments=config["experiments"],
+        descriptions=experiment_descriptions,
     script:
         "../scripts/compare.py"

@@ -13,7 +13,6 @@ from amodal.tables.paper_tables import METHOD_METRICS
 from amodal.tables.reference import read_reference
 from amodal.plan.jobs import Workplan, job_resources
 
-
 # The repository holding this workflow (workflow/rules/ is two levels down).
 REPOSITORY = Path(workflow.current_basedir.get_path_or_uri(secret_free=True)).parents[1]
 # Relative input paths (experiments_dir, wallpaper, dataset files): a key left out names the
@@ -62,10 +61,7 @@ if MISSING_SETTINGS:
 WORK = Workplan(
     config,
     PLAN,
-    {
-        name: amodal_datasets.load_dataset_cached(name, spec, RESULTS)
-        for name, spec in config["datasets"].items()
-    },
+    {name: amodal_datasets.load_dataset_cached(name, spec, RESULTS) for name, spec in config["datasets"].items()},
 )
 
 

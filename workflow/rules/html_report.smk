@@ -9,12 +9,6 @@ rule html_report:
             caption="../report/html_report.rst",
             category="Visual report",
         ),
-    params:
-        cache=f"{RESULTS}/.cache/report",
-        experiments=config["experiments"],
-        pairs=report_pairs(),
-        paper_tables=paper_table_keys(),
-        instances=report_instances,
     log:
         f"{LOGS}/html_report.log",
     benchmark:
@@ -22,5 +16,11 @@ rule html_report:
     localrule: True
     conda:
         "../../envs/amodal.yaml"
+    params:
+        cache=f"{RESULTS}/.cache/report",
+        experiments=config["experiments"],
+        pairs=report_pairs(),
+        paper_tables=paper_table_keys(),
+        instances=report_instances,
     script:
         "../scripts/html_report.py"

@@ -5,16 +5,16 @@ rule paper_tables:
         unpack(paper_table_inputs),
     output:
         **paper_table_outputs(("methods", "failures")),
-    params:
-        experiments=config["experiments"],
-        settings=experiment_settings,
-        bootstrap=config["tables"]["bootstrap"],
-        reference=config["tables"]["reference"],
     log:
         f"{LOGS}/tables/{{dataset}}/paper_tables.log",
     localrule: True
     conda:
         "../../envs/amodal.yaml"
+    params:
+        experiments=config["experiments"],
+        settings=experiment_settings,
+        bootstrap=config["tables"]["bootstrap"],
+        reference=config["tables"]["reference"],
     script:
         "../scripts/paper_tables.py"
 
@@ -26,14 +26,14 @@ rule ground_truth_tables:
         unpack(paper_table_inputs),
     output:
         **paper_table_outputs(("ground_truth", "ground_truth_by_category")),
-    params:
-        experiments=config["experiments"],
-        settings=experiment_settings,
-        bootstrap=config["tables"]["bootstrap"],
     log:
         f"{LOGS}/tables/{{dataset}}/ground_truth_tables.log",
     localrule: True
     conda:
         "../../envs/amodal.yaml"
+    params:
+        experiments=config["experiments"],
+        settings=experiment_settings,
+        bootstrap=config["tables"]["bootstrap"],
     script:
         "../scripts/ground_truth_tables.py"

@@ -18,6 +18,15 @@ for job in WORK.rules:
             # a requested file against a rule's outputs in order, and downstream jobs ask for manifests.
             *job.manifests,
             *[directory(folder) for folder in job.outputs],
+        log:
+            job.log,
+        benchmark:
+            job.benchmark
+        conda:
+            "../../envs/amodal.yaml"
+        threads: job_threads
+        resources:
+            **job_resources_,
         params:
             kind=job.kind,
             key=job.key,
@@ -25,18 +34,15 @@ for job in WORK.rules:
             instances=job.items,
             context=job.context,
             members=[
-                {"kind": m.kind, "key": m.key, "spec": m.spec, "instances": m.items, "manifest": m.manifest,
-                 "context": m.context}
+                {
+                    "kind": m.kind,
+                    "key": m.key,
+                    "spec": m.spec,
+                    "instances": m.items,
+                    "manifest": m.manifest,
+                    "context": m.context,
+                }
                 for m in job.members
             ],
-        log:
-            job.log,
-        benchmark:
-            job.benchmark
-        threads: job_threads
-        resources:
-            **job_resources_,
-        conda:
-            "../../envs/amodal.yaml"
         script:
             "../scripts/run_shard.py"

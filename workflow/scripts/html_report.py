@@ -12,7 +12,10 @@ build_report(
     instances=snakemake.params.instances,
     comparison_tables=dict(zip(datasets, zip(snakemake.input.tables, snakemake.input.table_csvs))),
     paper_tables=paper_tables_by_dataset(
-        snakemake.params.paper_tables, snakemake.input.paper_tables, snakemake.input.paper_csvs, snakemake.input.paper_texs
+        snakemake.params.paper_tables,
+        snakemake.input.paper_tables,
+        snakemake.input.paper_csvs,
+        snakemake.input.paper_texs,
     ),
     experiment_tables={
         tuple(pair): paths

@@ -73,8 +73,9 @@ def _count_range(minimum: int):
     def parse(text: str) -> tuple[int, int]:
         low, high = (_integer(minimum)(p) for p in _two(text))
         if low > high:
-            raise argparse.ArgumentTypeError(f"low must not exceed high (low,high with {minimum} <= low <= high), "
-                                             f"got {text!r}")
+            raise argparse.ArgumentTypeError(
+                f"low must not exceed high (low,high with {minimum} <= low <= high), got {text!r}"
+            )
         return low, high
 
     return parse
@@ -228,7 +229,9 @@ def invalidate(args) -> int:
     for folder in removed:
         print(f"removed {folder}")
     if not removed:
-        print(f"no {args.stage} folder found for {', '.join(args.instances)} under {args.results}/stages", file=sys.stderr)
+        print(
+            f"no {args.stage} folder found for {', '.join(args.instances)} under {args.results}/stages", file=sys.stderr
+        )
         return 1
     print("the next snakemake run recomputes these (with the rest of their shards) and what depends on them")
     return 0
@@ -237,7 +240,11 @@ def invalidate(args) -> int:
 def weights_list(args) -> int:
     from amodal.models import weights
 
-    print(weights.format_rows(weights.list_rows(args.names or None), columns=("name", "needed_by", "path", "size", "licence")))
+    print(
+        weights.format_rows(
+            weights.list_rows(args.names or None), columns=("name", "needed_by", "path", "size", "licence")
+        )
+    )
     print(f"\nweights folder: {weights.weights_dir()} (set AMODAL_WEIGHTS to move it)")
     return 0
 
@@ -280,8 +287,15 @@ def doctor(args) -> int:
 def complete_one(args) -> int:
     from amodal.run.one_image import complete_image
 
-    result = complete_image(args.image, args.query, experiment=args.experiment, out=args.out, models=args.config or {},
-                            experiments_dir=args.experiments_dir, wallpaper=args.wallpaper)
+    result = complete_image(
+        args.image,
+        args.query,
+        experiment=args.experiment,
+        out=args.out,
+        models=args.config or {},
+        experiments_dir=args.experiments_dir,
+        wallpaper=args.wallpaper,
+    )
     if result["status"] == "ok":
         print(f"{result['rgba']} (placed at x, y = {result['offset_xy']} in the photo)")
         return 0
@@ -292,29 +306,64 @@ def complete_one(args) -> int:
 def build_parser() -> argparse.ArgumentParser:
     from amodal.plan.keys import STAGES
 
-    parser = _Parser(prog="amodal", description=__doc__.split("\n\n")[0],
-                     epilog="Relative paths on the command line are relative to the current folder; "
-                            "defaults name the files shipped with amodal.")
+    parser = _Parser(
+        prog="amodal",
+        description=__doc__.split("\n\n")[0],
+        epilog="Relative paths on the command line are relative to the current folder; "
+        "defaults name the files shipped with amodal.",
+    )
     commands = parser.add_subparsers(dest="command", required=True)
 
-    bench = commands.add_parser("make-benchmark", help="compose a synthetic-occlusion benchmark with exact ground truth")
+    bench = commands.add_parser(
+        "make-benchmark", help="compose a synthetic-occlusion benchmark with exact ground truth"
+    )
     bench.add_argument("--out", required=True, type=_output_dir, help="output folder")
     bench.add_argument("--n", type=_integer(1), default=12, help="number of scenes (default 12)")
-    bench.add_argument("--seed", type=_integer(0), default=0, help="random seed (>= 0); scene i depends only on (seed, i)")
-    bench.add_argument("--cutouts", type=_existing_dir, default=None,
-                       help="folder of RGBA cutouts with cutouts.csv (default: the shipped data/cutouts)")
-    bench.add_argument("--backgrounds", type=_existing_dir, default=None,
-                       help="folder of background photos (default: the shipped data/backgrounds)")
-    bench.add_argument("--hidden-fraction", type=_fraction_range, default=(0.15, 0.6),
-                       help="range hidden by occluders, 0 <= low < high <= 1 (default 0.15,0.6)")
-    bench.add_argument("--border-share", type=_fraction, default=0.25,
-                       help="share of scenes whose target the border also cuts, 0-1 (default 0.25)")
-    bench.add_argument("--occluders", type=_count_range(1), default=(1, 2),
-                       help="inclusive range of occluder count, 1 <= low <= high (default 1,2)")
-    bench.add_argument("--behind", type=_count_range(0), default=(0, 1),
-                       help="inclusive range of objects behind the target, 0 <= low <= high (default 0,1)")
-    bench.add_argument("--image-size", type=_image_size, default=512,
-                       help="side of the square images in px, at least 112 (default 512)")
+    bench.add_argument(
+        "--seed", type=_integer(0), default=0, help="random seed (>= 0); scene i depends only on (seed, i)"
+    )
+    bench.add_argument(
+        "--cutouts",
+        type=_existing_dir,
+        default=None,
+        help="folder of RGBA cutouts with cutouts.csv (default: the shipped data/cutouts)",
+    )
+    bench.add_argument(
+        "--backgrounds",
+        type=_existing_dir,
+        default=None,
+        help="folder of background photos (default: the shipped data/backgrounds)",
+    )
+    bench.add_argument(
+        "--hidden-fraction",
+        type=_fraction_range,
+        default=(0.15, 0.6),
+        help="range hidden by occluders, 0 <= low < high <= 1 (default 0.15,0.6)",
+    )
+    bench.add_argument(
+        "--border-share",
+        type=_fraction,
+        default=0.25,
+        help="share of scenes whose target the border also cuts, 0-1 (default 0.25)",
+    )
+    bench.add_argument(
+        "--occluders",
+        type=_count_range(1),
+        default=(1, 2),
+        help="inclusive range of occluder count, 1 <= low <= high (default 1,2)",
+    )
+    bench.add_argument(
+        "--behind",
+        type=_count_range(0),
+        default=(0, 1),
+        help="inclusive range of objects behind the target, 0 <= low <= high (default 0,1)",
+    )
+    bench.add_argument(
+        "--image-size",
+        type=_image_size,
+        default=512,
+        help="side of the square images in px, at least 112 (default 512)",
+    )
     bench.set_defaults(run=make_benchmark, command_parser=bench)
 
     table = commands.add_parser("instances", help="print a dataset's normalised instance table as CSV")
@@ -324,13 +373,21 @@ def build_parser() -> argparse.ArgumentParser:
     table.add_argument("--filenames", default=None, type=_existing_file, help="seed format: optional list of filenames")
     table.set_defaults(run=instances, command_parser=table)
 
-    forget = commands.add_parser("invalidate", help="forget one stage's cached results for some instances, so the next run recomputes them")
+    forget = commands.add_parser(
+        "invalidate", help="forget one stage's cached results for some instances, so the next run recomputes them"
+    )
     forget.add_argument("instances", nargs="+", type=_folder_name, help="instance ids")
     forget.add_argument("--stage", required=True, choices=STAGES)
-    forget.add_argument("--results", default="results", type=_existing_dir, help="results folder (config 'results'; default results)")
+    forget.add_argument(
+        "--results", default="results", type=_existing_dir, help="results folder (config 'results'; default results)"
+    )
     forget.add_argument("--dataset", default=None, type=_folder_name, help="only this dataset (default: every dataset)")
-    forget.add_argument("--key", default=None, type=_folder_name,
-                        help="only this stage folder key, e.g. geometric-6cb33e9c (default: every key)")
+    forget.add_argument(
+        "--key",
+        default=None,
+        type=_folder_name,
+        help="only this stage folder key, e.g. geometric-6cb33e9c (default: every key)",
+    )
     forget.set_defaults(run=invalidate, command_parser=forget)
 
     weights = commands.add_parser("weights", help="the checkpoints the model backends use: list, fetch, verify")
@@ -339,35 +396,64 @@ def build_parser() -> argparse.ArgumentParser:
     listing.add_argument("names", nargs="*", type=_weights_name, help="weights names (default: all)")
     listing.set_defaults(run=weights_list, command_parser=listing)
     fetching = actions.add_parser("fetch", help="download checkpoints (resumable, checked) on a machine with internet")
-    fetching.add_argument("names", nargs="*", type=_weights_name, help="weights names (default: all that can be downloaded)")
-    fetching.add_argument("--dest", default=None, type=_output_dir,
-                          help="folder (default: $AMODAL_WEIGHTS or ~/.cache/amodal/weights)")
-    fetching.add_argument("--base-url", default=None, type=_url, help="a mirror to download from instead of the manifest's source")
+    fetching.add_argument(
+        "names", nargs="*", type=_weights_name, help="weights names (default: all that can be downloaded)"
+    )
+    fetching.add_argument(
+        "--dest", default=None, type=_output_dir, help="folder (default: $AMODAL_WEIGHTS or ~/.cache/amodal/weights)"
+    )
+    fetching.add_argument(
+        "--base-url", default=None, type=_url, help="a mirror to download from instead of the manifest's source"
+    )
     fetching.set_defaults(run=weights_fetch, command_parser=fetching)
     checking = actions.add_parser("verify", help="check the checkpoints on disk against the manifest")
     checking.add_argument("names", nargs="*", type=_weights_name, help="weights names (default: all)")
     checking.add_argument("--no-sha256", action="store_true", help="compare sizes only (fast)")
     checking.set_defaults(run=weights_verify, command_parser=checking)
 
-    check = commands.add_parser("doctor", help="what an experiment needs here: checkpoints (found or missing), device, versions")
+    check = commands.add_parser(
+        "doctor", help="what an experiment needs here: checkpoints (found or missing), device, versions"
+    )
     check.add_argument("--experiment", required=True, help="an experiment name (config/experiments) or a .yaml path")
-    check.add_argument("--experiments-dir", default=None, type=_existing_dir,
-                       help="folder of experiment files (default: the repository's config/experiments)")
-    check.add_argument("--config", default=None, type=_models_of_config,
-                       help="a config.yaml whose `models` section says where checkpoints are")
+    check.add_argument(
+        "--experiments-dir",
+        default=None,
+        type=_existing_dir,
+        help="folder of experiment files (default: the repository's config/experiments)",
+    )
+    check.add_argument(
+        "--config",
+        default=None,
+        type=_models_of_config,
+        help="a config.yaml whose `models` section says where checkpoints are",
+    )
     check.set_defaults(run=doctor, check=_check_experiment, command_parser=check)
 
     one = commands.add_parser("complete", help="complete one object in one image, every stage in this process")
     one.add_argument("image", type=_existing_file)
     one.add_argument("--query", required=True, type=_query, help="the object, e.g. 'the cat'")
     one.add_argument("--experiment", default="paper", help="an experiment name (config/experiments) or a .yaml path")
-    one.add_argument("--experiments-dir", default=None, type=_existing_dir,
-                     help="folder of experiment files (default: the repository's config/experiments)")
-    one.add_argument("--out", default="amodal_out", type=_output_dir, help="folder for every file (as the workflow's results folder)")
-    one.add_argument("--config", default=None, type=_models_of_config,
-                     help="a config.yaml whose `models` section says where checkpoints are")
-    one.add_argument("--wallpaper", default=None, type=_existing_file,
-                     help="clean background for the first pass (default: the seed's, shipped in data/seed_examples)")
+    one.add_argument(
+        "--experiments-dir",
+        default=None,
+        type=_existing_dir,
+        help="folder of experiment files (default: the repository's config/experiments)",
+    )
+    one.add_argument(
+        "--out", default="amodal_out", type=_output_dir, help="folder for every file (as the workflow's results folder)"
+    )
+    one.add_argument(
+        "--config",
+        default=None,
+        type=_models_of_config,
+        help="a config.yaml whose `models` section says where checkpoints are",
+    )
+    one.add_argument(
+        "--wallpaper",
+        default=None,
+        type=_existing_file,
+        help="clean background for the first pass (default: the seed's, shipped in data/seed_examples)",
+    )
     one.set_defaults(run=complete_one, check=_check_experiment, command_parser=one)
     return parser
 

@@ -56,7 +56,9 @@ def load_experiment(name_or_path: str, experiments_dir=None) -> tuple[str, dict]
     if not path.suffix:
         path = Path(experiments_dir or EXPERIMENTS) / f"{name_or_path}.yaml"
     if not path.is_file():
-        raise FileNotFoundError(f"experiment file {path} not found; give a name in {experiments_dir or EXPERIMENTS} or a .yaml path")
+        raise FileNotFoundError(
+            f"experiment file {path} not found; give a name in {experiments_dir or EXPERIMENTS} or a .yaml path"
+        )
     return path.stem, validated(read_experiment(path), "experiment.schema.yaml")
 
 

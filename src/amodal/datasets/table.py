@@ -111,8 +111,7 @@ def _slug(label: str, fallback: str) -> str:
 
 
 def _row(id_: str, image, query: str = "", gt="", status: str = OK, message: str = "") -> dict:
-    return {"id": id_, "image": str(image), "query": query, "gt": str(gt),
-            "status": status, "message": message}
+    return {"id": id_, "image": str(image), "query": query, "gt": str(gt), "status": status, "message": message}
 
 
 def dedupe_ids(ids: Iterable[str]) -> list[str]:
@@ -141,8 +140,9 @@ def _finish(rows: list[dict], extra_columns: tuple[str, ...] = ()) -> pd.DataFra
     table = pd.DataFrame(rows, columns=COLUMNS + list(extra_columns))
     table["id"] = dedupe_ids(table["id"])
     bad = table["message"] != ""
-    table.loc[bad, "message"] = [f"instance {i!r}: {m}" for i, m in
-                                 zip(table.loc[bad, "id"], table.loc[bad, "message"])]
+    table.loc[bad, "message"] = [
+        f"instance {i!r}: {m}" for i, m in zip(table.loc[bad, "id"], table.loc[bad, "message"])
+    ]
     return validate_table(table)
 
 
@@ -152,15 +152,17 @@ def validate_table(df: pd.DataFrame) -> pd.DataFrame:
     if missing:
         raise ValueError(f"instance table lacks columns {missing}; it needs {COLUMNS}")
     ids = df["id"].tolist()
-    unsafe = [i for i in ids if not isinstance(i, str) or not _SAFE_ID.fullmatch(i)
-              or i in (".", "..")]
+    unsafe = [i for i in ids if not isinstance(i, str) or not _SAFE_ID.fullmatch(i) or i in (".", "..")]
     if unsafe:
-        raise ValueError(f"instance ids are not filesystem-safe ([A-Za-z0-9._-]+): {unsafe}; "
-                         "rename them (datasets.safe_id does this)")
+        raise ValueError(
+            f"instance ids are not filesystem-safe ([A-Za-z0-9._-]+): {unsafe}; "
+            "rename them (datasets.safe_id does this)"
+        )
     repeated = sorted(i for i, n in Counter(ids).items() if n > 1)
     if repeated:
-        raise ValueError(f"instance ids are not unique: {repeated}; "
-                         "give each instance its own id (datasets.dedupe_ids does this)")
+        raise ValueError(
+            f"instance ids are not unique: {repeated}; give each instance its own id (datasets.dedupe_ids does this)"
+        )
     blank = [i for i, s in zip(ids, df["status"]) if not isinstance(s, str) or not s]
     if blank:
         raise ValueError(f"instances {blank} have an empty status; use 'ok' or a short code")
@@ -171,8 +173,7 @@ def get_instance(df: pd.DataFrame, instance_id: str) -> pd.Series:
     """The row of one instance; raises InstanceError if it is not ok to process."""
     rows = df[df["id"] == instance_id]
     if rows.empty:
-        raise KeyError(f"no instance {instance_id!r} in the table; "
-                       "rerun the dataset stage if the dataset changed")
+        raise KeyError(f"no instance {instance_id!r} in the table; rerun the dataset stage if the dataset changed")
     row = rows.iloc[0]
     if row["status"] != OK:
         raise InstanceError(instance_id, row["image"], f"{row['status']}: {row['message']}")
@@ -217,8 +218,14 @@ def _resolve_image(images_dir: Path, filename: str) -> tuple[Path, list[Path], s
             return candidate, candidates, ""
     for candidate in candidates:
         if not _inside(images_dir, candidate):
-            return candidate, candidates, (f"{filename!r} leads outside the image folder {images_dir} "
-                                           f"(to {os.path.realpath(candidate)}); only files inside it are read")
+            return (
+                candidate,
+                candidates,
+                (
+                    f"{filename!r} leads outside the image folder {images_dir} "
+                    f"(to {os.path.realpath(candidate)}); only files inside it are read"
+                ),
+            )
     return candidates[0], candidates, ""
 
 
@@ -243,34 +250,50 @@ def _normalise_name(name: str) -> str:
 def _seed_entries(data: object, path) -> list:
     if isinstance(data, dict) and isinstance(data.get("annotations"), list):
         return data["annotations"]
-    raise ValueError(f"{path}: expected an object with an 'annotations' list "
-                     '({"annotations": [{"filename": ..., "labels": [...]}, ...]}); fix the file')
+    raise ValueError(
+        f"{path}: expected an object with an 'annotations' list "
+        '({"annotations": [{"filename": ..., "labels": [...]}, ...]}); fix the file'
+    )
 
 
 def _seed_entry_rows(entry: object, index: int, images_dir: Path, source) -> list[dict]:
     """The instances of one annotation entry: one per label."""
     if not isinstance(entry, dict) or not str(entry.get("filename") or "").strip():
-        return [_row(f"entry_{index:04d}", "", status="bad_entry",
-                     message=f"annotation entry #{index} in {source} has no 'filename'; "
-                             "add one or remove the entry")]
+        return [
+            _row(
+                f"entry_{index:04d}",
+                "",
+                status="bad_entry",
+                message=f"annotation entry #{index} in {source} has no 'filename'; add one or remove the entry",
+            )
+        ]
     filename = _normalise_name(str(entry["filename"]))
     stem = safe_id(PurePosixPath(filename).stem, fallback=f"entry_{index:04d}")
     image, candidates, outside = _resolve_image(images_dir, filename)
     labels = _labels_of(entry)
     if not labels:
-        return [_row(stem, image, status="no_query",
-                     message=f"entry for {filename} in {source} has no non-empty label; "
-                             "add a text query to its 'labels'")]
+        return [
+            _row(
+                stem,
+                image,
+                status="no_query",
+                message=f"entry for {filename} in {source} has no non-empty label; add a text query to its 'labels'",
+            )
+        ]
     # Ids come from the annotation alone, so they stay the same once a missing image turns up.
-    ids = [stem] if len(labels) == 1 else [f"{stem}__{_slug(label, f'label{k}')}"
-                                           for k, label in enumerate(labels, start=1)]
+    ids = (
+        [stem]
+        if len(labels) == 1
+        else [f"{stem}__{_slug(label, f'label{k}')}" for k, label in enumerate(labels, start=1)]
+    )
     if outside:
-        return [_row(i, image, label, status="outside_image_folder", message=f"{outside}; fix its filename in {source}")
-                for i, label in zip(ids, labels)]
+        return [
+            _row(i, image, label, status="outside_image_folder", message=f"{outside}; fix its filename in {source}")
+            for i, label in zip(ids, labels)
+        ]
     if not image.is_file():
         message = _missing_image_message(candidates, source)
-        return [_row(i, image, label, status="missing_image", message=message)
-                for i, label in zip(ids, labels)]
+        return [_row(i, image, label, status="missing_image", message=message) for i, label in zip(ids, labels)]
     return [_row(i, image, label) for i, label in zip(ids, labels)]
 
 
@@ -302,20 +325,24 @@ def load_seed(annotations, images_dir, filenames=None) -> pd.DataFrame:
     """
     images_dir = Path(images_dir)
     if not images_dir.is_dir():
-        raise FileNotFoundError(f"image folder not found: {images_dir}; "
-                                "check 'images' in the dataset spec")
+        raise FileNotFoundError(f"image folder not found: {images_dir}; check 'images' in the dataset spec")
     entries = _seed_entries(read_json_lenient(annotations), annotations)
     if filenames is None:
         indexed = list(enumerate(entries))
-        return _finish([row for i, e in indexed
-                        for row in _seed_entry_rows(e, i, images_dir, annotations)])
+        return _finish([row for i, e in indexed for row in _seed_entry_rows(e, i, images_dir, annotations)])
     rows: list[dict] = []
     for name, matches in _select_listed(entries, read_filename_list(filenames)):
         if not matches:
             image, _, _ = _resolve_image(images_dir, name)
-            rows.append(_row(safe_id(PurePosixPath(name).stem), image, status="no_annotation",
-                             message=f"{name} is listed in {filenames} but has no entry in "
-                                     f"{annotations}; add an entry with labels or unlist it"))
+            rows.append(
+                _row(
+                    safe_id(PurePosixPath(name).stem),
+                    image,
+                    status="no_annotation",
+                    message=f"{name} is listed in {filenames} but has no entry in "
+                    f"{annotations}; add an entry with labels or unlist it",
+                )
+            )
         for index, entry in matches:
             rows.extend(_seed_entry_rows(entry, index, images_dir, annotations))
     return _finish(rows)
@@ -344,10 +371,13 @@ def synthetic_table(out_dir, n_scenes: int) -> pd.DataFrame:
 
 
 def _coco_sections(data: object, path) -> tuple[list, list, list]:
-    if not isinstance(data, dict) or not all(isinstance(data.get(k), list)
-                                             for k in ("images", "annotations", "categories")):
-        raise ValueError(f"{path}: expected a COCO instances file with 'images', 'annotations' "
-                         "and 'categories' lists; point the spec at an instances_*.json")
+    if not isinstance(data, dict) or not all(
+        isinstance(data.get(k), list) for k in ("images", "annotations", "categories")
+    ):
+        raise ValueError(
+            f"{path}: expected a COCO instances file with 'images', 'annotations' "
+            "and 'categories' lists; point the spec at an instances_*.json"
+        )
     return data["images"], data["annotations"], data["categories"]
 
 
@@ -368,18 +398,23 @@ def _coco_ann_row(ann: dict, images: dict, names: dict, images_dir: Path, source
     image_entry = images.get(ann.get("image_id"))
     ann_id = ann.get("id")
     if image_entry is None:
-        return _row(f"ann_{ann_id}", "", status="bad_annotation",
-                    message=f"annotation {ann_id} in {source} refers to image id "
-                            f"{ann.get('image_id')!r}, which is not in 'images'; fix the file")
+        return _row(
+            f"ann_{ann_id}",
+            "",
+            status="bad_annotation",
+            message=f"annotation {ann_id} in {source} refers to image id "
+            f"{ann.get('image_id')!r}, which is not in 'images'; fix the file",
+        )
     file_name = _normalise_name(str(image_entry.get("file_name", "")))
     id_ = f"{safe_id(PurePosixPath(file_name).stem, 'image')}__{safe_id(str(ann_id))}"
     image, candidates, outside = _resolve_image(images_dir, file_name)
     query = f"the {names[ann['category_id']]}"
     if outside:
-        return _row(id_, image, query, status="outside_image_folder", message=f"{outside}; fix its file_name in {source}")
+        return _row(
+            id_, image, query, status="outside_image_folder", message=f"{outside}; fix its file_name in {source}"
+        )
     if not image.is_file():
-        return _row(id_, image, query, status="missing_image",
-                    message=_missing_image_message(candidates, source))
+        return _row(id_, image, query, status="missing_image", message=_missing_image_message(candidates, source))
     return _row(id_, image, query)
 
 
@@ -434,16 +469,14 @@ def instance_category(row: dict) -> str:
 def _require(name: str, spec: dict, keys: tuple[str, ...]) -> None:
     missing = [k for k in keys if spec.get(k) in (None, "")]
     if missing:
-        raise ValueError(f"dataset {name!r} (format {spec.get('format')!r}) lacks {missing}; "
-                         "add them to its spec")
+        raise ValueError(f"dataset {name!r} (format {spec.get('format')!r}) lacks {missing}; add them to its spec")
 
 
 def load_dataset(name: str, spec: dict, results_dir="results", check: bool = True) -> pd.DataFrame:
     """The instance table of dataset `name`, described by its config `spec`; `check` decodes
     every image header (`check_images`)."""
     if not _SAFE_ID.fullmatch(str(name)) or name in (".", ".."):
-        raise ValueError(f"dataset name {name!r} is not filesystem-safe; "
-                         "use only letters, digits, '.', '_' and '-'")
+        raise ValueError(f"dataset name {name!r} is not filesystem-safe; use only letters, digits, '.', '_' and '-'")
     fmt = spec.get("format")
     if fmt == "seed":
         _require(name, spec, ("annotations", "images"))
@@ -512,10 +545,14 @@ def _stat_key(path) -> list:
 def dataset_fingerprint(name: str, spec: dict) -> str:
     """Changes whenever the spec, the annotation or filename-list file, or the image folder's
     listing changes (adding or removing an image changes the folder's mtime)."""
-    sources = {key: [str(Path(spec[key]).resolve()), _stat_key(spec[key])]
-               for key in ("annotations", "filenames", "images") if spec.get(key)}
-    payload = json.dumps({"version": CACHE_VERSION, "name": name, "spec": spec, "sources": sources},
-                         sort_keys=True, default=str)
+    sources = {
+        key: [str(Path(spec[key]).resolve()), _stat_key(spec[key])]
+        for key in ("annotations", "filenames", "images")
+        if spec.get(key)
+    }
+    payload = json.dumps(
+        {"version": CACHE_VERSION, "name": name, "spec": spec, "sources": sources}, sort_keys=True, default=str
+    )
     return hashlib.sha1(payload.encode()).hexdigest()
 
 

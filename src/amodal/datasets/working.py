@@ -52,7 +52,9 @@ def write_working_copy(source, target: Path, size_hw: tuple[int, int]) -> None:
     io.write_image(target, resized)
 
 
-def bound_images(table: pd.DataFrame, dataset: str, max_side: int | None, results_dir, sizes: pd.Series) -> pd.DataFrame:
+def bound_images(
+    table: pd.DataFrame, dataset: str, max_side: int | None, results_dir, sizes: pd.Series
+) -> pd.DataFrame:
     """The table with oversized photos replaced by working copies (written if missing or older
     than the photo). `sizes` holds each ok row's upright size as "HxW" ("" if unknown).
     Adds column `source_image` ("" where the photo is used as it is)."""
@@ -75,8 +77,10 @@ def bound_images(table: pd.DataFrame, dataset: str, max_side: int | None, result
                 write_working_copy(source, target, target_size)
             except (OSError, ValueError, SyntaxError) as error:  # a header that reads, a body that does not
                 table.loc[index, ["status", "message"]] = [
-                    "unreadable_image", f"instance '{table.loc[index, 'id']}': image {source} cannot be read ({error}); "
-                                        "replace the file or remove the instance"]
+                    "unreadable_image",
+                    f"instance '{table.loc[index, 'id']}': image {source} cannot be read ({error}); "
+                    "replace the file or remove the instance",
+                ]
                 continue
         table.loc[index, ["image", "source_image"]] = [str(target), source]
     return table
@@ -90,6 +94,10 @@ def source_placement(placement: dict, source_image: str, working_hw: tuple[int, 
     source_hw = upright_size(source_image)
     sy, sx = source_hw[0] / working_hw[0], source_hw[1] / working_hw[1]
     (x, y), (h, w) = placement["offset_xy"], placement["size_hw"]
-    return {"image": source_image, "size_hw": list(source_hw), "scale_xy": [sx, sy],
-            "offset_xy": [math.floor(x * sx), math.floor(y * sy)],
-            "size_hw_in_source": [max(1, round(h * sy)), max(1, round(w * sx))]}
+    return {
+        "image": source_image,
+        "size_hw": list(source_hw),
+        "scale_xy": [sx, sy],
+        "offset_xy": [math.floor(x * sx), math.floor(y * sy)],
+        "size_hw_in_source": [max(1, round(h * sy)), max(1, round(w * sx))],
+    }

@@ -119,5 +119,5 @@ def square(rgb: np.ndarray, colour: Sequence[int]) -> np.ndarray:
     canvas = np.empty((side, side, rgb.shape[2]), dtype=rgb.dtype)
     canvas[...] = np.asarray(colour, dtype=rgb.dtype)
     y, x = (side - h) // 2, (side - w) // 2
-    canvas[y:y + h, x:x + w] = rgb
+    canvas[y : y + h, x : x + w] = rgb
     return canvas

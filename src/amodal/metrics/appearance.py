@@ -40,8 +40,16 @@ class Pair:
         return int(np.count_nonzero(self.region))
 
 
-def hidden_pair(pred_rgba, pred_offset: Offset, gt_rgba, gt_offset: Offset, visible_mask, background: Sequence[int],
-                pad: int, outside_flat: bool = False) -> Pair | None:
+def hidden_pair(
+    pred_rgba,
+    pred_offset: Offset,
+    gt_rgba,
+    gt_offset: Offset,
+    visible_mask,
+    background: Sequence[int],
+    pad: int,
+    outside_flat: bool = False,
+) -> Pair | None:
     """Truth (reference) and prediction (test) on the hidden region's bounding box padded by
     `pad`; `outside_flat` sets every pixel outside the hidden region to the background colour on
     both sides. None when nothing is hidden."""
@@ -62,7 +70,9 @@ def hidden_pair(pred_rgba, pred_offset: Offset, gt_rgba, gt_offset: Offset, visi
     return Pair(truth, prediction, region)
 
 
-def visible_pair(image, visible_mask, pred_rgba, pred_offset: Offset, background: Sequence[int], pad: int) -> Pair | None:
+def visible_pair(
+    image, visible_mask, pred_rgba, pred_offset: Offset, background: Sequence[int], pad: int
+) -> Pair | None:
     """Input photo (reference) and output (test) on the visible mask's bounding box padded by
     `pad`, each keeping only the visible pixels; None for an empty mask."""
     visible = np.asarray(visible_mask, dtype=bool)
@@ -94,8 +104,9 @@ def ssim_map(reference: np.ndarray, test: np.ndarray) -> np.ndarray:
     return full.mean(axis=-1)
 
 
-def hidden_region_quality(pred_rgba, pred_offset: Offset, gt_rgba, gt_offset: Offset, visible_mask,
-                          background: Sequence[int] = BACKGROUND) -> dict:
+def hidden_region_quality(
+    pred_rgba, pred_offset: Offset, gt_rgba, gt_offset: Offset, visible_mask, background: Sequence[int] = BACKGROUND
+) -> dict:
     """Appearance error over the hidden part of the object (GT amodal minus GT visible)."""
     pair = hidden_pair(pred_rgba, pred_offset, gt_rgba, gt_offset, visible_mask, background, SSIM_PAD)
     if pair is None:
@@ -129,8 +140,9 @@ def psnr_from_sse(sse: float, values: int) -> float | None:
     return min(10.0 * math.log10(255.0**2 / (sse / values)), PSNR_CAP)
 
 
-def visible_consistency(image, visible_mask, pred_rgba, pred_offset: Offset,
-                        background: Sequence[int] = BACKGROUND) -> dict:
+def visible_consistency(
+    image, visible_mask, pred_rgba, pred_offset: Offset, background: Sequence[int] = BACKGROUND
+) -> dict:
     """Reference-free: does the output keep the visible part of the input unchanged? Also counts
     the visible pixels whose output colour differs from the input's (`changed_pixels`): 0 means
     the output copied them, and SSIM 1 is then no finding."""

@@ -53,14 +53,25 @@ FEATURE_ENCODERS = {
 
 # Table order.
 METRICS = (
-    "visible_iou", "amodal_iou", "amodal_iou_in_frame", "hidden_psnr", "hidden_ssim", "hidden_lpips",
-    "visible_ssim", "order_accuracy", "clip_score", "lpips", "feature_similarity",
+    "visible_iou",
+    "amodal_iou",
+    "amodal_iou_in_frame",
+    "hidden_psnr",
+    "hidden_ssim",
+    "hidden_lpips",
+    "visible_ssim",
+    "order_accuracy",
+    "clip_score",
+    "lpips",
+    "feature_similarity",
 )
 
 # What a failed instance's `failure` says happened, in the order a table lists them.
 FAILURE_KINDS = {
-    "bad_input": ("the dataset could not offer the instance (missing or unreadable image, no query, ...), or an "
-                  "external method's output file could not be used (unreadable, no alpha, wrong size, no placement)"),
+    "bad_input": (
+        "the dataset could not offer the instance (missing or unreadable image, no query, ...), or an "
+        "external method's output file could not be used (unreadable, no alpha, wrong size, no placement)"
+    ),
     "stage_failure": "a stage failed on the instance's files, or ran out of GPU memory on it",
     "remote_failed": "a remote model (the LISA app) gave no usable answer",
     "empty_mask": "grounding found no visible pixel of the queried object",
@@ -90,10 +101,14 @@ def definitions(spec: dict | None = None, facts: dict | None = None) -> dict[str
         "torchvision's ImageNet network under the linear layers of LPIPS v0.1 as torchmetrics ships them, "
         "inputs scaled to [-1, 1]"
     )
-    to_square = (f"padded to a square with the background colour and resized to {size} x {size} px "
-                 "(area interpolation when shrinking, bilinear when enlarging)")
-    visible_pair = (f"the visible mask's bounding box of the input photo and of the output composited "
-                    f"on {bg}, every pixel outside the predicted visible mask set to {bg} on both sides")
+    to_square = (
+        f"padded to a square with the background colour and resized to {size} x {size} px "
+        "(area interpolation when shrinking, bilinear when enlarging)"
+    )
+    visible_pair = (
+        f"the visible mask's bounding box of the input photo and of the output composited "
+        f"on {bg}, every pixel outside the predicted visible mask set to {bg} on both sides"
+    )
     return {
         "visible_iou": (
             "IoU of the grounding stage's visible mask with the GT visible mask, in the image frame; "

@@ -54,8 +54,9 @@ def clip_score(scorer, rgba: np.ndarray, text: str, background: Sequence[int]) -
 def feature_similarity(encoder, pair: Pair, background: Sequence[int]) -> dict:
     """Cosine of the image embeddings of the pair's two images (each squared); `encoder` is any
     network with `image_embeddings` (L2-normalised rows)."""
-    first, second = encoder.image_embeddings([to_uint8(square(image, background))
-                                             for image in (pair.reference, pair.test)])
+    first, second = encoder.image_embeddings(
+        [to_uint8(square(image, background)) for image in (pair.reference, pair.test)]
+    )
     cosine = float(np.dot(first, second))
     return {"cosine": cosine, "value": cosine}
 

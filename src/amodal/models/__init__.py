@@ -60,11 +60,12 @@ def read_state_dict(path: Path, containers: tuple[str, ...] = ("model", "state_d
     except pickle.UnpicklingError as error:
         raise CheckpointMismatch(
             f"{path} holds objects other than tensors and Namespace, so it is not loaded (no arbitrary "
-            f"unpickling); re-save only its state dict ({error})") from None
+            f"unpickling); re-save only its state dict ({error})"
+        ) from None
     for key in containers:
         if isinstance(obj, dict) and isinstance(obj.get(key), dict):
             obj = obj[key]
             break
     if not isinstance(obj, dict):
         raise CheckpointMismatch(f"{path}: no state dict (got {type(obj).__name__})")
-    return {(k[len("module."):] if k.startswith("module.") else k): v for k, v in obj.items()}
+    return {(k[len("module.") :] if k.startswith("module.") else k): v for k, v in obj.items()}

@@ -67,7 +67,7 @@ def checkpoint_label(path) -> str:
     path = Path(path)
     cache = path.parent.parent.name
     if path.parent.name == "snapshots" and cache.startswith("models--"):
-        return f"{cache[len('models--'):].replace('--', '/')}@{path.name[:12]}"
+        return f"{cache[len('models--') :].replace('--', '/')}@{path.name[:12]}"
     return path.name
 
 
@@ -82,11 +82,13 @@ def sam_segmenter(name: str, models: dict | None):
         from amodal.models.sam import BoxSegmenter, load_sam
 
         device = device_of(models)
-        model = load_sam(_path(name, models, f"models.paths.{name}"), SAM_VARIANTS[name], device=device,
-                         **_arch(name, models))
+        model = load_sam(
+            _path(name, models, f"models.paths.{name}"), SAM_VARIANTS[name], device=device, **_arch(name, models)
+        )
         batch = (models or {}).get("batch", {}).get("sam_encoder")
-        return BoxSegmenter(model, device, autocast_bf16=device.startswith("cuda"),
-                            **({"encoder_batch": batch} if batch else {}))
+        return BoxSegmenter(
+            model, device, autocast_bf16=device.startswith("cuda"), **({"encoder_batch": batch} if batch else {})
+        )
 
     return _once(("sam", name), models, build)
 
@@ -98,9 +100,13 @@ def grounder(name: str, text_encoder: str, models: dict | None, box_threshold: f
         from amodal.models.grounding_dino import Grounder, load_grounding_dino
 
         device = device_of(models)
-        model = load_grounding_dino(_path(name, models, f"models.paths.{name}"), DINO_CONFIGS[name],
-                                    _path(text_encoder, models, f"models.paths.{text_encoder}"), device=device,
-                                    **_arch(name, models))
+        model = load_grounding_dino(
+            _path(name, models, f"models.paths.{name}"),
+            DINO_CONFIGS[name],
+            _path(text_encoder, models, f"models.paths.{text_encoder}"),
+            device=device,
+            **_arch(name, models),
+        )
         return Grounder(model, device, box_threshold=box_threshold, text_threshold=text_threshold)
 
     return _once(("grounding_dino", name, text_encoder, box_threshold, text_threshold), models, build)
@@ -133,8 +139,13 @@ def inpainter(model: str, models: dict | None, dtype: str, scheduler: str):
             source = resolve(model, configured, config_key=f"models.paths.{model}")
         else:
             source = configured or model
-        return load_inpainter(str(source), device=device, dtype=dtype if device.startswith("cuda") else "float32",
-                              scheduler=scheduler, **_arch(model, models))
+        return load_inpainter(
+            str(source),
+            device=device,
+            dtype=dtype if device.startswith("cuda") else "float32",
+            scheduler=scheduler,
+            **_arch(model, models),
+        )
 
     return _once(("inpaint", model, dtype, scheduler), models, build)
 
@@ -176,8 +187,9 @@ def ram_tagger(name: str, models: dict | None):
         from amodal.models.ram_plus import Tagger, load_ram_plus
 
         device = device_of(models)
-        return Tagger(load_ram_plus(_path(name, models, f"models.paths.{name}"), device=device, **_arch(name, models)),
-                      device)
+        return Tagger(
+            load_ram_plus(_path(name, models, f"models.paths.{name}"), device=device, **_arch(name, models)), device
+        )
 
     return _once(("ram_plus", name), models, build)
 

@@ -37,8 +37,12 @@ OPENAI_FILE_NAME = "ViT-B-32.pt"
 _OPENAI_EXTRA_KEYS = ("input_resolution", "context_length", "vocab_size")
 # File names looked for when the configured checkpoint is a folder, in order.
 _FOLDER_CANDIDATES = (
-    OPENAI_FILE_NAME, "open_clip_model.safetensors", "open_clip_pytorch_model.safetensors",
-    "open_clip_pytorch_model.bin", "model.safetensors", "pytorch_model.bin",
+    OPENAI_FILE_NAME,
+    "open_clip_model.safetensors",
+    "open_clip_pytorch_model.safetensors",
+    "open_clip_pytorch_model.bin",
+    "model.safetensors",
+    "pytorch_model.bin",
 )
 # open_clip logs these when a model is built without weights, which is intended here.
 _QUIET_MESSAGES = ("No pretrained weights loaded", "no CLIP weights found")
@@ -125,7 +129,7 @@ def read_clip_state_dict(path) -> dict[str, torch.Tensor]:
     if not isinstance(state, dict) or not state:
         raise ValueError(f"{path} holds no CLIP state dict")
     if all(key.startswith("module.") for key in state):
-        state = {key[len("module."):]: value for key, value in state.items()}
+        state = {key[len("module.") :]: value for key, value in state.items()}
     return state
 
 
@@ -227,7 +231,9 @@ class ClipScorer:
         logits = torch.from_numpy(100.0 * self.cosine(image, texts))
         return logits.softmax(-1).numpy()
 
-    def choose_prompt(self, image: np.ndarray, visible_mask: np.ndarray, candidates: list[str], query: str | None) -> dict:
+    def choose_prompt(
+        self, image: np.ndarray, visible_mask: np.ndarray, candidates: list[str], query: str | None
+    ) -> dict:
         """The reference's prompt choice: the image with pixels outside `visible_mask` set to 0,
         scored against "a photo of a {c}" for c in candidates + [query] (deduplicated, first kept;
         no query when None); {"prompt": argmax candidate (first on ties), "candidates": {candidate: probability}}."""

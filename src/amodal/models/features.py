@@ -59,7 +59,8 @@ class Preprocess:
         if image.dtype != np.uint8 or image.ndim != 3 or image.shape[2] != 3:
             raise ValueError(f"expected a uint8 HxWx3 image, got {image.dtype} {image.shape}")
         resized = Image.fromarray(np.ascontiguousarray(image), mode="RGB").resize(
-            (self.size, self.size), resample=Image.Resampling(self.resample))
+            (self.size, self.size), resample=Image.Resampling(self.resample)
+        )
         pixels = np.asarray(resized, dtype=np.float32) / 255.0
         pixels = (pixels - np.asarray(self.mean, np.float32)) / np.asarray(self.std, np.float32)
         return torch.from_numpy(pixels).permute(2, 0, 1).contiguous()
@@ -120,8 +121,12 @@ def dinov2_preprocess(folder: Path) -> Preprocess:
     missing = [key for key in ("image_mean", "image_std") if key not in processor]
     if missing:
         raise ValueError(f"{where}: lacks {missing}")
-    return Preprocess(size=side, resample=int(processor.get("resample", _RESAMPLING["bicubic"])),
-                      mean=tuple(processor["image_mean"]), std=tuple(processor["image_std"]))
+    return Preprocess(
+        size=side,
+        resample=int(processor.get("resample", _RESAMPLING["bicubic"])),
+        mean=tuple(processor["image_mean"]),
+        std=tuple(processor["image_std"]),
+    )
 
 
 def load_dinov2(folder, weights_name: str = "dinov2_base", device="cpu") -> FeatureEncoder:
@@ -137,19 +142,20 @@ def load_dinov2(folder, weights_name: str = "dinov2_base", device="cpu") -> Feat
     if not any((path / name).is_file() for name in DINOV2_WEIGHT_FILES):
         raise MissingCheckpoint("DINOv2", path / DINOV2_WEIGHT_FILES[0], weights_name, config_key)
     try:
-        model, info = Dinov2Model.from_pretrained(str(path), local_files_only=True, output_loading_info=True,
-                                                  dtype=torch.float32)
+        model, info = Dinov2Model.from_pretrained(
+            str(path), local_files_only=True, output_loading_info=True, dtype=torch.float32
+        )
     except RuntimeError as error:  # a parameter of another shape
         raise CheckpointMismatch(f"{path}: not a checkpoint of its config.json's Dinov2Model: {error}") from None
     problems = [f"{key} missing" for key in info["missing_keys"]]
     problems += [f"{key} unexpected" for key in info["unexpected_keys"]]
     problems += [f"{key} has another shape" for key, *_ in info.get("mismatched_keys", [])]
     if problems:
-        raise CheckpointMismatch(f"{path}: not a checkpoint of its config.json's Dinov2Model: "
-                                 + "; ".join(problems[:5]))
+        raise CheckpointMismatch(
+            f"{path}: not a checkpoint of its config.json's Dinov2Model: " + "; ".join(problems[:5])
+        )
     config = model.config
-    backbone = (f"dinov2 ViT (width {config.hidden_size}, {config.num_hidden_layers} layers, "
-                f"patch {config.patch_size})")
+    backbone = f"dinov2 ViT (width {config.hidden_size}, {config.num_hidden_layers} layers, patch {config.patch_size})"
     return FeatureEncoder(_Dinov2Embedding(model.eval()), dinov2_preprocess(path), backbone, device)
 
 
@@ -164,8 +170,9 @@ def build_resnet50(layers=RESNET50_LAYERS):
     return ResNet(Bottleneck, list(layers)).eval()
 
 
-def load_resnet50(checkpoint, weights_name: str = "resnet50_imagenet1k_v2", device="cpu",
-                  layers=RESNET50_LAYERS) -> FeatureEncoder:
+def load_resnet50(
+    checkpoint, weights_name: str = "resnet50_imagenet1k_v2", device="cpu", layers=RESNET50_LAYERS
+) -> FeatureEncoder:
     """torchvision's ResNet-50 loaded strictly from its ImageNet file, `fc` replaced by the
     identity: the embedding is the global average pool (2048-d)."""
     path = require_file(checkpoint, "ResNet-50", weights_name, f"models.paths.{weights_name}")

@@ -263,7 +263,11 @@ class Grounder:
         if image.dtype != np.uint8 or image.ndim != 3 or image.shape[2] != 3:
             raise ValueError(f"expected a uint8 HxWx3 image, got {image.dtype} {image.shape}")
         transform = T.Compose(
-            [T.RandomResize([self.resize], max_size=self.max_size), T.ToTensor(), T.Normalize(IMAGENET_MEAN, IMAGENET_STD)]
+            [
+                T.RandomResize([self.resize], max_size=self.max_size),
+                T.ToTensor(),
+                T.Normalize(IMAGENET_MEAN, IMAGENET_STD),
+            ]
         )
         tensor, _ = transform(Image.fromarray(image), None)
         return tensor

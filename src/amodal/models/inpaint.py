@@ -75,12 +75,7 @@ def _scheduler_class(name: str):
 
 def _looks_like_repo_id(source: str) -> bool:
     parts = source.split("/")
-    return (
-        len(parts) == 2
-        and all(parts)
-        and not source.startswith((".", "~"))
-        and "\\" not in source
-    )
+    return len(parts) == 2 and all(parts) and not source.startswith((".", "~")) and "\\" not in source
 
 
 def _resolve_folder(source, cache_dir) -> Path:
@@ -212,8 +207,14 @@ class Inpainter:
             )
         arrays = np.asarray(result.images)  # (n, size, size, 3) float in [0, 1]
         # The job's log: what each batched call cost (benchmarks/throughput_gpu.py reads it).
-        logging.getLogger(__name__).info("inpainted %d at %d px, %d steps in %.3f s%s", n, size, steps,
-                                         time.perf_counter() - start, unet_timer.note())
+        logging.getLogger(__name__).info(
+            "inpainted %d at %d px, %d steps in %.3f s%s",
+            n,
+            size,
+            steps,
+            time.perf_counter() - start,
+            unet_timer.note(),
+        )
         out = []
         for array, (h, w) in zip(arrays, shapes):
             array = (np.clip(array, 0.0, 1.0) * 255.0).round().astype(np.uint8)
@@ -231,7 +232,12 @@ class _UnetTimer:
     def __enter__(self):
         import torch
 
-        if torch.cuda.is_available() and getattr(self.unet, "device", None) is not None and self.unet.device.type == "cuda":
+        if (
+            torch.cuda.is_available()
+            and getattr(self.unet, "device", None) is not None
+            and self.unet.device.type == "cuda"
+        ):
+
             def before(module, args):
                 self.pairs.append([torch.cuda.Event(enable_timing=True), None])
                 self.pairs[-1][0].record()

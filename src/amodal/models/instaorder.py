@@ -17,7 +17,6 @@ the occlusion logits; P(a occludes b) = (occ(a, b)[1] + occ(b, a)[0]) / 2, occlu
 
 from __future__ import annotations
 
-from pathlib import Path
 
 import numpy as np
 import torch
@@ -110,5 +109,5 @@ class OrderPredictor:
         target_first = torch.cat([t[:, None], o[:, None], rgb], dim=1)  # (target, k)
         occ, _ = self.model(torch.cat([other_first, target_first]).to(self.device))
         occ = occ.float().cpu()
-        k_first, t_first = occ[: len(others)], occ[len(others):]
+        k_first, t_first = occ[: len(others)], occ[len(others) :]
         return occlusion_probability(k_first, t_first).numpy(), occlusion_probability(t_first, k_first).numpy()

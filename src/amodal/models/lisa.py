@@ -64,8 +64,15 @@ def settings(models: dict | None) -> dict:
     return dict(_defaults(), **((models or {}).get("lisa") or {}))
 
 
-def segment(image: np.ndarray, prompt: str, url: str, api_name: str = "/predict", timeout_s: float = 120.0,
-            attempts: int = 3, backoff_s: float = 2.0) -> Answer:
+def segment(
+    image: np.ndarray,
+    prompt: str,
+    url: str,
+    api_name: str = "/predict",
+    timeout_s: float = 120.0,
+    attempts: int = 3,
+    backoff_s: float = 2.0,
+) -> Answer:
     """LISA's mask for `prompt` on `image` (uint8 RGB, sent as PNG so the app reads exactly these
     pixels). Up to `attempts` calls; before call k > 1 waits backoff_s * 2**(k-2) seconds."""
     from PIL import Image
@@ -99,8 +106,13 @@ def call(url: str, api_name: str, prompt: str, image_path: Path, timeout_s: floa
 
     def work():
         try:
-            client = Client(url, verbose=False, analytics_enabled=False, download_files=str(folder),
-                            httpx_kwargs={"timeout": timeout_s})
+            client = Client(
+                url,
+                verbose=False,
+                analytics_enabled=False,
+                download_files=str(folder),
+                httpx_kwargs={"timeout": timeout_s},
+            )
             with lock:
                 state["client"] = client
                 if state.get("abandoned"):
@@ -163,8 +175,11 @@ def read_answer(result, shape: tuple[int, int]) -> tuple[np.ndarray, str]:
     if not isinstance(result, (tuple, list)):
         raise LisaError("bad_output", f"expected the app's outputs (image, mask, text), got {_brief(result)}")
     if len(result) != 3:  # LISA's own app.py answers (image, text): no mask
-        raise LisaError("bad_output", f"the app gives {len(result)} outputs, not the seed's three (image, mask, text); "
-                                      "LISA's own app.py gives no mask, the seed's modified one does (docs/lisa.md)")
+        raise LisaError(
+            "bad_output",
+            f"the app gives {len(result)} outputs, not the seed's three (image, mask, text); "
+            "LISA's own app.py gives no mask, the seed's modified one does (docs/lisa.md)",
+        )
     table = result[1]
     if isinstance(table, (str, os.PathLike)):
         try:
@@ -185,7 +200,9 @@ def mask_from_rows(rows, shape: tuple[int, int]) -> np.ndarray:
     except ValueError:  # rows of different lengths
         raise LisaError("bad_output", "the mask's rows have different lengths") from None
     if values.shape != tuple(shape):
-        got = "a single value" if values.ndim == 0 else "empty" if values.size == 0 else "×".join(map(str, values.shape))
+        got = (
+            "a single value" if values.ndim == 0 else "empty" if values.size == 0 else "×".join(map(str, values.shape))
+        )
         raise LisaError("bad_output", f"the mask is {got}, the image sent {shape[0]}×{shape[1]}")
     if values.dtype == bool:
         return values
@@ -213,8 +230,13 @@ def probe(url: str, api_name: str, timeout_s: float) -> str:
         config = None
     if not isinstance(config, dict) or not isinstance(config.get("dependencies"), list):
         raise LisaError("server_error", f"no Gradio app there (GET /config: HTTP {response.status_code})")
-    names = sorted({f"/{d['api_name']}" for d in config["dependencies"]
-                    if isinstance(d, dict) and isinstance(d.get("api_name"), str)})
+    names = sorted(
+        {
+            f"/{d['api_name']}"
+            for d in config["dependencies"]
+            if isinstance(d, dict) and isinstance(d.get("api_name"), str)
+        }
+    )
     if api_name not in names:
         raise LisaError("server_error", f"the app has no endpoint {api_name} (it has {', '.join(names) or 'none'})")
     return str(config.get("version", "?"))

@@ -52,7 +52,9 @@ def backbone_state_dict(state: dict, model) -> dict:
         else:
             mapped[name] = state[source]
     if problems:
-        raise CheckpointMismatch(f"not a torchvision {BACKBONES[model.pnet_type]} checkpoint: " + "; ".join(problems[:5]))
+        raise CheckpointMismatch(
+            f"not a torchvision {BACKBONES[model.pnet_type]} checkpoint: " + "; ".join(problems[:5])
+        )
     return mapped
 
 

@@ -65,10 +65,17 @@ class SwinLayout(nn.Module):
         super().__init__()
         from timm.models.swin_transformer import SwinTransformer
 
-        self.swin = SwinTransformer(img_size=config.image_size, patch_size=4, embed_dim=config.embed_dim,
-                                    depths=config.depths, num_heads=config.num_heads,
-                                    window_size=config.window_size, num_classes=0, global_pool="",
-                                    drop_path_rate=0.0)
+        self.swin = SwinTransformer(
+            img_size=config.image_size,
+            patch_size=4,
+            embed_dim=config.embed_dim,
+            depths=config.depths,
+            num_heads=config.num_heads,
+            window_size=config.window_size,
+            num_classes=0,
+            global_pool="",
+            drop_path_rate=0.0,
+        )
         self.register_state_dict_post_hook(_to_original_layout)
         self.register_load_state_dict_pre_hook(_from_original_layout)
 
@@ -93,7 +100,7 @@ def _downsample_moved(name: str, step: int) -> str:
 def _to_original_layout(module, state_dict, prefix, local_metadata):
     inner = prefix + "swin."
     for key in [k for k in state_dict if k.startswith(inner)]:
-        state_dict[prefix + _downsample_moved(key[len(inner):], -1)] = state_dict.pop(key)
+        state_dict[prefix + _downsample_moved(key[len(inner) :], -1)] = state_dict.pop(key)
     for name, buffer in _derived_buffers(module).items():
         state_dict[prefix + name] = buffer.detach().clone()
 
@@ -101,10 +108,12 @@ def _to_original_layout(module, state_dict, prefix, local_metadata):
 def _from_original_layout(module, state_dict, prefix, local_metadata, strict, missing, unexpected, errors):
     derived = _derived_buffers(module)
     for key in [k for k in state_dict if k.startswith(prefix) and not k.startswith(prefix + "swin.")]:
-        name = key[len(prefix):]
+        name = key[len(prefix) :]
         value = state_dict.pop(key)
         if name in derived:
-            if tuple(value.shape) != tuple(derived[name].shape) or not torch.equal(value.to(derived[name]), derived[name]):
+            if tuple(value.shape) != tuple(derived[name].shape) or not torch.equal(
+                value.to(derived[name]), derived[name]
+            ):
                 errors.append(f"{key}: differs from the one Swin derives for this configuration")
             continue
         state_dict[prefix + "swin." + _downsample_moved(name, +1)] = value
@@ -206,8 +215,9 @@ def load_ram_plus(checkpoint, device: str = "cpu", **overrides) -> RamPlus:
     import logging
 
     path = require_file(checkpoint, "RAM++", "ram_plus_swin_large_14m", "models.paths.ram_plus_swin_large_14m")
-    state = {k.replace("vision_multi", "tagging_head"): v
-             for k, v in read_state_dict(path, containers=("model",)).items()}
+    state = {
+        k.replace("vision_multi", "tagging_head"): v for k, v in read_state_dict(path, containers=("model",)).items()
+    }
     with built_on(device):
         model = build_ram_plus(**overrides)
     ours = model.state_dict()
@@ -258,8 +268,9 @@ class Tagger:
         batch = prepare(image, self.model.config.image_size, interpolation)[None].to(self.device)
         return self.model(batch)[0].float().cpu().numpy()
 
-    def tags(self, image: np.ndarray, threshold: float | None = None,
-             interpolation: str = "bicubic") -> list[tuple[str, float]]:
+    def tags(
+        self, image: np.ndarray, threshold: float | None = None, interpolation: str = "bicubic"
+    ) -> list[tuple[str, float]]:
         """(name, probability) of each tag above `threshold`, or above the checkpoint's own
         per-class thresholds when None."""
         probability = self.probabilities(image, interpolation)

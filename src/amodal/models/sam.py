@@ -30,7 +30,6 @@ itself, so batching changes no input); the completion loop's checks between pass
 from __future__ import annotations
 
 import contextlib
-from pathlib import Path
 
 import numpy as np
 import torch
@@ -128,8 +127,9 @@ class BoxSegmenter:
     ignored (no autocast).
     """
 
-    def __init__(self, model: torch.nn.Module, device="cpu", autocast_bf16: bool = False,
-                 encoder_batch: int = ENCODER_BATCH):
+    def __init__(
+        self, model: torch.nn.Module, device="cpu", autocast_bf16: bool = False, encoder_batch: int = ENCODER_BATCH
+    ):
         from segment_anything import SamPredictor
 
         if encoder_batch < 1:
@@ -167,7 +167,9 @@ class BoxSegmenter:
                 self._image = image
             return self._decode(image, boxes)
 
-    def segment_many(self, images: list[np.ndarray], boxes_xyxy: list[np.ndarray]) -> list[tuple[np.ndarray, np.ndarray]]:
+    def segment_many(
+        self, images: list[np.ndarray], boxes_xyxy: list[np.ndarray]
+    ) -> list[tuple[np.ndarray, np.ndarray]]:
         """`segment` for each (image, boxes) pair, the images embedded `encoder_batch` at a time;
         an image without boxes is not embedded."""
         if len(images) != len(boxes_xyxy):
@@ -176,13 +178,13 @@ class BoxSegmenter:
         out = [no_masks(image) if b.shape[0] == 0 else None for image, b in zip(images, boxes)]
         todo = [i for i, b in enumerate(boxes) if b.shape[0]]
         for start in range(0, len(todo), self.encoder_batch):
-            chunk = todo[start:start + self.encoder_batch]
+            chunk = todo[start : start + self.encoder_batch]
             with torch.inference_mode(), self._autocast():
                 features, sizes = self._embed([images[i] for i in chunk])
                 for j, i in enumerate(chunk):
                     # The predictor's state as `set_image` leaves it, for this image's decoding.
                     self._image = None
-                    self.predictor.features = features[j:j + 1]
+                    self.predictor.features = features[j : j + 1]
                     self.predictor.original_size, self.predictor.input_size = images[i].shape[:2], sizes[j]
                     self.predictor.is_image_set = True
                     out[i] = self._decode(images[i], boxes[i])

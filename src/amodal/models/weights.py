@@ -28,7 +28,7 @@ import re
 import urllib.error
 import urllib.parse
 import urllib.request
-from dataclasses import dataclass, field
+from dataclasses import dataclass
 from pathlib import Path
 from typing import Callable, Iterable
 
@@ -80,7 +80,7 @@ class Entry:
 
     @property
     def kind(self) -> str:
-        """"url", "hf" or "manual"."""
+        """ "url", "hf" or "manual"."""
         if self.hf_repo:
             return "hf"
         return "url" if self.url else "manual"
@@ -131,8 +131,10 @@ def _entry_from(raw: dict, where: str) -> Entry:
     if Path(raw["file"]).name != raw["file"] or raw["file"] in (".", ".."):
         raise ValueError(f"{where}: file must be a plain name, got {raw['file']!r}")
     needed_by = raw.get("needed_by")
-    if not needed_by or not isinstance(needed_by, list) or not all(
-        isinstance(n, str) and re.fullmatch(r"[\w.-]+/[\w.-]+", n) for n in needed_by
+    if (
+        not needed_by
+        or not isinstance(needed_by, list)
+        or not all(isinstance(n, str) and re.fullmatch(r"[\w.-]+/[\w.-]+", n) for n in needed_by)
     ):
         raise ValueError(f"{where}: needed_by must be a list of 'stage/backend' strings")
     entry = Entry(
@@ -436,7 +438,9 @@ def _download(url: str, part: Path, headers: dict[str, str], progress: Progress 
         if start and response.status == 206:
             match = re.match(r"bytes (\d+)-", response.headers.get("Content-Range", ""))
             if not match or int(match.group(1)) != start:
-                raise DownloadError(f"{label}: server answered Range {start}- with {response.headers.get('Content-Range')!r}")
+                raise DownloadError(
+                    f"{label}: server answered Range {start}- with {response.headers.get('Content-Range')!r}"
+                )
         elif start:
             start, mode = 0, "wb"  # the server ignored the Range: start over
         length = response.headers.get("Content-Length")
@@ -462,8 +466,15 @@ def _download(url: str, part: Path, headers: dict[str, str], progress: Progress 
         )
 
 
-def _fetch_file(url: str, target: Path, size: int | None, sha: str | None, headers: dict[str, str],
-                progress: Progress | None, label: str) -> Path:
+def _fetch_file(
+    url: str,
+    target: Path,
+    size: int | None,
+    sha: str | None,
+    headers: dict[str, str],
+    progress: Progress | None,
+    label: str,
+) -> Path:
     target.parent.mkdir(parents=True, exist_ok=True)
     part = target.with_name(target.name + ".part")
     _download(url, part, headers, progress, label)

@@ -146,8 +146,11 @@ class Workplan:
         return [i for i, row in self.rows[dataset].items() if row["status"] == OK]
 
     def not_ok(self, dataset: str) -> list[dict]:
-        return [{"id": i, "status": row["status"], "message": row["message"]}
-                for i, row in self.rows[dataset].items() if row["status"] != OK]
+        return [
+            {"id": i, "status": row["status"], "message": row["message"]}
+            for i, row in self.rows[dataset].items()
+            if row["status"] != OK
+        ]
 
     def missing_outputs(self) -> list[str]:
         """Instance folders that are gone although their job's manifest is there.
@@ -158,8 +161,13 @@ class Workplan:
         """
         import os
 
-        return [folder for job in self.jobs if os.path.exists(job.manifest)
-                for folder in job.outputs if not os.path.isdir(folder)]
+        return [
+            folder
+            for job in self.jobs
+            if os.path.exists(job.manifest)
+            for folder in job.outputs
+            if not os.path.isdir(folder)
+        ]
 
     def metrics_files(self, experiment: str, dataset: str) -> list[str]:
         """Every collected metrics file of one experiment and dataset, in table order."""
@@ -178,8 +186,9 @@ class Workplan:
     def _plan_dataset(self, dataset: str, ids: list[str], runnable: list[bool]) -> None:
         sizes = {device: shard_size(self.config, device) for device in ("cpu", "gpu")}
         by_device = {device: shards(ids, runnable, size) for device, size in sizes.items()}
-        shard_of = {device: {i: name for name, members in found.items() for i in members}
-                    for device, found in by_device.items()}
+        shard_of = {
+            device: {i: name for name, members in found.items() for i in members} for device, found in by_device.items()
+        }
         stage_device: dict[tuple[str, str], str] = {}
         if self._is_synthetic(dataset):
             for shard, members in by_device["cpu"].items():
@@ -194,13 +203,18 @@ class Workplan:
                 device = stage_device[(stage, key)] = device_class(stage, spec, self.config.get("models"))
                 for shard, members in by_device[device].items():
                     if run.upstream:
-                        needs = [m for up, up_key in run.upstream.items() for m in self._manifests(
-                            dataset, up, up_key, members, shard_of[stage_device[(up, up_key)]])]
+                        needs = [
+                            m
+                            for up, up_key in run.upstream.items()
+                            for m in self._manifests(dataset, up, up_key, members, shard_of[stage_device[(up, up_key)]])
+                        ]
                     elif self._is_synthetic(dataset):
                         needs = self._manifests(dataset, "scenes", "synthetic", members, shard_of["cpu"])
                     else:
                         rows = self.rows[dataset]
-                        needs = [rows[i][name] for i in members for name in layout.INSTANCE_READS[stage] if rows[i][name]]
+                        needs = [
+                            rows[i][name] for i in members for name in layout.INSTANCE_READS[stage] if rows[i][name]
+                        ]
                     if stage == "complete" and spec["backend"] == "external":
                         needs = needs + external_inputs(spec, dataset, members)
                     self._stage_job(dataset, stage, key, spec, device, shard, members, needs)
@@ -234,20 +248,22 @@ class Workplan:
     def _scene_job(self, dataset: str, shard: str, members: list[str]) -> None:
         # Without n_scenes: growing the benchmark must not change the params of existing shards.
         spec = {k: v for k, v in self.config["datasets"][dataset].items() if k not in ("n_scenes", "max_side")}
-        self.jobs.append(Job(
-            rule=rule_name("scenes", dataset, shard),
-            kind="scenes",
-            dataset=dataset,
-            shard=shard,
-            key="synthetic",
-            spec=spec,
-            items=[{"id": i, "folder": layout.scene_folder(self.results, dataset, i)} for i in members],
-            inputs=self._scene_sources(spec),
-            outputs=[layout.scene_folder(self.results, dataset, i) for i in members],
-            manifest=layout.shard_manifest(self.results, dataset, "scenes", "synthetic", shard),
-            log=layout.shard_log(self.results, dataset, "scenes", "synthetic", shard),
-            benchmark=layout.shard_benchmark(self.results, dataset, "scenes", "synthetic", shard),
-        ))
+        self.jobs.append(
+            Job(
+                rule=rule_name("scenes", dataset, shard),
+                kind="scenes",
+                dataset=dataset,
+                shard=shard,
+                key="synthetic",
+                spec=spec,
+                items=[{"id": i, "folder": layout.scene_folder(self.results, dataset, i)} for i in members],
+                inputs=self._scene_sources(spec),
+                outputs=[layout.scene_folder(self.results, dataset, i) for i in members],
+                manifest=layout.shard_manifest(self.results, dataset, "scenes", "synthetic", shard),
+                log=layout.shard_log(self.results, dataset, "scenes", "synthetic", shard),
+                benchmark=layout.shard_benchmark(self.results, dataset, "scenes", "synthetic", shard),
+            )
+        )
 
     def _stage_job(self, dataset, stage, key, spec, device, shard, members, needs) -> None:
         lineage = dict(self.plan.run(stage, key).lineage)
@@ -257,67 +273,83 @@ class Workplan:
             row = self.rows[dataset][instance]
             folders = {up: layout.stage_folder(self.results, dataset, instance, up, lineage[up]) for up in lineage}
             # a stage reads what its experiment planned (an external completion plans no order stage)
-            reads = {name: layout.stage_outputs(folders[up], up)[file]
-                     for name, (up, file) in layout.STAGE_READS[stage].items() if up in folders}
-            items.append({
-                "id": instance,
-                "image": row["image"],
-                "gt": row["gt"],
-                "query": row["query"],
-                # only the rgba stage places results in the photo itself (amodal.datasets.working)
-                **({"source_image": row["source_image"]} if stage == "rgba" and row.get("source_image") else {}),
-                # the file an external completion reads, with its size and mtime: a replaced file
-                # changes the job's params, so Snakemake reruns its shard (docs/external.md)
-                **({"external": external_fingerprint(spec, dataset, instance)} if external else {}),
-                "reads": reads,
-                "folder": layout.stage_folder(self.results, dataset, instance, stage, key),
-            })
+            reads = {
+                name: layout.stage_outputs(folders[up], up)[file]
+                for name, (up, file) in layout.STAGE_READS[stage].items()
+                if up in folders
+            }
+            items.append(
+                {
+                    "id": instance,
+                    "image": row["image"],
+                    "gt": row["gt"],
+                    "query": row["query"],
+                    # only the rgba stage places results in the photo itself (amodal.datasets.working)
+                    **({"source_image": row["source_image"]} if stage == "rgba" and row.get("source_image") else {}),
+                    # the file an external completion reads, with its size and mtime: a replaced file
+                    # changes the job's params, so Snakemake reruns its shard (docs/external.md)
+                    **({"external": external_fingerprint(spec, dataset, instance)} if external else {}),
+                    "reads": reads,
+                    "folder": layout.stage_folder(self.results, dataset, instance, stage, key),
+                }
+            )
         shared = {"wallpaper": self.config["wallpaper"]} if stage == "complete" and not external else {}
-        context = ({up: self.plan.run(up, lineage[up]).spec for up in ("segment", "order") if up in lineage}
-                   if stage == "complete" else {})
-        self.jobs.append(Job(
-            rule=rule_name(stage, dataset, key, shard),
-            kind=stage,
-            dataset=dataset,
-            shard=shard,
-            key=key,
-            spec=spec,
-            items=items,
-            inputs=list(dict.fromkeys(needs)),
-            outputs=[item["folder"] for item in items],
-            manifest=layout.shard_manifest(self.results, dataset, stage, key, shard),
-            log=layout.shard_log(self.results, dataset, stage, key, shard),
-            benchmark=layout.shard_benchmark(self.results, dataset, stage, key, shard),
-            device=device,
-            shared=shared,
-            context=context,
-        ))
+        context = (
+            {up: self.plan.run(up, lineage[up]).spec for up in ("segment", "order") if up in lineage}
+            if stage == "complete"
+            else {}
+        )
+        self.jobs.append(
+            Job(
+                rule=rule_name(stage, dataset, key, shard),
+                kind=stage,
+                dataset=dataset,
+                shard=shard,
+                key=key,
+                spec=spec,
+                items=items,
+                inputs=list(dict.fromkeys(needs)),
+                outputs=[item["folder"] for item in items],
+                manifest=layout.shard_manifest(self.results, dataset, stage, key, shard),
+                log=layout.shard_log(self.results, dataset, stage, key, shard),
+                benchmark=layout.shard_benchmark(self.results, dataset, stage, key, shard),
+                device=device,
+                shared=shared,
+                context=context,
+            )
+        )
 
     def _collect_job(self, dataset, experiment, keys, shard, members, needs) -> None:
         items = []
         for instance in members:
-            folders = {stage: layout.stage_folder(self.results, dataset, instance, stage, key) for stage, key in keys.items()}
-            reads = {name: layout.stage_outputs(folders[stage], stage)[file]
-                     for name, (stage, file) in layout.DELIVERABLES.items()}
+            folders = {
+                stage: layout.stage_folder(self.results, dataset, instance, stage, key) for stage, key in keys.items()
+            }
+            reads = {
+                name: layout.stage_outputs(folders[stage], stage)[file]
+                for name, (stage, file) in layout.DELIVERABLES.items()
+            }
             folder = layout.experiment_folder(self.results, experiment, dataset, instance)
             items.append({"id": instance, "reads": reads, "stages": folders, "folder": folder})
             self.collected[(experiment, dataset)].append(folder)
         manifest = layout.shard_manifest(self.results, dataset, "collect", experiment, shard)
         self.collect_manifests[(experiment, dataset)].append(manifest)
-        self.jobs.append(Job(
-            rule=rule_name("collect", dataset, experiment, shard),
-            kind="collect",
-            dataset=dataset,
-            shard=shard,
-            key=experiment,
-            spec={},
-            items=items,
-            inputs=needs,
-            outputs=[item["folder"] for item in items],
-            manifest=manifest,
-            log=layout.shard_log(self.results, dataset, "collect", experiment, shard),
-            benchmark=layout.shard_benchmark(self.results, dataset, "collect", experiment, shard),
-        ))
+        self.jobs.append(
+            Job(
+                rule=rule_name("collect", dataset, experiment, shard),
+                kind="collect",
+                dataset=dataset,
+                shard=shard,
+                key=experiment,
+                spec={},
+                items=items,
+                inputs=needs,
+                outputs=[item["folder"] for item in items],
+                manifest=manifest,
+                log=layout.shard_log(self.results, dataset, "collect", experiment, shard),
+                benchmark=layout.shard_benchmark(self.results, dataset, "collect", experiment, shard),
+            )
+        )
 
 
 # ---------------------------------------------------------------------- fusing

@@ -52,9 +52,16 @@ def planned_stages(spec: dict) -> tuple[str, ...]:
 # stage is GPU-class when one of its model metrics is on and has its checkpoint (`device_class`).
 # ground/lisa is absent on purpose: LISA runs in its own server; the job only waits on the network (docs/lisa.md).
 GPU_BACKENDS: frozenset[tuple[str, str]] = frozenset(
-    {("ground", "grounded_sam"), ("segment", "grounded_sam"), ("tag", "clip_vocab"), ("tag", "ram_plus"),
-     ("prompt", "clip"),
-     ("order", "instaorder"), ("order", "depth"), ("complete", "diffusers")}
+    {
+        ("ground", "grounded_sam"),
+        ("segment", "grounded_sam"),
+        ("tag", "clip_vocab"),
+        ("tag", "ram_plus"),
+        ("prompt", "clip"),
+        ("order", "instaorder"),
+        ("order", "depth"),
+        ("complete", "diffusers"),
+    }
 )
 
 # The evaluate stage's metrics that run a network: one on, with its checkpoint found, makes it GPU-class.
@@ -101,7 +108,7 @@ def _metric_checkpoints_found(spec: dict, models: dict | None) -> dict[str, bool
 
 
 def device_class(stage: str, spec: dict, models: dict | None = None) -> str:
-    """"gpu" if the stage's backend runs on a GPU, else "cpu". The evaluate stage is GPU-class when
+    """ "gpu" if the stage's backend runs on a GPU, else "cpu". The evaluate stage is GPU-class when
     a model metric is on and its checkpoint is on this machine (`models`: the config's section);
     without any, its metrics are `missing` and the job needs no GPU (a weight-free run asks
     its cluster for none)."""

@@ -73,8 +73,12 @@ DELIVERABLES: dict[str, tuple[str, str]] = {
     "rgba": ("rgba", "rgba"),
     "placement": ("rgba", "placement"),
 }
-COLLECTED_FILES = {"metrics": "metrics.json", "rgba": "amodal.png", "placement": "placement.json",
-                   "stages": "stages.json"}
+COLLECTED_FILES = {
+    "metrics": "metrics.json",
+    "rgba": "amodal.png",
+    "placement": "placement.json",
+    "stages": "stages.json",
+}
 
 # What one synthetic scene's folder holds (written by amodal.synthetic.scenes.write_scene).
 SCENE_IMAGE, SCENE_RECORD = "image.png", "scene.json"

@@ -22,8 +22,11 @@ def weights_needed(spec: dict) -> dict[str, list[str]]:
     from amodal.plan.keys import planned_stages
 
     # stages the experiment does not run (an external completion's tag, segment, order, prompt) load nothing
-    spec = {stage: spec[stage] if stage in planned_stages(spec) else {"backend": None} for stage in spec
-            if isinstance(spec[stage], dict)}
+    spec = {
+        stage: spec[stage] if stage in planned_stages(spec) else {"backend": None}
+        for stage in spec
+        if isinstance(spec[stage], dict)
+    }
     for stage in ("ground", "segment"):
         if spec[stage]["backend"] == "grounded_sam":
             params = spec[stage]["grounded_sam"]
@@ -85,8 +88,10 @@ def missing_weights(experiments: dict[str, dict], models: dict | None) -> list[s
             seen.add(name)
             found, looked = find(name, models)
             if found is None:
-                lines.append(f"{name} (for {', '.join(where)} of experiment {experiment!r}) not found at {looked}; "
-                             f"run `amodal weights fetch {name}` on a machine with internet, or set models.paths.{name}")
+                lines.append(
+                    f"{name} (for {', '.join(where)} of experiment {experiment!r}) not found at {looked}; "
+                    f"run `amodal weights fetch {name}` on a machine with internet, or set models.paths.{name}"
+                )
     return lines
 
 
@@ -106,8 +111,10 @@ def missing_settings(experiments: dict[str, dict], models: dict | None) -> list[
     users = [name for name, spec in experiments.items() if uses_lisa(spec)]
     if not users or settings(models)["url"]:
         return lines
-    return lines + [f"ground/lisa of experiment {', '.join(map(repr, users))} calls the LISA app but models.lisa.url is "
-                    f"not set; start the app (docs/lisa.md) and set models.lisa.url to its address, e.g. http://127.0.0.1:7860/"]
+    return lines + [
+        f"ground/lisa of experiment {', '.join(map(repr, users))} calls the LISA app but models.lisa.url is "
+        f"not set; start the app (docs/lisa.md) and set models.lisa.url to its address, e.g. http://127.0.0.1:7860/"
+    ]
 
 
 def external_folder_problem(name: str, spec: dict) -> str | None:
@@ -116,11 +123,15 @@ def external_folder_problem(name: str, spec: dict) -> str | None:
         return None
     folder = (spec["complete"].get("external") or {}).get("dir")
     if not folder:
-        return (f"complete/external of experiment {name!r} reads another method's outputs but complete.external.dir is "
-                "not set; set it to the folder holding them (docs/external.md)")
+        return (
+            f"complete/external of experiment {name!r} reads another method's outputs but complete.external.dir is "
+            "not set; set it to the folder holding them (docs/external.md)"
+        )
     if not Path(folder).is_dir():
-        return (f"complete/external of experiment {name!r}: folder {folder} (complete.external.dir) does not exist; "
-                "export the method's outputs there (docs/external.md) or correct the path")
+        return (
+            f"complete/external of experiment {name!r}: folder {folder} (complete.external.dir) does not exist; "
+            "export the method's outputs there (docs/external.md) or correct the path"
+        )
     return None
 
 
@@ -155,12 +166,18 @@ def report(experiment: str, spec: dict, models: dict | None) -> tuple[str, bool]
         lines.append(f"  {name:<26} {', '.join(where):<40} {state}")
     for name, where in metric_weights(spec).items():
         found, looked = find(name, models)
-        state = f"found at {found}" if found else f"missing (looked at {looked}), so the metric is reported missing: amodal weights fetch {name}"
+        state = (
+            f"found at {found}"
+            if found
+            else f"missing (looked at {looked}), so the metric is reported missing: amodal weights fetch {name}"
+        )
         lines.append(f"  {name:<26} {', '.join(where):<40} {state}")
     if spec["complete"]["backend"] == "external":
         problem = external_folder_problem(experiment, spec)
         ok &= problem is None
-        state = problem or "folder {dir} (pattern {pattern}, placement {placement})".format(**spec["complete"]["external"])
+        state = problem or "folder {dir} (pattern {pattern}, placement {placement})".format(
+            **spec["complete"]["external"]
+        )
         lines.append(f"  {'external outputs':<26} {'complete/external':<40} {state}")
     if uses_lisa(spec):
         state, reachable = lisa_line(models)

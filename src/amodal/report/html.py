@@ -39,11 +39,14 @@ PASS_INPUT, PASS_MASK, PASS_COMPLETION = "input.png", "mask.png", "completion.pn
 def instance_rows(rows: dict[str, dict[str, dict]]) -> dict[str, list[dict]]:
     """Each dataset's instance-table rows (amodal.plan.jobs.Workplan.rows) as the report reads
     them: id, image, query and gt as text ("" for an empty cell)."""
+
     def text(value) -> str:
         return "" if value is None or value != value else str(value)  # value != value: pandas' NaN
 
-    return {dataset: [{name: text(row.get(name)) for name in ("id", "image", "query", "gt")} for row in table.values()]
-            for dataset, table in rows.items()}
+    return {
+        dataset: [{name: text(row.get(name)) for name in ("id", "image", "query", "gt")} for row in table.values()]
+        for dataset, table in rows.items()
+    }
 
 
 def read_metrics_table(path) -> tuple[list[str], dict[str, dict]]:
@@ -52,7 +55,9 @@ def read_metrics_table(path) -> tuple[list[str], dict[str, dict]]:
     with open(path, newline="") as handle:
         rows = list(csv.DictReader(handle))
     extra = [c for c in (rows[0].keys() if rows else []) if c not in RECORD_COLUMNS]
-    numeric = [c for c in extra if c not in TEXT_COLUMNS and all(row[c] in ("", None) or _parses(row[c]) for row in rows)]
+    numeric = [
+        c for c in extra if c not in TEXT_COLUMNS and all(row[c] in ("", None) or _parses(row[c]) for row in rows)
+    ]
     by_id = {}
     for row in rows:
         by_id[row["id"]] = {
@@ -113,8 +118,10 @@ class ReportBuilder:
         path = layout.collected_outputs(layout.experiment_folder(self.results, experiment, dataset, instance))["stages"]
         if not Path(path).is_file():
             return {}
-        return {stage: Path(layout.stage_folder(self.results, dataset, instance, stage, Path(folder).name))
-                for stage, folder in io.read_json(path).items()}
+        return {
+            stage: Path(layout.stage_folder(self.results, dataset, instance, stage, Path(folder).name))
+            for stage, folder in io.read_json(path).items()
+        }
 
     def run_tiles(self, experiment: str, dataset: str, instance: str, image) -> list[dict]:
         """One experiment's pictures of an instance; those drawn over its photo only with one."""
@@ -126,18 +133,32 @@ class ReportBuilder:
             tiles.append(self.tile("visible mask", self.thumbs.photo(image, [(visible, "visible")]), visible))
             if "order" in folders:
                 occluders = layout.stage_outputs(folders["order"], "order")["occluders"]
-                tiles.append(self.tile("occluders (red)", self.thumbs.photo(image, [(visible, "visible"), (occluders, "occluders")]),
-                                       occluders))
+                tiles.append(
+                    self.tile(
+                        "occluders (red)",
+                        self.thumbs.photo(image, [(visible, "visible"), (occluders, "occluders")]),
+                        occluders,
+                    )
+                )
         if "complete" in folders:
             passes = Path(layout.stage_outputs(folders["complete"], "complete")["iterations"])
             numbers = sorted((int(p.name) for p in passes.iterdir() if p.name.isdigit()) if passes.is_dir() else [])
             for number in numbers:
                 folder = passes / str(number)
-                tiles.append(self.tile(f"pass {number + 1}: input, inpainted region",
-                                       self.thumbs.photo(folder / PASS_INPUT, [(folder / PASS_MASK, "inpaint")]),
-                                       folder / PASS_INPUT))
-                tiles.append(self.tile(f"pass {number + 1}: completion", self.thumbs.photo(folder / PASS_COMPLETION),
-                                       folder / PASS_COMPLETION))
+                tiles.append(
+                    self.tile(
+                        f"pass {number + 1}: input, inpainted region",
+                        self.thumbs.photo(folder / PASS_INPUT, [(folder / PASS_MASK, "inpaint")]),
+                        folder / PASS_INPUT,
+                    )
+                )
+                tiles.append(
+                    self.tile(
+                        f"pass {number + 1}: completion",
+                        self.thumbs.photo(folder / PASS_COMPLETION),
+                        folder / PASS_COMPLETION,
+                    )
+                )
         return [t for t in tiles if t is not None]
 
     def instance(self, dataset: str, row: dict, experiments: list[str], records: dict, metrics: list[str]) -> dict:
@@ -149,10 +170,17 @@ class ReportBuilder:
         truth_tiles = []
         if truth:
             if "whole" in truth:
-                truth_tiles.append(self.tile("true whole object", self.thumbs.cutout(truth["whole"]), truth["whole"], checker=True))
+                truth_tiles.append(
+                    self.tile("true whole object", self.thumbs.cutout(truth["whole"]), truth["whole"], checker=True)
+                )
             if "amodal_mask" in truth and image:
-                truth_tiles.append(self.tile("true amodal mask (blue)",
-                                             self.thumbs.photo(image, [(truth["amodal_mask"], "amodal")]), truth["amodal_mask"]))
+                truth_tiles.append(
+                    self.tile(
+                        "true amodal mask (blue)",
+                        self.thumbs.photo(image, [(truth["amodal_mask"], "amodal")]),
+                        truth["amodal_mask"],
+                    )
+                )
         runs = {}
         for experiment in experiments:
             record = records.get((experiment, dataset), {}).get(row["id"])
@@ -165,14 +193,28 @@ class ReportBuilder:
                 "notes": record["notes"],
                 "tiles": self.run_tiles(experiment, dataset, row["id"], image),
             }
-        return {"dataset": dataset, "id": row["id"], "query": query, "photo": photo,
-                "truth": [t for t in truth_tiles if t is not None], "runs": runs}
+        return {
+            "dataset": dataset,
+            "id": row["id"],
+            "query": query,
+            "photo": photo,
+            "truth": [t for t in truth_tiles if t is not None],
+            "runs": runs,
+        }
 
 
-def build_report(out_dir, *, cache_dir, experiments: list[str], instances: dict[str, list[dict]],
-                 comparison_tables: dict[str, tuple[str, str]], experiment_tables: dict[tuple[str, str], tuple[str, str]],
-                 paper_tables: dict[str, list[tuple[str, str, str, str]]] | None = None,
-                 results=None, title: str = "amodal: visual report") -> None:
+def build_report(
+    out_dir,
+    *,
+    cache_dir,
+    experiments: list[str],
+    instances: dict[str, list[dict]],
+    comparison_tables: dict[str, tuple[str, str]],
+    experiment_tables: dict[tuple[str, str], tuple[str, str]],
+    paper_tables: dict[str, list[tuple[str, str, str, str]]] | None = None,
+    results=None,
+    title: str = "amodal: visual report",
+) -> None:
     """Write the report folder.
 
     instances: dataset -> its instance-table rows (id, image, query, gt), in table order.
@@ -190,8 +232,11 @@ def build_report(out_dir, *, cache_dir, experiments: list[str], instances: dict[
         columns, records[pair] = read_metrics_table(metrics_csv)
         metrics += [c for c in columns if c not in metrics]
     builder = ReportBuilder(out, results=results, cache_dir=cache_dir)
-    rows = [builder.instance(dataset, row, experiments, records, metrics)
-            for dataset, table in instances.items() for row in table]
+    rows = [
+        builder.instance(dataset, row, experiments, records, metrics)
+        for dataset, table in instances.items()
+        for row in table
+    ]
     data = {
         "title": title,
         "datasets": list(instances),
@@ -230,19 +275,27 @@ def _tables_section(out: Path, comparison_tables, experiment_tables, paper_table
     parts = []
     for dataset, (markdown, csv_path) in comparison_tables.items():
         link = _copy(csv_path, out, f"tables/{dataset}.csv")
-        parts.append(f'<section class="table">{to_html(Path(markdown).read_text(), shift=1)}'
-                     f'<p><a href="{link}">{html.escape(dataset)}.csv</a></p></section>')
+        parts.append(
+            f'<section class="table">{to_html(Path(markdown).read_text(), shift=1)}'
+            f'<p><a href="{link}">{html.escape(dataset)}.csv</a></p></section>'
+        )
         for name, markdown, csv_path, tex_path in paper_tables.get(dataset, []):
-            links = [(_copy(path, out, f"tables/{dataset}/{name}.{ext}"), f"{name}.{ext}")
-                     for path, ext in ((csv_path, "csv"), (tex_path, "tex"))]
+            links = [
+                (_copy(path, out, f"tables/{dataset}/{name}.{ext}"), f"{name}.{ext}")
+                for path, ext in ((csv_path, "csv"), (tex_path, "tex"))
+            ]
             anchors = " · ".join(f'<a href="{link}">{html.escape(text)}</a>' for link, text in links)
-            parts.append(f'<details class="table"><summary>{html.escape(dataset)}: {html.escape(name)}</summary>'
-                         f'{to_html(Path(markdown).read_text(), shift=2)}<p>{anchors}</p></details>')
+            parts.append(
+                f'<details class="table"><summary>{html.escape(dataset)}: {html.escape(name)}</summary>'
+                f'{to_html(Path(markdown).read_text(), shift=2)}<p>{anchors}</p></details>'
+            )
     for (experiment, dataset), (markdown, metrics_csv) in experiment_tables.items():
         link = _copy(metrics_csv, out, f"tables/{experiment}/{dataset}/metrics.csv")
-        parts.append(f'<details class="table"><summary>{html.escape(experiment)} on {html.escape(dataset)}</summary>'
-                     f'{to_html(Path(markdown).read_text(), shift=2)}'
-                     f'<p><a href="{link}">per-instance metrics (CSV)</a></p></details>')
+        parts.append(
+            f'<details class="table"><summary>{html.escape(experiment)} on {html.escape(dataset)}</summary>'
+            f'{to_html(Path(markdown).read_text(), shift=2)}'
+            f'<p><a href="{link}">per-instance metrics (CSV)</a></p></details>'
+        )
     return "\n".join(parts)
 
 

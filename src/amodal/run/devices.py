@@ -37,8 +37,13 @@ def candidate_ids(environ=None) -> list[str]:
         if value:
             return [part.strip() for part in value.split(",") if part.strip()]
     try:
-        listed = subprocess.run(["nvidia-smi", "--query-gpu=index", "--format=csv,noheader"],
-                                capture_output=True, text=True, timeout=30, check=True).stdout
+        listed = subprocess.run(
+            ["nvidia-smi", "--query-gpu=index", "--format=csv,noheader"],
+            capture_output=True,
+            text=True,
+            timeout=30,
+            check=True,
+        ).stdout
     except (OSError, subprocess.SubprocessError):
         return []
     return [line.strip() for line in listed.splitlines() if line.strip()]
@@ -46,7 +51,9 @@ def candidate_ids(environ=None) -> list[str]:
 
 def lock_dir(environ=None) -> Path:
     environ = os.environ if environ is None else environ
-    folder = environ.get("AMODAL_GPU_LOCK_DIR") or os.path.join(tempfile.gettempdir(), f"amodal-gpu-locks-{os.getuid()}")
+    folder = environ.get("AMODAL_GPU_LOCK_DIR") or os.path.join(
+        tempfile.gettempdir(), f"amodal-gpu-locks-{os.getuid()}"
+    )
     Path(folder).mkdir(parents=True, exist_ok=True)
     return Path(folder)
 

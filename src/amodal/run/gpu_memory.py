@@ -45,8 +45,11 @@ def map_splitting(call: Callable[[list], Sequence], items: list, most: int | Non
     if not items:
         return []
     if most is not None and len(items) > most:
-        return [result for start in range(0, len(items), most)
-                for result in map_splitting(call, items[start:start + most])]
+        return [
+            result
+            for start in range(0, len(items), most)
+            for result in map_splitting(call, items[start : start + most])
+        ]
     try:
         results = list(call(items))
     except Exception as error:  # noqa: BLE001 - only out-of-memory is handled, the rest re-raised

@@ -55,8 +55,13 @@ def write_failed(outputs: dict, reason: str, record: dict | None = None) -> None
             Path(path).mkdir(parents=True, exist_ok=True)
 
 
-def run_stage(inputs: dict, outputs: dict, body: Callable[[], None], failed_record: Callable[[str], dict] | None = None,
-              instance: str = "") -> str:
+def run_stage(
+    inputs: dict,
+    outputs: dict,
+    body: Callable[[], None],
+    failed_record: Callable[[str], dict] | None = None,
+    instance: str = "",
+) -> str:
     """Run `body` unless an input record failed; returns "ok", "failed" or the status of the
     InstanceError raised ("remote_failed"). Running out of GPU memory on this instance fails
     only this instance (`amodal.run.gpu_memory`)."""

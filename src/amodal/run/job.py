@@ -24,7 +24,9 @@ def _ground(spec, key, item, out, shared):
     from amodal.imaging import io
     from amodal.stages.ground import run_ground
 
-    mask, record = run_ground(spec, item["image"], item["gt"], item["id"], query=item["query"], models=shared.get("models"))
+    mask, record = run_ground(
+        spec, item["image"], item["gt"], item["id"], query=item["query"], models=shared.get("models")
+    )
     io.write_mask(out["mask"], mask)
     io.write_json(out["record"], provenance.stamp(record, "ground", key))
 
@@ -41,8 +43,15 @@ def _segment(spec, key, item, out, shared):
     from amodal.imaging import io
     from amodal.stages.segment import run_segment
 
-    masks, record = run_segment(spec, item["reads"]["visible"], item["gt"], item["id"], image_path=item["image"],
-                                tags_path=item["reads"]["tags"], models=shared.get("models"))
+    masks, record = run_segment(
+        spec,
+        item["reads"]["visible"],
+        item["gt"],
+        item["id"],
+        image_path=item["image"],
+        tags_path=item["reads"]["tags"],
+        models=shared.get("models"),
+    )
     io.write_mask_stack(out["masks"], masks)
     io.write_json(out["record"], provenance.stamp(record, "segment", key))
 
@@ -52,8 +61,16 @@ def _order(spec, key, item, out, shared):
     from amodal.stages.order import run_order
 
     reads = item["reads"]
-    record, occluders = run_order(spec, reads["visible"], reads["masks"], reads["segments"], item["gt"], item["id"],
-                                  image_path=item["image"], models=shared.get("models"))
+    record, occluders = run_order(
+        spec,
+        reads["visible"],
+        reads["masks"],
+        reads["segments"],
+        item["gt"],
+        item["id"],
+        image_path=item["image"],
+        models=shared.get("models"),
+    )
     io.write_mask(out["occluders"], occluders)
     io.write_json(out["record"], provenance.stamp(record, "order", key))
 
@@ -63,8 +80,16 @@ def _prompt(spec, key, item, out, shared):
     from amodal.stages.prompt import run_prompt
 
     reads = item["reads"]
-    record = run_prompt(spec, item["query"], item["gt"], image_path=item["image"], visible_path=reads["visible"],
-                        tags_path=reads["tags"], instance=item["id"], models=shared.get("models"))
+    record = run_prompt(
+        spec,
+        item["query"],
+        item["gt"],
+        image_path=item["image"],
+        visible_path=reads["visible"],
+        tags_path=reads["tags"],
+        instance=item["id"],
+        models=shared.get("models"),
+    )
     io.write_json(out["record"], provenance.stamp(record, "prompt", key))
 
 
@@ -73,7 +98,9 @@ def _rgba(spec, key, item, out, shared):
     from amodal.stages.rgba import run_rgba
 
     reads = item["reads"]
-    rgba, placement = run_rgba(spec, item["image"], reads["visible"], reads["complete"], reads["completion"], reads["amodal"])
+    rgba, placement = run_rgba(
+        spec, item["image"], reads["visible"], reads["complete"], reads["completion"], reads["amodal"]
+    )
     if item.get("source_image"):  # the instance ran on a scaled working copy of its photo
         from amodal.datasets.working import source_placement, upright_size
 
@@ -88,16 +115,31 @@ def _evaluate(spec, key, item, out, shared):
 
     reads = item["reads"]
     # an experiment without an order stage (an external completion) has no order to score
-    record = run_evaluate(spec, image=item["image"], visible=reads["visible"], segments_npz=reads.get("masks"),
-                          segments_json=reads.get("segments"), order=reads.get("order"), rgba=reads["rgba"],
-                          placement=reads["placement"], gt=item["gt"], instance=item["id"], query=item.get("query", ""),
-                          models=shared.get("models"))
+    record = run_evaluate(
+        spec,
+        image=item["image"],
+        visible=reads["visible"],
+        segments_npz=reads.get("masks"),
+        segments_json=reads.get("segments"),
+        order=reads.get("order"),
+        rgba=reads["rgba"],
+        placement=reads["placement"],
+        gt=item["gt"],
+        instance=item["id"],
+        query=item.get("query", ""),
+        models=shared.get("models"),
+    )
     io.write_json(out["metrics"], provenance.stamp(record, "evaluate", key))
 
 
 STAGE_BODIES: dict[str, Callable] = {
-    "ground": _ground, "tag": _tag, "segment": _segment, "order": _order,
-    "prompt": _prompt, "rgba": _rgba, "evaluate": _evaluate,
+    "ground": _ground,
+    "tag": _tag,
+    "segment": _segment,
+    "order": _order,
+    "prompt": _prompt,
+    "rgba": _rgba,
+    "evaluate": _evaluate,
 }
 
 
@@ -131,8 +173,9 @@ def run_stage_job(stage: str, spec: dict, key: str, items: list[dict], shared: d
     for item in map(with_query, items):
         out = layout.stage_outputs(item["folder"], stage)
         inputs = dict(item["reads"], **{name: item[name] for name in layout.INSTANCE_READS[stage] if item[name]})
-        statuses[item["id"]] = run_stage(inputs, out, lambda: body(spec, key, item, out, shared), _failed_record(stage),
-                                         instance=item["id"])
+        statuses[item["id"]] = run_stage(
+            inputs, out, lambda: body(spec, key, item, out, shared), _failed_record(stage), instance=item["id"]
+        )
         log.info("%s %s: %s", stage, item["id"], statuses[item["id"]])
     return statuses
 
@@ -151,22 +194,38 @@ def run_complete_job(spec: dict, key: str, items: list[dict], shared: dict) -> d
 
         def body(item=item, reads=reads):
             nonlocal wallpaper
-            prepared[item["id"]] = prepare_complete(spec, item["image"], reads["visible"], reads["ground"], reads["occluders"],
-                                                    reads["prompt"], shared["wallpaper"], item["id"])
+            prepared[item["id"]] = prepare_complete(
+                spec,
+                item["image"],
+                reads["visible"],
+                reads["ground"],
+                reads["occluders"],
+                reads["prompt"],
+                shared["wallpaper"],
+                item["id"],
+            )
             wallpaper = prepared[item["id"]][2]
 
         statuses[item["id"]] = run_stage(dict(reads, image=item["image"]), out, body, instance=item["id"])
-    context = dict(shared.get("context") or {}, models=shared.get("models"),
-                   tags={i["id"]: io.read_json(i["reads"]["tags"])["tags"] for i in items if i["id"] in prepared})
+    context = dict(
+        shared.get("context") or {},
+        models=shared.get("models"),
+        tags={i["id"]: io.read_json(i["reads"]["tags"])["tags"] for i in items if i["id"] in prepared},
+    )
     results = dict(zip(prepared, complete_prepared([p[0] for p in prepared.values()], spec, wallpaper, context)))
     for item in items:
         if item["id"] not in prepared:
             continue
         result, prompt = results[item["id"]], prepared[item["id"]][1]
         out = layout.stage_outputs(item["folder"], "complete")
-        write_completion(result, provenance.stamp(result.record(spec["backend"], prompt), "complete", key),
-                         record_path=out["record"], completion_path=out["completion"], amodal_path=out["amodal"],
-                         iterations_dir=out["iterations"])
+        write_completion(
+            result,
+            provenance.stamp(result.record(spec["backend"], prompt), "complete", key),
+            record_path=out["record"],
+            completion_path=out["completion"],
+            amodal_path=out["amodal"],
+            iterations_dir=out["iterations"],
+        )
         if result.status == "failed":
             statuses[item["id"]] = "failed"
             log.error(result.reason)
@@ -194,9 +253,14 @@ def run_external_job(spec: dict, key: str, items: list[dict]) -> dict[str, str]:
             result, read = complete_external(spec, files, image.shape, item["id"])
             # the method's output is scored whatever our grounding's validity test said of the query
             record = dict(result.record("external", ""), external=read, ground_status=ground["status"])
-            write_completion(result, provenance.stamp(record, "complete", key), record_path=out["record"],
-                             completion_path=out["completion"], amodal_path=out["amodal"],
-                             iterations_dir=out["iterations"])
+            write_completion(
+                result,
+                provenance.stamp(record, "complete", key),
+                record_path=out["record"],
+                completion_path=out["completion"],
+                amodal_path=out["amodal"],
+                iterations_dir=out["iterations"],
+            )
 
         statuses[item["id"]] = run_stage(dict(reads, image=item["image"]), out, body, instance=item["id"])
         log.info("complete %s: %s", item["id"], statuses[item["id"]])
@@ -210,10 +274,18 @@ def run_scenes_job(spec: dict, items: list[dict]) -> None:
     from amodal.synthetic.scenes import build_scenes
 
     if items:
-        build_scenes(Path(items[0]["folder"]).parent, [item["id"] for item in items], cutouts_dir=spec["cutouts"],
-                     backgrounds_dir=spec["backgrounds"], seed=spec["seed"], hidden_fraction=tuple(spec["hidden_fraction"]),
-                     border_share=spec["border_share"], occluders=tuple(spec["occluders"]), behind=tuple(spec["behind"]),
-                     image_size=spec["image_size"])
+        build_scenes(
+            Path(items[0]["folder"]).parent,
+            [item["id"] for item in items],
+            cutouts_dir=spec["cutouts"],
+            backgrounds_dir=spec["backgrounds"],
+            seed=spec["seed"],
+            hidden_fraction=tuple(spec["hidden_fraction"]),
+            border_share=spec["border_share"],
+            occluders=tuple(spec["occluders"]),
+            behind=tuple(spec["behind"]),
+            image_size=spec["image_size"],
+        )
 
 
 def run_collect_job(items: list[dict]) -> None:
@@ -223,8 +295,17 @@ def run_collect_job(items: list[dict]) -> None:
         collect_instance(item["reads"], layout.collected_outputs(item["folder"]), stages=item["stages"])
 
 
-def run_job(kind: str, spec: dict, key: str, items: list[dict], manifest: str, shared: dict | None = None,
-            gpus: int = 0, models: dict | None = None, context: dict | None = None) -> dict[str, str]:
+def run_job(
+    kind: str,
+    spec: dict,
+    key: str,
+    items: list[dict],
+    manifest: str,
+    shared: dict | None = None,
+    gpus: int = 0,
+    models: dict | None = None,
+    context: dict | None = None,
+) -> dict[str, str]:
     """Run one planned job (amodal.plan.jobs.Job fields), then write its manifest; a GPU job
     first claims its devices. Returns each instance's status."""
     from amodal.imaging import io
@@ -256,8 +337,16 @@ def run_fused_job(members: list[dict], shared: dict | None = None, gpus: int = 0
     _claim(gpus)
     for member in members:
         start = time.perf_counter()
-        run_job(member["kind"], member["spec"], member["key"], member["instances"], manifest=member["manifest"],
-                shared=shared, models=models, context=member["context"])
+        run_job(
+            member["kind"],
+            member["spec"],
+            member["key"],
+            member["instances"],
+            manifest=member["manifest"],
+            shared=shared,
+            models=models,
+            context=member["context"],
+        )
         log.info("fused: %s %s done in %.2f s", member["kind"], member["key"], time.perf_counter() - start)
     _release(gpus)
 

@@ -12,8 +12,15 @@ import pandas as pd
 DATASET = "single"
 
 
-def complete_image(image, query: str, experiment: str = "paper", out="amodal_out", models: dict | None = None,
-                   experiments_dir=None, wallpaper=None) -> dict:
+def complete_image(
+    image,
+    query: str,
+    experiment: str = "paper",
+    out="amodal_out",
+    models: dict | None = None,
+    experiments_dir=None,
+    wallpaper=None,
+) -> dict:
     """Complete the object `query` names in `image`; returns the instance's collected files and
     status. `models` is a config `models` section (device, paths, architectures)."""
     from amodal.datasets.table import COLUMNS, _image_header, safe_id
@@ -26,8 +33,12 @@ def complete_image(image, query: str, experiment: str = "paper", out="amodal_out
     from amodal.plan.jobs import Workplan
 
     name, spec = load_experiment(experiment, experiments_dir)
-    config = {"results": str(out), "experiments": [name], "datasets": {DATASET: {"format": "seed"}},
-              "models": models or {}}
+    config = {
+        "results": str(out),
+        "experiments": [name],
+        "datasets": {DATASET: {"format": "seed"}},
+        "models": models or {},
+    }
     if wallpaper:
         config["wallpaper"] = str(wallpaper)
     config = validated(config, "config.schema.yaml")
@@ -48,15 +59,37 @@ def complete_image(image, query: str, experiment: str = "paper", out="amodal_out
     table = bound_images(table, DATASET, config["datasets"][DATASET]["max_side"], out, pd.Series([size]))
     work = Workplan(config, Plan({name: spec}, config["models"]), {DATASET: table})
     for job in work.jobs:
-        run_job(job.kind, job.spec, job.key, job.items, job.manifest, job.shared, models=config["models"],
-                context=job.context)
+        run_job(
+            job.kind,
+            job.spec,
+            job.key,
+            job.items,
+            job.manifest,
+            job.shared,
+            models=config["models"],
+            context=job.context,
+        )
     folder = Path(out) / name / DATASET
-    aggregate_experiment(work.metrics_files(name, DATASET), not_ok=[], experiment=name, dataset=DATASET,
-                         description=spec.get("description", ""), evaluate=spec["evaluate"], csv_path=folder / "metrics.csv",
-                         table_path=folder / "table.md", summary_path=folder / "summary.json")
+    aggregate_experiment(
+        work.metrics_files(name, DATASET),
+        not_ok=[],
+        experiment=name,
+        dataset=DATASET,
+        description=spec.get("description", ""),
+        evaluate=spec["evaluate"],
+        csv_path=folder / "metrics.csv",
+        table_path=folder / "table.md",
+        summary_path=folder / "summary.json",
+    )
     collected = folder / instance
     from amodal.imaging import io
 
     placement = io.read_json(collected / "placement.json")
-    return {"instance": instance, "folder": collected, "rgba": collected / "amodal.png", "status": placement["status"],
-            "reason": placement.get("reason", ""), "offset_xy": placement.get("offset_xy")}
+    return {
+        "instance": instance,
+        "folder": collected,
+        "rgba": collected / "amodal.png",
+        "status": placement["status"],
+        "reason": placement.get("reason", ""),
+        "offset_xy": placement.get("offset_xy"),
+    }

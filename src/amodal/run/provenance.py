@@ -6,9 +6,23 @@ import platform
 from functools import lru_cache
 from importlib import metadata
 
-PACKAGES = ("amodal", "numpy", "opencv-python-headless", "scikit-image", "pillow", "pandas", "torch", "diffusers",
-            "transformers", "segment-anything", "groundingdino-py", "open-clip-torch", "torchvision", "torchmetrics",
-            "gradio-client")
+PACKAGES = (
+    "amodal",
+    "numpy",
+    "opencv-python-headless",
+    "scikit-image",
+    "pillow",
+    "pandas",
+    "torch",
+    "diffusers",
+    "transformers",
+    "segment-anything",
+    "groundingdino-py",
+    "open-clip-torch",
+    "torchvision",
+    "torchmetrics",
+    "gradio-client",
+)
 
 
 @lru_cache(maxsize=1)

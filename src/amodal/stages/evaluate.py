@@ -89,8 +89,9 @@ def instance_record(
         record["visible"] = mask_counts(pred_visible, gt.visible_mask)
         record["amodal"] = amodal_counts(pred_rgba, pred_offset, gt.whole_rgba, gt.whole_offset)
         record["amodal_in_frame"] = amodal_in_frame_counts(pred_rgba, pred_offset, gt.amodal_mask)
-        record["hidden"] = hidden_region_quality(pred_rgba, pred_offset, gt.whole_rgba, gt.whole_offset,
-                                                 gt.visible_mask, background)
+        record["hidden"] = hidden_region_quality(
+            pred_rgba, pred_offset, gt.whole_rgba, gt.whole_offset, gt.visible_mask, background
+        )
     if order is not None:
         record["order"] = order_counts(order.predicted_occluders, order.true_occluders, order.candidates)
     given = model_metrics or {}
@@ -156,8 +157,9 @@ def model_value(entry) -> float | None:
 # --- model metrics ----------------------------------------------------------------------------
 
 
-def model_metric_entries(spec: dict, models: dict | None, image, visible, rgba, offset: Offset, query: str,
-                         gt: GroundTruth | None) -> tuple[dict, dict]:
+def model_metric_entries(
+    spec: dict, models: dict | None, image, visible, rgba, offset: Offset, query: str, gt: GroundTruth | None
+) -> tuple[dict, dict]:
     """(entry of every model metric, what each network reported about itself) for one instance,
     with the networks the evaluate spec names, loaded once per process. A metric whose
     checkpoint is absent or that the spec turns off is missing with the reason."""
@@ -172,37 +174,64 @@ def model_metric_entries(spec: dict, models: dict | None, image, visible, rgba, 
 
     def clip_network(settings):
         scorer = loaded.clip_scorer(settings["model"], models)
-        return scorer, {"weights": settings["model"], "checkpoint": loaded.checkpoint(settings["model"], models).name,
-                        "input_size": scorer.input_size}
+        return scorer, {
+            "weights": settings["model"],
+            "checkpoint": loaded.checkpoint(settings["model"], models).name,
+            "input_size": scorer.input_size,
+        }
 
     def feature_network(settings):
         name = settings["model"]
         encoder = loaded.feature_encoder(name, models)
-        backbone = (f"clip {loaded.CLIP_MODELS[name]} image encoder" if loaded.FEATURE_MODELS[name] == "clip"
-                    else encoder.backbone)
-        return encoder, {"weights": name, "checkpoint": loaded.checkpoint_label(loaded.checkpoint(name, models)),
-                         "backbone": backbone, "input_size": encoder.input_size}
+        backbone = (
+            f"clip {loaded.CLIP_MODELS[name]} image encoder"
+            if loaded.FEATURE_MODELS[name] == "clip"
+            else encoder.backbone
+        )
+        return encoder, {
+            "weights": name,
+            "checkpoint": loaded.checkpoint_label(loaded.checkpoint(name, models)),
+            "backbone": backbone,
+            "input_size": encoder.input_size,
+        }
 
     def lpips_network(settings):
         return loaded.lpips(settings["model"], models), {
-            "weights": settings["model"], "checkpoint": loaded.checkpoint(settings["model"], models).name,
-            "backbone": loaded.LPIPS_MODELS[settings["model"]], "size": settings["size"]}
+            "weights": settings["model"],
+            "checkpoint": loaded.checkpoint(settings["model"], models).name,
+            "backbone": loaded.LPIPS_MODELS[settings["model"]],
+            "size": settings["size"],
+        }
 
     text = clip["template"].format(object_name(query))
-    entries["clip_score"] = _model_entry("clip_score", clip, clip_network, facts,
-                                         lambda scorer: model_based.clip_score(scorer, rgba, text, background))
+    entries["clip_score"] = _model_entry(
+        "clip_score", clip, clip_network, facts, lambda scorer: model_based.clip_score(scorer, rgba, text, background)
+    )
     entries["feature_similarity"] = _model_entry(
-        "feature_similarity", features, feature_network, facts,
-        lambda encoder: None if pair is None else model_based.feature_similarity(encoder, pair, background))
-    entries["lpips"] = _model_entry("lpips", lpips, lpips_network, facts,
-                                    lambda net: None if pair is None else model_based.lpips(net, pair, background,
-                                                                                            lpips["size"]))
+        "feature_similarity",
+        features,
+        feature_network,
+        facts,
+        lambda encoder: None if pair is None else model_based.feature_similarity(encoder, pair, background),
+    )
+    entries["lpips"] = _model_entry(
+        "lpips",
+        lpips,
+        lpips_network,
+        facts,
+        lambda net: None if pair is None else model_based.lpips(net, pair, background, lpips["size"]),
+    )
     if gt is not None:
-        hidden = hidden_pair(rgba, offset, gt.whole_rgba, gt.whole_offset, gt.visible_mask, background, pad=0,
-                             outside_flat=True)
+        hidden = hidden_pair(
+            rgba, offset, gt.whole_rgba, gt.whole_offset, gt.visible_mask, background, pad=0, outside_flat=True
+        )
         entries["hidden_lpips"] = _model_entry(
-            "hidden_lpips", lpips, lpips_network, facts,
-            lambda net: None if hidden is None else model_based.lpips(net, hidden, background, lpips["size"]))
+            "hidden_lpips",
+            lpips,
+            lpips_network,
+            facts,
+            lambda net: None if hidden is None else model_based.lpips(net, hidden, background, lpips["size"]),
+        )
     return entries, facts
 
 
@@ -222,8 +251,21 @@ def _model_entry(metric: str, settings: dict, network, facts: dict, compute):
 # --- files ------------------------------------------------------------------------------------
 
 
-def run_evaluate(spec: dict, *, image, visible, segments_npz, segments_json, order, rgba, placement, gt,
-                 instance: str, query: str = "", models: dict | None = None) -> dict:
+def run_evaluate(
+    spec: dict,
+    *,
+    image,
+    visible,
+    segments_npz,
+    segments_json,
+    order,
+    rgba,
+    placement,
+    gt,
+    instance: str,
+    query: str = "",
+    models: dict | None = None,
+) -> dict:
     """Load one instance's files and score it (the workflow's evaluate stage). `segments_*` and
     `order` are None for an experiment that plans no order stage (its order metric is None)."""
     from amodal.imaging import io
@@ -250,10 +292,19 @@ def run_evaluate(spec: dict, *, image, visible, segments_npz, segments_json, ord
         candidates = [i for i, match in enumerate(matches) if match not in (None, 0)]
         true_occluders = [i for i in candidates if matches[i] in truth.occluders_of(0)]
         order_info = OrderInfo(order_record["occluders"], true_occluders, candidates)
-    entries, facts = model_metric_entries(spec, models, image_rgb, visible_mask, pred_rgba, offset,
-                                          query or (truth.query if truth else ""), ground_truth)
-    record = instance_record(image_rgb, visible_mask, pred_rgba, offset, gt=ground_truth, order=order_info,
-                             model_metrics=entries, background=tuple(spec["background"]))
+    entries, facts = model_metric_entries(
+        spec, models, image_rgb, visible_mask, pred_rgba, offset, query or (truth.query if truth else ""), ground_truth
+    )
+    record = instance_record(
+        image_rgb,
+        visible_mask,
+        pred_rgba,
+        offset,
+        gt=ground_truth,
+        order=order_info,
+        model_metrics=entries,
+        background=tuple(spec["background"]),
+    )
     record["models"] = facts
     record["completion_status"] = placed.get("completion_status")
     return record

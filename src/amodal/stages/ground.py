@@ -47,8 +47,9 @@ def ground_grounded_sam(image: np.ndarray, query: str, spec: dict, models: dict 
         mask = np.zeros(image.shape[:2], dtype=bool)
         record = dict(ground_record(mask, 0.0, "grounded_sam", spec), phrase="", detections=0)
         return mask, dict(record, status="invalid_query", reason="the query is empty")
-    grounder = loaded.grounder(params["detector"], params["text_encoder"], models,
-                               params["box_threshold"], params["text_threshold"])
+    grounder = loaded.grounder(
+        params["detector"], params["text_encoder"], models, params["box_threshold"], params["text_threshold"]
+    )
     detections = grounder.detect(image, query)
     if not detections:
         mask = np.zeros(image.shape[:2], dtype=bool)
@@ -57,11 +58,18 @@ def ground_grounded_sam(image: np.ndarray, query: str, spec: dict, models: dict 
     masks, iou = loaded.sam_segmenter(params["sam"], models).segment(image, np.array([best.box_xyxy], dtype=np.float32))
     mask = masks[0]
     record = ground_record(mask, best.score, "grounded_sam", spec)
-    return mask, dict(record, phrase=best.phrase, detections=len(detections), sam_iou=float(iou[0]),
-                      detector_box_xyxy=[float(v) for v in best.box_xyxy])
+    return mask, dict(
+        record,
+        phrase=best.phrase,
+        detections=len(detections),
+        sam_iou=float(iou[0]),
+        detector_box_xyxy=[float(v) for v in best.box_xyxy],
+    )
 
 
-def ground_lisa(image: np.ndarray, query: str, spec: dict, models: dict | None, instance: str) -> tuple[np.ndarray, dict]:
+def ground_lisa(
+    image: np.ndarray, query: str, spec: dict, models: dict | None, instance: str
+) -> tuple[np.ndarray, dict]:
     """LISA's mask for the query from the LISA Gradio app at `models.lisa.url` (docs/lisa.md),
     then the seed's validity test with score 1, the score the seed gives LISA's mask. LISA runs
     in its own server, so this stage only waits on the network: it is CPU-class (not in
@@ -72,23 +80,43 @@ def ground_lisa(image: np.ndarray, query: str, spec: dict, models: dict | None, 
 
     params, remote = spec["lisa"], lisa.settings(models)
     if not remote["url"]:
-        raise ValueError("ground backend lisa needs models.lisa.url in the config: the address of the LISA "
-                         "Gradio app, e.g. http://127.0.0.1:7860/ (docs/lisa.md)")
+        raise ValueError(
+            "ground backend lisa needs models.lisa.url in the config: the address of the LISA "
+            "Gradio app, e.g. http://127.0.0.1:7860/ (docs/lisa.md)"
+        )
     if not query.strip():
         mask = np.zeros(image.shape[:2], dtype=bool)
         return mask, dict(ground_record(mask, 0.0, "lisa", spec), status="invalid_query", reason="the query is empty")
     prompt = params["prompt_template"].format(query)
     try:
-        answer = lisa.segment(image, prompt, remote["url"], api_name=remote["api_name"], timeout_s=remote["timeout_s"],
-                              attempts=remote["attempts"], backoff_s=remote["backoff_s"])
+        answer = lisa.segment(
+            image,
+            prompt,
+            remote["url"],
+            api_name=remote["api_name"],
+            timeout_s=remote["timeout_s"],
+            attempts=remote["attempts"],
+            backoff_s=remote["backoff_s"],
+        )
     except lisa.LisaError as error:
         hint = lisa.refusal_hint(prompt) if error.kind == "server_error" else ""
-        raise RemoteFailure(instance, remote["url"], f"remote_failed ({error.kind}) calling the LISA app: {error.message}{hint}",
-                            {"failure": "remote_failed",
-                             "remote": {"error": error.kind, "calls": error.calls, "url": remote["url"]}}) from None
+        raise RemoteFailure(
+            instance,
+            remote["url"],
+            f"remote_failed ({error.kind}) calling the LISA app: {error.message}{hint}",
+            {"failure": "remote_failed", "remote": {"error": error.kind, "calls": error.calls, "url": remote["url"]}},
+        ) from None
     record = ground_record(answer.mask, 1.0, "lisa", spec)
-    return answer.mask, dict(record, lisa={"model": params["model"], "prompt": prompt, "answer": answer.text,
-                                           "calls": answer.calls, "url": remote["url"]})
+    return answer.mask, dict(
+        record,
+        lisa={
+            "model": params["model"],
+            "prompt": prompt,
+            "answer": answer.text,
+            "calls": answer.calls,
+            "url": remote["url"],
+        },
+    )
 
 
 def run_ground(spec: dict, image_path, gt_path, instance: str, query: str = "", models: dict | None = None):
@@ -108,4 +136,3 @@ def run_ground(spec: dict, image_path, gt_path, instance: str, query: str = "", 
     if truth.visible.shape != image.shape[:2]:
         raise InstanceError(instance, gt_path, f"ground truth is {truth.visible.shape}, image is {image.shape[:2]}")
     return ground_oracle(truth, spec)
-

@@ -45,7 +45,12 @@ def junction_evidence(a: np.ndarray, b: np.ndarray, radius: int = 9, contact: in
     window = (slice(y0, y1), slice(x0, x1))
     fa = _disk_fraction(a[window], radius)[junction[window]].mean()
     fb = _disk_fraction(b[window], radius)[junction[window]].mean()
-    return {"contact_pixels": int(band.sum()), "junction_pixels": count, "fraction_a": float(fa), "fraction_b": float(fb)}
+    return {
+        "contact_pixels": int(band.sum()),
+        "junction_pixels": count,
+        "fraction_a": float(fa),
+        "fraction_b": float(fb),
+    }
 
 
 def _order_record(backend: str, n: int, records: list[dict], decided: list[tuple[int, bool, bool, dict]]) -> dict:
@@ -55,8 +60,15 @@ def _order_record(backend: str, n: int, records: list[dict], decided: list[tuple
     pairs, occluders = [], []
     for i, seg_front, tar_front, extra in decided:
         matrix[i + 1, 0], matrix[0, i + 1] = int(seg_front), int(tar_front)
-        pairs.append({"segment": i, "label": records[i]["label"], "occludes_target": bool(seg_front),
-                      "target_occludes": bool(tar_front), **extra})
+        pairs.append(
+            {
+                "segment": i,
+                "label": records[i]["label"],
+                "occludes_target": bool(seg_front),
+                "target_occludes": bool(tar_front),
+                **extra,
+            }
+        )
         if seg_front:
             occluders.append(i)
     return {"backend": backend, "occluders": occluders, "pairs": pairs, "matrix": matrix.tolist()}
@@ -79,8 +91,9 @@ def geometric_order(visible: np.ndarray, segments: np.ndarray, records: list[dic
     return _order_record("geometric", len(segments), records, decided)
 
 
-def instaorder_order(image: np.ndarray, visible: np.ndarray, segments: np.ndarray, records: list[dict], spec: dict,
-                     models: dict | None) -> dict:
+def instaorder_order(
+    image: np.ndarray, visible: np.ndarray, segments: np.ndarray, records: list[dict], spec: dict, models: dict | None
+) -> dict:
     """InstaOrderNet^o,d on the whole image: every segment against the target in both orders, one
     batch; a segment occludes the target when P > threshold (the seed's 0.5)."""
     from amodal.models import cache as loaded
@@ -88,14 +101,21 @@ def instaorder_order(image: np.ndarray, visible: np.ndarray, segments: np.ndarra
     params = spec["instaorder"]
     predictor = loaded.order_predictor(params["model"], models, params["input_size"])
     front, behind = predictor.both_ways(image, visible, segments)
-    decided = [(i, front[i] > params["threshold"], behind[i] > params["threshold"],
-                {"p_occludes_target": float(front[i]), "p_target_occludes": float(behind[i])})
-               for i in range(len(segments))]
+    decided = [
+        (
+            i,
+            front[i] > params["threshold"],
+            behind[i] > params["threshold"],
+            {"p_occludes_target": float(front[i]), "p_target_occludes": float(behind[i])},
+        )
+        for i in range(len(segments))
+    ]
     return _order_record("instaorder", len(segments), records, decided)
 
 
-def depth_order_from_nearness(nearness: np.ndarray, visible: np.ndarray, segments: np.ndarray, records: list[dict],
-                              spec: dict) -> dict:
+def depth_order_from_nearness(
+    nearness: np.ndarray, visible: np.ndarray, segments: np.ndarray, records: list[dict], spec: dict
+) -> dict:
     """Among segments touching the target, the nearer side of their shared border occludes.
 
     For each segment within `contact` px of the target, compare the median nearness of the
@@ -114,13 +134,20 @@ def depth_order_from_nearness(nearness: np.ndarray, visible: np.ndarray, segment
         if not seg_side.any() or not tar_side.any():
             continue
         difference = float(np.median(nearness[seg_side]) - np.median(nearness[tar_side]))
-        decided.append((i, difference > threshold, -difference > threshold,
-                        {"nearness_difference": difference, "threshold": threshold}))
+        decided.append(
+            (
+                i,
+                difference > threshold,
+                -difference > threshold,
+                {"nearness_difference": difference, "threshold": threshold},
+            )
+        )
     return _order_record("depth", len(segments), records, decided)
 
 
-def decide_order(image: np.ndarray, visible: np.ndarray, segments: np.ndarray, records: list[dict], spec: dict,
-                 models: dict | None) -> dict:
+def decide_order(
+    image: np.ndarray, visible: np.ndarray, segments: np.ndarray, records: list[dict], spec: dict, models: dict | None
+) -> dict:
     """The order record of a backend that needs no ground truth (also used between completion passes)."""
     if spec["backend"] == "geometric":
         return geometric_order(visible, segments, records, spec)
@@ -141,8 +168,11 @@ def oracle_order(truth, segments: np.ndarray, records: list[dict], matches: list
     record's gt_index when the segments are themselves oracle, else matched by IoU.
     """
     truth_occluders = truth.occluders_of(0)
-    decided = [(i, match in truth_occluders, (0, match) in truth.occludes, {"gt_index": match})
-               for i, match in enumerate(matches) if match is not None and match != 0]
+    decided = [
+        (i, match in truth_occluders, (0, match) in truth.occludes, {"gt_index": match})
+        for i, match in enumerate(matches)
+        if match is not None and match != 0
+    ]
     return _order_record("oracle", len(segments), records, decided)
 
 
@@ -154,8 +184,16 @@ def occluder_mask(segments: np.ndarray, occluders: list[int], visible: np.ndarra
     return mask & ~visible
 
 
-def run_order(spec: dict, visible_path, masks_path, segments_path, gt_path, instance: str, image_path=None,
-              models: dict | None = None):
+def run_order(
+    spec: dict,
+    visible_path,
+    masks_path,
+    segments_path,
+    gt_path,
+    instance: str,
+    image_path=None,
+    models: dict | None = None,
+):
     """Returns (order record, aggregated occluder mask)."""
     from amodal.imaging import io
 

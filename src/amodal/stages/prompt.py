@@ -22,13 +22,22 @@ def prompt_clip(image, visible, tags: list[str], query: str, spec: dict, models:
     names = [t for t in tags if t.strip()] if not with_query else list(tags)
     if not with_query and not names:
         return {"backend": "clip", "prompt": name, "candidates": {}, "reason": "no tag to choose from"}
-    chosen = loaded.clip_scorer(spec["clip"]["model"], models).choose_prompt(image, visible, names,
-                                                                             name if with_query else None)
+    chosen = loaded.clip_scorer(spec["clip"]["model"], models).choose_prompt(
+        image, visible, names, name if with_query else None
+    )
     return {"backend": "clip", "prompt": chosen["prompt"], "candidates": chosen["candidates"]}
 
 
-def run_prompt(spec: dict, query: str, gt_path, image_path=None, visible_path=None, tags_path=None,
-               instance: str = "?", models: dict | None = None) -> dict:
+def run_prompt(
+    spec: dict,
+    query: str,
+    gt_path,
+    image_path=None,
+    visible_path=None,
+    tags_path=None,
+    instance: str = "?",
+    models: dict | None = None,
+) -> dict:
     from amodal.imaging import io
 
     if spec["backend"] == "clip":

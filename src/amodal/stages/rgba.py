@@ -127,7 +127,18 @@ def run_rgba(spec: dict, image_path, visible_path, complete_path, completion_pat
     rgba, offset = deliverable(image, visible, status, completion, amodal, region, spec)
     if rgba is None:
         reason = f"no completion: complete stage status {status!r} ({record.get('stop_reason', '')})"
-        return np.zeros((1, 1, 4), np.uint8), {"status": "failed", "reason": reason, "failure": no_result_kind(status, visible),
-                                               "offset_xy": None, "size_hw": None, "completion_status": status}
-    return rgba, {"status": "ok", "reason": "", "offset_xy": list(offset), "size_hw": list(rgba.shape[:2]),
-                  "completion_status": status}
+        return np.zeros((1, 1, 4), np.uint8), {
+            "status": "failed",
+            "reason": reason,
+            "failure": no_result_kind(status, visible),
+            "offset_xy": None,
+            "size_hw": None,
+            "completion_status": status,
+        }
+    return rgba, {
+        "status": "ok",
+        "reason": "",
+        "offset_xy": list(offset),
+        "size_hw": list(rgba.shape[:2]),
+        "completion_status": status,
+    }

@@ -6,7 +6,9 @@ import cv2
 import numpy as np
 
 
-def background_segments(masks: list[np.ndarray], shape, erode_radius: int = 2, min_area: float = 100) -> list[np.ndarray]:
+def background_segments(
+    masks: list[np.ndarray], shape, erode_radius: int = 2, min_area: float = 100
+) -> list[np.ndarray]:
     """The seed's background regions: the complement of all masks, eroded with a disk, split
     into external contours whose area exceeds min_area.
 
@@ -99,8 +101,9 @@ def detect_many(images: list[np.ndarray], label_lists: list[list[str]], params: 
             found.append(([], ""))
             continue
         caption = caption_for(labels)
-        grounder = loaded.grounder(params["detector"], params["text_encoder"], models,
-                                   params["box_threshold"], params["text_threshold"])
+        grounder = loaded.grounder(
+            params["detector"], params["text_encoder"], models, params["box_threshold"], params["text_threshold"]
+        )
         found.append((strongest(grounder.detect(image, caption), params.get("max_boxes")), caption))
     return found
 
@@ -119,8 +122,15 @@ def segment_detections(images: list[np.ndarray], found: list, params: dict, mode
         segmented = [no_masks(image) for image in images]
     out = []
     for (detections, caption), (masks, ious) in zip(found, segmented):
-        records = [{"label": d.phrase, "score": float(d.score), "sam_iou": float(iou),
-                    "box_xyxy": [float(v) for v in d.box_xyxy]} for d, iou in zip(detections, ious)]
+        records = [
+            {
+                "label": d.phrase,
+                "score": float(d.score),
+                "sam_iou": float(iou),
+                "box_xyxy": [float(v) for v in d.box_xyxy],
+            }
+            for d, iou in zip(detections, ious)
+        ]
         out.append((masks, records, caption))
     return out
 
@@ -149,8 +159,9 @@ def segment_grounded_sam(image: np.ndarray, visible: np.ndarray, tags: list[str]
     return stack, {"backend": "grounded_sam", "caption": caption, "detections": len(detected), "segments": records}
 
 
-def run_segment(spec: dict, visible_path, gt_path, instance: str, image_path=None, tags_path=None,
-                models: dict | None = None):
+def run_segment(
+    spec: dict, visible_path, gt_path, instance: str, image_path=None, tags_path=None, models: dict | None = None
+):
     from amodal.imaging import io
     from amodal.datasets.truth import load_truth
 

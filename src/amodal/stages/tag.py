@@ -20,7 +20,9 @@ def vocabulary(name: str) -> list[str]:
 
     path = Path(__file__).resolve().parents[1] / "data" / "vocabulary_coco.txt" if name == "coco" else Path(name)
     if not path.is_file():
-        raise FileNotFoundError(f"tag vocabulary {name!r} not found at {path}; use 'coco' or a text file, one name a line")
+        raise FileNotFoundError(
+            f"tag vocabulary {name!r} not found at {path}; use 'coco' or a text file, one name a line"
+        )
     return [line.strip() for line in path.read_text().splitlines() if line.strip()]
 
 
@@ -33,8 +35,11 @@ def tag_clip_vocab(image, spec: dict, models: dict | None) -> dict:
     scorer = loaded.clip_scorer(params["model"], models)
     found = scorer.zero_shot_tags(image, vocabulary(params["vocabulary"]), params["top_k"], params["min_probability"])
     tags = [name for name, _ in found]
-    return {"backend": "clip_vocab", "tags": tags + ([] if "background" in tags else ["background"]),
-            "scores": {name: float(p) for name, p in found}}
+    return {
+        "backend": "clip_vocab",
+        "tags": tags + ([] if "background" in tags else ["background"]),
+        "scores": {name: float(p) for name, p in found},
+    }
 
 
 def tag_ram_plus(image, spec: dict, models: dict | None) -> dict:

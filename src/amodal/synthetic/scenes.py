@@ -260,8 +260,10 @@ def source_files(cutouts_dir, backgrounds_dir) -> list[str]:
     """Every file building scenes reads: the listings that exist and each cutout and background
     they name (the workflow's inputs of a scenes job, so replacing one rebuilds the scenes)."""
     files = []
-    for folder, listing, names in ((Path(cutouts_dir), "cutouts.csv", lambda: [n for n, _ in cutout_entries(cutouts_dir)]),
-                                   (Path(backgrounds_dir), "backgrounds.csv", lambda: background_names(backgrounds_dir))):
+    for folder, listing, names in (
+        (Path(cutouts_dir), "cutouts.csv", lambda: [n for n, _ in cutout_entries(cutouts_dir)]),
+        (Path(backgrounds_dir), "backgrounds.csv", lambda: background_names(backgrounds_dir)),
+    ):
         if not folder.is_dir():  # the workflow then reports the missing listing as a missing input
             files.append(str(folder / listing))
             continue
@@ -303,8 +305,10 @@ def _source_dirs(cutouts_dir, backgrounds_dir) -> tuple:
     """The folders as given; one left None is the shipped folder (the config schema's default, in the checkout)."""
     from amodal.config.schema import shipped_default
 
-    return (cutouts_dir if cutouts_dir is not None else shipped_default("cutouts"),
-            backgrounds_dir if backgrounds_dir is not None else shipped_default("backgrounds"))
+    return (
+        cutouts_dir if cutouts_dir is not None else shipped_default("cutouts"),
+        backgrounds_dir if backgrounds_dir is not None else shipped_default("backgrounds"),
+    )
 
 
 def _existing_dir(path, what: str) -> Path:
@@ -681,8 +685,9 @@ def build_scenes(
     cutouts and backgrounds once: one shard of the workflow's scene jobs."""
     cutouts_dir, backgrounds_dir = _source_dirs(cutouts_dir, backgrounds_dir)
     indices = [scene_ids_index(scene_id) for scene_id in scene_ids]
-    params = _check_params(max(indices, default=0) + 1, seed, hidden_fraction, border_share, occluders, image_size,
-                           target_size, behind)
+    params = _check_params(
+        max(indices, default=0) + 1, seed, hidden_fraction, border_share, occluders, image_size, target_size, behind
+    )
     cutouts, backgrounds = load_cutouts(cutouts_dir), load_backgrounds(backgrounds_dir)
     for scene_id, index in zip(scene_ids, indices):
         scene = _indexed_scene(scene_id, index, cutouts, backgrounds, params, border_share, image_size, seed)

@@ -37,8 +37,13 @@ def settings(given: dict | None = None) -> dict:
     return {**DEFAULTS, **(given or {})}
 
 
-def mean_interval(values, *, resamples: int = DEFAULTS["resamples"], seed: int = DEFAULTS["seed"],
-                  confidence: float = DEFAULTS["confidence"]) -> Interval:
+def mean_interval(
+    values,
+    *,
+    resamples: int = DEFAULTS["resamples"],
+    seed: int = DEFAULTS["seed"],
+    confidence: float = DEFAULTS["confidence"],
+) -> Interval:
     """Mean of `values` (None and NaN left out) with its percentile bootstrap interval.
 
     Equal values (one value included) give the interval [v, v]: every resample has that mean,
@@ -51,7 +56,15 @@ def mean_interval(values, *, resamples: int = DEFAULTS["resamples"], seed: int =
     mean = float(np.mean(x))
     if np.all(x == x[0]):
         return Interval(float(x[0]), float(x[0]), float(x[0]), int(x.size))
-    found = stats.bootstrap((x,), np.mean, n_resamples=resamples, batch=BATCH, vectorized=True,
-                            confidence_level=confidence, method="percentile", rng=np.random.default_rng(seed))
+    found = stats.bootstrap(
+        (x,),
+        np.mean,
+        n_resamples=resamples,
+        batch=BATCH,
+        vectorized=True,
+        confidence_level=confidence,
+        method="percentile",
+        rng=np.random.default_rng(seed),
+    )
     ci = found.confidence_interval
     return Interval(mean, float(ci.low), float(ci.high), int(x.size))

@@ -5,8 +5,16 @@ needs jinja2 (not one of amodal's own dependencies) and escapes nothing by defau
 from __future__ import annotations
 
 _SPECIAL = {
-    "\\": r"\textbackslash{}", "&": r"\&", "%": r"\%", "$": r"\$", "#": r"\#", "_": r"\_",
-    "{": r"\{", "}": r"\}", "~": r"\textasciitilde{}", "^": r"\textasciicircum{}",
+    "\\": r"\textbackslash{}",
+    "&": r"\&",
+    "%": r"\%",
+    "$": r"\$",
+    "#": r"\#",
+    "_": r"\_",
+    "{": r"\{",
+    "}": r"\}",
+    "~": r"\textasciitilde{}",
+    "^": r"\textasciicircum{}",
 }
 
 
@@ -20,8 +28,16 @@ def comment(text: str) -> str:
     return "".join(f"% {line}".rstrip() + "\n" for line in text.splitlines())
 
 
-def booktabs(header: list[str], rows: list[list[str]], *, caption: str, label: str, notes: str = "",
-             numeric: set[int] = frozenset(), midrule_before: set[int] = frozenset()) -> str:
+def booktabs(
+    header: list[str],
+    rows: list[list[str]],
+    *,
+    caption: str,
+    label: str,
+    notes: str = "",
+    numeric: set[int] = frozenset(),
+    midrule_before: set[int] = frozenset(),
+) -> str:
     """A `table` float holding a booktabs `tabular`. Cells are escaped; columns whose index is in
     `numeric` are right-aligned, the others left-aligned; a \\midrule goes before every row
     index in `midrule_before` (a group of rows, or published reference rows)."""

@@ -97,8 +97,13 @@ def cell_text(cell, scored: int | None = None, copied: bool = False) -> str:
 
 def cell_columns(metric: str, cell) -> dict:
     interval = cell if isinstance(cell, Interval) else Interval(None, None, None, 0)
-    return {f"{metric}_mean": interval.mean, f"{metric}_ci_low": interval.low, f"{metric}_ci_high": interval.high,
-            f"{metric}_n": interval.n, f"{metric}_missing": cell["missing"] if is_missing(cell) else ""}
+    return {
+        f"{metric}_mean": interval.mean,
+        f"{metric}_ci_low": interval.low,
+        f"{metric}_ci_high": interval.high,
+        f"{metric}_n": interval.n,
+        f"{metric}_missing": cell["missing"] if is_missing(cell) else "",
+    }
 
 
 def _counts_as_integers(frame: pd.DataFrame) -> pd.DataFrame:
@@ -123,26 +128,57 @@ def methods_table(results: list[Result], boot: dict, reference: list[ReferenceRo
         scored = _scored(result.frame)
         copied = bool(result.summary.get("visible_copied"))
         cells = {m: metric_cell(result, result.frame, m, boot) for m in METHOD_METRICS}
-        rows.append([result.name, str(result.summary["n"]), str(scored)]
-                    + [cell_text(cells[m], scored, copied and m == "visible_ssim") for m in METHOD_METRICS])
-        record = {"experiment": result.name, "kind": "experiment", "n": result.summary["n"], "scored": scored,
-                  "visible_copied": copied, "file": result.file, "description": result.description, "source": ""}
+        rows.append(
+            [result.name, str(result.summary["n"]), str(scored)]
+            + [cell_text(cells[m], scored, copied and m == "visible_ssim") for m in METHOD_METRICS]
+        )
+        record = {
+            "experiment": result.name,
+            "kind": "experiment",
+            "n": result.summary["n"],
+            "scored": scored,
+            "visible_copied": copied,
+            "file": result.file,
+            "description": result.description,
+            "source": "",
+        }
         for m in METHOD_METRICS:
             record.update(cell_columns(m, cells[m]))
         records.append(record)
     first_reference = len(rows)
     for ref in reference:
         rows.append([ref.label, "", ""] + [f"{ref.metrics[m]:.3f}" if m in ref.metrics else "" for m in METHOD_METRICS])
-        record = {"experiment": ref.label, "kind": "published", "n": None, "scored": None, "visible_copied": False,
-                  "file": "", "description": "", "source": ref.source}
+        record = {
+            "experiment": ref.label,
+            "kind": "published",
+            "n": None,
+            "scored": None,
+            "visible_copied": False,
+            "file": "",
+            "description": "",
+            "source": ref.source,
+        }
         for m in METHOD_METRICS:
-            record.update({f"{m}_mean": ref.metrics.get(m), f"{m}_ci_low": None, f"{m}_ci_high": None,
-                           f"{m}_n": None, f"{m}_missing": ""})
+            record.update(
+                {
+                    f"{m}_mean": ref.metrics.get(m),
+                    f"{m}_ci_low": None,
+                    f"{m}_ci_high": None,
+                    f"{m}_n": None,
+                    f"{m}_missing": "",
+                }
+            )
         records.append(record)
-    return Table("methods", "methods (the paper's Table 3; over the ablation experiments, Table 4)", header, rows,
-                 _counts_as_integers(pd.DataFrame(records)), numeric={1, 2},
-                 midrule_before={first_reference} if reference else set(),
-                 metrics=METHOD_METRICS)
+    return Table(
+        "methods",
+        "methods (the paper's Table 3; over the ablation experiments, Table 4)",
+        header,
+        rows,
+        _counts_as_integers(pd.DataFrame(records)),
+        numeric={1, 2},
+        midrule_before={first_reference} if reference else set(),
+        metrics=METHOD_METRICS,
+    )
 
 
 def failures_table(results: list[Result]) -> Table:
@@ -155,12 +191,29 @@ def failures_table(results: list[Result]) -> Table:
         summary = result.summary
         counts = {k: int((summary.get("failures_by_kind") or {}).get(k, 0)) for k in kinds}
         rate = summary.get("failure_rate")
-        rows.append([result.name, str(summary["n"]), str(summary["failures"]), "n/a" if rate is None else f"{rate:.3f}"]
-                    + [str(counts[k]) for k in kinds])
-        records.append({"experiment": result.name, "n": summary["n"], "failures": summary["failures"],
-                        "failure_rate": rate, **counts})
-    return Table("failures", "failures (the paper's Table 5)", header, rows, pd.DataFrame(records, columns=header),
-                 numeric=set(range(1, len(header))), metrics=("failure_rate",), intervals=False)
+        rows.append(
+            [result.name, str(summary["n"]), str(summary["failures"]), "n/a" if rate is None else f"{rate:.3f}"]
+            + [str(counts[k]) for k in kinds]
+        )
+        records.append(
+            {
+                "experiment": result.name,
+                "n": summary["n"],
+                "failures": summary["failures"],
+                "failure_rate": rate,
+                **counts,
+            }
+        )
+    return Table(
+        "failures",
+        "failures (the paper's Table 5)",
+        header,
+        rows,
+        pd.DataFrame(records, columns=header),
+        numeric=set(range(1, len(header))),
+        metrics=("failure_rate",),
+        intervals=False,
+    )
 
 
 def ground_truth_table(results: list[Result], boot: dict) -> Table:
@@ -170,8 +223,15 @@ def ground_truth_table(results: list[Result], boot: dict) -> Table:
         row, record = _ground_truth_row(result, result.frame, boot)
         rows.append([result.name, *row])
         records.append({"experiment": result.name, **record})
-    return Table("ground_truth", "metrics against the ground truth", header, rows, pd.DataFrame(records),
-                 numeric={1, 2}, metrics=GROUND_TRUTH_METRICS)
+    return Table(
+        "ground_truth",
+        "metrics against the ground truth",
+        header,
+        rows,
+        pd.DataFrame(records),
+        numeric={1, 2},
+        metrics=GROUND_TRUTH_METRICS,
+    )
 
 
 def ground_truth_by_category(results: list[Result], boot: dict) -> Table:
@@ -186,9 +246,16 @@ def ground_truth_by_category(results: list[Result], boot: dict) -> Table:
             row, record = _ground_truth_row(result, result.frame[categories == category], boot)
             rows.append([result.name, category, *row])
             records.append({"experiment": result.name, "category": category, **record})
-    return Table("ground_truth_by_category", "metrics against the ground truth, by category", header, rows,
-                 pd.DataFrame(records, columns=None if records else ["experiment", "category"]),
-                 numeric={2, 3}, midrule_before=starts, metrics=GROUND_TRUTH_METRICS)
+    return Table(
+        "ground_truth_by_category",
+        "metrics against the ground truth, by category",
+        header,
+        rows,
+        pd.DataFrame(records, columns=None if records else ["experiment", "category"]),
+        numeric={2, 3},
+        midrule_before=starts,
+        metrics=GROUND_TRUTH_METRICS,
+    )
 
 
 def _ground_truth_row(result: Result, rows: pd.DataFrame, boot: dict) -> tuple[list[str], dict]:

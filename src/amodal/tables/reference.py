@@ -39,8 +39,9 @@ def read_reference(path, metrics: tuple[str, ...]) -> list[ReferenceRow]:
     except (OSError, yaml.YAMLError) as error:
         raise ValueError(f"reference file {path}: cannot be read ({error}); fix it or unset tables.reference") from None
     if not isinstance(data, dict) or not isinstance(data.get("rows"), list) or not data["rows"]:
-        raise ValueError(f"reference file {path}: expected a mapping with a non-empty 'rows' list "
-                         "(config/README.md, Tables)")
+        raise ValueError(
+            f"reference file {path}: expected a mapping with a non-empty 'rows' list (config/README.md, Tables)"
+        )
     rows = []
     for k, row in enumerate(data["rows"], start=1):
         where = f"reference file {path}, row {k}"
@@ -62,9 +63,14 @@ def read_reference(path, metrics: tuple[str, ...]) -> list[ReferenceRow]:
         if datasets is not None and (not isinstance(datasets, list) or not all(isinstance(d, str) for d in datasets)):
             raise ValueError(f"{where}: 'datasets' must be a list of dataset names")
         label = row["label"].strip()
-        rows.append(ReferenceRow(label if label.endswith(PUBLISHED) else f"{label} {PUBLISHED}",
-                                 {name: float(v) for name, v in values.items()}, source.strip(),
-                                 None if datasets is None else tuple(datasets)))
+        rows.append(
+            ReferenceRow(
+                label if label.endswith(PUBLISHED) else f"{label} {PUBLISHED}",
+                {name: float(v) for name, v in values.items()},
+                source.strip(),
+                None if datasets is None else tuple(datasets),
+            )
+        )
     return rows
 
 

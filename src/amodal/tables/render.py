@@ -41,8 +41,13 @@ def per_instance_frame(ids: list[str], records: list[dict], categories: dict[str
     rows = []
     for instance, record in zip(ids, records):
         failure = (record.get("failure") or "stage_failure") if record["status"] != "ok" else ""
-        row = {"id": instance, "status": record["status"], "failure": failure, "reason": record.get("reason") or "",
-               "category": (categories or {}).get(instance, "")}
+        row = {
+            "id": instance,
+            "status": record["status"],
+            "failure": failure,
+            "reason": record.get("reason") or "",
+            "category": (categories or {}).get(instance, ""),
+        }
         ratios = record.get("metrics") or {}
         for name in TABLE_METRICS:
             value = ratios.get(name)
@@ -73,7 +78,9 @@ def definitions_for(labelled: list[tuple[str, dict]], names=(*TABLE_METRICS, "fa
     blocks = {label: definitions_block(summary, names) for label, summary in labelled}
     if len(set(blocks.values())) <= 1:
         return next(iter(blocks.values()), "")
-    return "".join(definitions_block(summary, names, title=f"Metric definitions ({label})") for label, summary in labelled)
+    return "".join(
+        definitions_block(summary, names, title=f"Metric definitions ({label})") for label, summary in labelled
+    )
 
 
 def missing_block(*labelled: tuple[str, dict]) -> str:
@@ -94,13 +101,26 @@ def missing_block(*labelled: tuple[str, dict]) -> str:
 
 def failure_line(summary: dict) -> str:
     kinds = ", ".join(f"{kind} {n}" for kind, n in (summary.get("failures_by_kind") or {}).items())
-    line = (f"instances: {summary['n']}, failures: {summary['failures']} "
-            f"(failure rate {format_value(summary['failure_rate'])})")
+    line = (
+        f"instances: {summary['n']}, failures: {summary['failures']} "
+        f"(failure rate {format_value(summary['failure_rate'])})"
+    )
     return f"{line}: {kinds}" if kinds else line
 
 
-def aggregate_experiment(metric_paths, *, not_ok, experiment, dataset, description, csv_path, table_path, summary_path,
-                         evaluate: dict | None = None, instances: dict[str, dict] | None = None):
+def aggregate_experiment(
+    metric_paths,
+    *,
+    not_ok,
+    experiment,
+    dataset,
+    description,
+    csv_path,
+    table_path,
+    summary_path,
+    evaluate: dict | None = None,
+    instances: dict[str, dict] | None = None,
+):
     """metrics.csv, table.md and summary.json of one experiment on one dataset; `evaluate` is the
     experiment's evaluate spec (its settings go into the definitions); `instances` are the
     instance-table rows by id that may say an instance's category (`datasets.instance_category`)."""
@@ -152,8 +172,12 @@ def compare_experiments(summary_paths, *, experiments, descriptions, dataset, ta
             cell = format_value(metrics[metric])
             cells.append(cell + " (copied)" if metric == "visible_ssim" and summary.get("visible_copied") else cell)
         lines.append("| " + " | ".join(cells) + " |")
-        row = {"experiment": name, "n": summary["n"], "failure_rate": summary["failure_rate"],
-               **{f"failures_{kind}": n for kind, n in (summary.get("failures_by_kind") or {}).items()}}
+        row = {
+            "experiment": name,
+            "n": summary["n"],
+            "failure_rate": summary["failure_rate"],
+            **{f"failures_{kind}": n for kind, n in (summary.get("failures_by_kind") or {}).items()},
+        }
         for metric in TABLE_METRICS:
             entry = metrics[metric]
             row[f"{metric}_mean"] = None if entry is None or is_missing(entry) else entry["mean"]
@@ -161,8 +185,10 @@ def compare_experiments(summary_paths, *, experiments, descriptions, dataset, ta
         row["visible_copied"] = bool(summary.get("visible_copied"))
         rows.append(row)
     lines += ["", "Means over instances. Experiments:", ""]
-    lines += [f"- **{name}**: {descriptions.get(name, '')} ({failure_line(summary)})"
-              for name, summary in zip(experiments, summaries)]
+    lines += [
+        f"- **{name}**: {descriptions.get(name, '')} ({failure_line(summary)})"
+        for name, summary in zip(experiments, summaries)
+    ]
     if any(s.get("visible_copied") for s in summaries):
         lines += ["", f"visible_ssim marked (copied): 1 {COPIED}, so it is no finding."]
     text = "\n".join(lines) + "\n"

@@ -48,13 +48,19 @@ INPAINT_BATCH = 64
 class DiffusersBackend:
     single_pass = False
 
-    def __init__(self, spec: dict, segment_spec: dict, order_spec: dict, tags: dict[str, list[str]], models: dict | None):
+    def __init__(
+        self, spec: dict, segment_spec: dict, order_spec: dict, tags: dict[str, list[str]], models: dict | None
+    ):
         if segment_spec["backend"] != "grounded_sam":
-            raise ValueError("complete backend 'diffusers' re-segments every pass with the experiment's segment "
-                             f"settings, which must be grounded_sam (got {segment_spec['backend']!r})")
+            raise ValueError(
+                "complete backend 'diffusers' re-segments every pass with the experiment's segment "
+                f"settings, which must be grounded_sam (got {segment_spec['backend']!r})"
+            )
         if order_spec["backend"] not in REORDER_BACKENDS:
-            raise ValueError("complete backend 'diffusers' re-orders every pass with the experiment's order settings, "
-                             f"which must be one of {list(REORDER_BACKENDS)} (got {order_spec['backend']!r})")
+            raise ValueError(
+                "complete backend 'diffusers' re-orders every pass with the experiment's order settings, "
+                f"which must be one of {list(REORDER_BACKENDS)} (got {order_spec['backend']!r})"
+            )
         self.spec, self.params = spec, spec["diffusers"]
         self.segment_spec, self.order_spec = segment_spec, order_spec
         self.tags, self.models = tags, models
@@ -69,21 +75,31 @@ class DiffusersBackend:
 
         def inpaint(batch: list[PassInput]):
             return inpainter.inpaint(
-                [s.image for s in batch], [s.mask for s in batch], [s.prompt for s in batch],
+                [s.image for s in batch],
+                [s.mask for s in batch],
+                [s.prompt for s in batch],
                 [pass_seed(params["seed"], s.instance, s.index) for s in batch],
-                steps=params["steps"], guidance=params["guidance"], size=self.spec["size"],
+                steps=params["steps"],
+                guidance=params["guidance"],
+                size=self.spec["size"],
                 prompt_template=params["prompt_template"],
             )
 
         # config models.batch.inpaint bounds one call (peak memory); each chunk still halves on out-of-memory
-        completions = map_splitting(inpaint, states, most=(self.models or {}).get("batch", {}).get("inpaint", INPAINT_BATCH))
+        completions = map_splitting(
+            inpaint, states, most=(self.models or {}).get("batch", {}).get("inpaint", INPAINT_BATCH)
+        )
         start = time.perf_counter()
-        pairs = [(state, completion) for state, completion in zip(states, completions)
-                 if not isinstance(completion, OutOfMemory)]
+        pairs = [
+            (state, completion)
+            for state, completion in zip(states, completions)
+            if not isinstance(completion, OutOfMemory)
+        ]
         checked = iter(map_splitting(self._check_many, pairs))  # split in halves on out-of-memory
         results = [completion if isinstance(completion, OutOfMemory) else next(checked) for completion in completions]
-        logging.getLogger(__name__).info("checked %d completions (re-segment, re-order) in %.3f s", len(pairs),
-                                         time.perf_counter() - start)
+        logging.getLogger(__name__).info(
+            "checked %d completions (re-segment, re-order) in %.3f s", len(pairs), time.perf_counter() - start
+        )
         return results
 
     def _check_many(self, pairs: list[tuple[PassInput, np.ndarray]]) -> list[PassResult]:
@@ -100,11 +116,18 @@ class DiffusersBackend:
         detected = time.perf_counter()
         segmented = segment_detections(images, found, params, self.models)
         masked = time.perf_counter()
-        results = [self._check(state, completion, masks, records)
-                   for (state, completion), (masks, records, _) in zip(pairs, segmented)]
+        results = [
+            self._check(state, completion, masks, records)
+            for (state, completion), (masks, records, _) in zip(pairs, segmented)
+        ]
         logging.getLogger(__name__).info(
-            "checked %d completions: GroundingDINO %.3f s (%d boxes), SAM %.3f s, order and masks %.3f s", len(pairs),
-            detected - clock, sum(len(d) for d, _ in found), masked - detected, time.perf_counter() - masked)
+            "checked %d completions: GroundingDINO %.3f s (%d boxes), SAM %.3f s, order and masks %.3f s",
+            len(pairs),
+            detected - clock,
+            sum(len(d) for d, _ in found),
+            masked - detected,
+            time.perf_counter() - masked,
+        )
         return results
 
     def _check(self, state: PassInput, completion: np.ndarray, masks: np.ndarray, records: list[dict]) -> PassResult:
@@ -118,7 +141,13 @@ class DiffusersBackend:
         others_records = [dict(records[i], id=k, kind="object") for k, i in enumerate(others)]
         order = decide_order(completion, amodal, stack, others_records, self.order_spec, self.models)
         still = occluder_mask(stack, order["occluders"], amodal)
-        return PassResult(completion, amodal, still, {
-            "segments": len(masks), "amodal_segment": None if target is None else records[target]["label"],
-            "occluders": [others_records[i]["label"] for i in order["occluders"]],
-        })
+        return PassResult(
+            completion,
+            amodal,
+            still,
+            {
+                "segments": len(masks),
+                "amodal_segment": None if target is None else records[target]["label"],
+                "occluders": [others_records[i]["label"] for i in order["occluders"]],
+            },
+        )

@@ -69,8 +69,9 @@ def external_files(spec: dict, dataset: str, instance: str) -> dict[str, str | N
         try:
             return str(folder / pattern.format(instance=instance, dataset=dataset))
         except (KeyError, IndexError, ValueError) as error:
-            raise ValueError(f"complete.external pattern {pattern!r}: only {{instance}} and {{dataset}} can be filled in "
-                             f"({error!r})") from None
+            raise ValueError(
+                f"complete.external pattern {pattern!r}: only {{instance}} and {{dataset}} can be filled in ({error!r})"
+            ) from None
 
     placement = named(params["placement_pattern"]) if params["placement"] == "crop" else None
     return {"image": named(params["pattern"]), "placement": placement}
@@ -96,8 +97,12 @@ def external_fingerprint(spec: dict, dataset: str, instance: str) -> dict:
 def external_inputs(spec: dict, dataset: str, members: list[str]) -> list[str]:
     """The files of `members` that exist now (the job's inputs; a missing one is that
     instance's `no_output`, not a reason to stop the workflow)."""
-    return [path for instance in members for path in external_files(spec, dataset, instance).values()
-            if path is not None and os.path.isfile(path)]
+    return [
+        path
+        for instance in members
+        for path in external_files(spec, dataset, instance).values()
+        if path is not None and os.path.isfile(path)
+    ]
 
 
 # ---------------------------------------------------------------- reading
@@ -122,8 +127,12 @@ def read_output_rgba(path: str, instance: str) -> np.ndarray:
         with Image.open(path) as im:
             im.load()
             if im.mode not in ALPHA_MODES and not (im.mode == "P" and "transparency" in im.info):
-                raise BadExternalOutput(instance, path, f"the external output has no alpha channel (PIL mode {im.mode}); "
-                                                        "save it as RGBA with the object's amodal mask in the alpha")
+                raise BadExternalOutput(
+                    instance,
+                    path,
+                    f"the external output has no alpha channel (PIL mode {im.mode}); "
+                    "save it as RGBA with the object's amodal mask in the alpha",
+                )
             return np.asarray(im.convert("RGBA")).copy()
     except BadExternalOutput:
         raise
@@ -138,14 +147,21 @@ def read_offset(path: str, instance: str) -> tuple[int, int]:
     try:
         record = io.read_json(path)
     except FileNotFoundError:
-        raise BadExternalOutput(instance, path, 'placement file not found; a crop output needs {"x": int, "y": int} '
-                                                "beside it (placement: crop)") from None
+        raise BadExternalOutput(
+            instance,
+            path,
+            'placement file not found; a crop output needs {"x": int, "y": int} beside it (placement: crop)',
+        ) from None
     except (OSError, ValueError) as error:
         raise BadExternalOutput(instance, path, f"placement file cannot be read as JSON ({error})") from None
     values = [record.get(axis) for axis in ("x", "y")] if isinstance(record, dict) else [None, None]
     if not all(isinstance(v, (int, float)) and not isinstance(v, bool) and float(v).is_integer() for v in values):
-        raise BadExternalOutput(instance, path, f'placement file must hold integer "x" and "y" (the crop\'s top-left '
-                                                f"pixel in image coordinates), got {record!r}")
+        raise BadExternalOutput(
+            instance,
+            path,
+            f'placement file must hold integer "x" and "y" (the crop\'s top-left '
+            f"pixel in image coordinates), got {record!r}",
+        )
     return int(values[0]), int(values[1])
 
 
@@ -159,9 +175,13 @@ def read_external(files: dict, placement: str, image_shape, instance: str) -> tu
     info = {"file": path, "sha256": _sha256(path), "placement": placement, "size_hw": [h, w]}
     if placement == "image":
         if (h, w) != (height, width):
-            raise BadExternalOutput(instance, path, f"the external output is {w}x{h} px but the instance's image is "
-                                                    f"{width}x{height} px (placement: image needs the image's size; "
-                                                    "other frames need placement: crop and a placement file)")
+            raise BadExternalOutput(
+                instance,
+                path,
+                f"the external output is {w}x{h} px but the instance's image is "
+                f"{width}x{height} px (placement: image needs the image's size; "
+                "other frames need placement: crop and a placement file)",
+            )
         x, y = 0, 0
     elif placement == "crop":
         x, y = read_offset(files["placement"], instance)
@@ -179,8 +199,11 @@ def complete_external(spec: dict, files: dict, image_shape, instance: str) -> tu
     region, rgba, info = read_external(files, spec["external"]["placement"], image_shape, instance)
     amodal = rgba[..., 3] > ALPHA_THRESHOLD
     if not amodal.any():
-        raise ExternalOutputMissing(instance, files["image"], f"the external output has no object pixel (alpha > "
-                                                              f"{ALPHA_THRESHOLD} nowhere): no output")
+        raise ExternalOutputMissing(
+            instance,
+            files["image"],
+            f"the external output has no object pixel (alpha > {ALPHA_THRESHOLD} nowhere): no output",
+        )
     info["amodal_pixels"] = int(amodal.sum())
     # the completion keeps the output's alpha: rgba `as_is` delivers it exactly, soft edges included
     return Completion("completed", region, rgba, amodal, stop_reason="external_output"), info

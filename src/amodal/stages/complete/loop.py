@@ -85,7 +85,11 @@ class Completion:
 def fit_wallpaper(wallpaper: np.ndarray, shape) -> np.ndarray:
     """The clean background resized to the crop (the seed instead skips crops larger than it)."""
     h, w = shape
-    return cv2.resize(wallpaper, (w, h), interpolation=cv2.INTER_AREA if h * w < wallpaper.shape[0] * wallpaper.shape[1] else cv2.INTER_LINEAR)
+    return cv2.resize(
+        wallpaper,
+        (w, h),
+        interpolation=cv2.INTER_AREA if h * w < wallpaper.shape[0] * wallpaper.shape[1] else cv2.INTER_LINEAR,
+    )
 
 
 def _dilate_square(mask: np.ndarray, size: int, iterations: int) -> np.ndarray:
@@ -98,10 +102,10 @@ def _crop_sides_touched(mask: np.ndarray, gap: int) -> set[str]:
 
 def _side_strip(shape, side: str, width: int) -> np.ndarray:
     strip = np.zeros(shape, dtype=bool)
-    {"top": strip[:width, :], "bottom": strip[-width:, :], "left": strip[:, :width], "right": strip[:, -width:]}[side][...] = True
+    {"top": strip[:width, :], "bottom": strip[-width:, :], "left": strip[:, :width], "right": strip[:, -width:]}[side][
+        ...
+    ] = True
     return strip
-
-
 
 
 @dataclass
@@ -128,12 +132,22 @@ def _start(instance: LoopInstance, spec: dict) -> Completion | _Running:
     if not instance.occluders.any() and not sides:
         status = "not_occluded" if spec.get("output_when_not_occluded", True) else "no_output"
         return Completion(status, None, None, None, stop_reason="nothing_occludes")
-    region, sides = crop_region(visible, spec["canvas_scale"], spec["crop_buffer"], spec["border_pad"], spec["border_gap"])
+    region, sides = crop_region(
+        visible, spec["canvas_scale"], spec["crop_buffer"], spec["border_pad"], spec["border_gap"]
+    )
     crop_image = crop(instance.image, region, 255)
     crop_visible = crop(visible, region, False)
     frame = frame_mask(instance.image.shape, region)
-    return _Running(instance, Completion("completed", region, crop_image, crop_visible.copy(), sides=sides),
-                    crop_image, crop_visible, crop(instance.occluders, region, False), frame, ~frame, crop_image)
+    return _Running(
+        instance,
+        Completion("completed", region, crop_image, crop_visible.copy(), sides=sides),
+        crop_image,
+        crop_visible,
+        crop(instance.occluders, region, False),
+        frame,
+        ~frame,
+        crop_image,
+    )
 
 
 def _pass_input(run: _Running, index: int, spec: dict, wallpaper: np.ndarray) -> PassInput | None:
@@ -150,11 +164,22 @@ def _pass_input(run: _Running, index: int, spec: dict, wallpaper: np.ndarray) ->
         return None
     dilated = _dilate_square(mask, 5, 3) if index == 0 else _dilate_square(mask, 3, 1)
     if index == 0:
-        pass_image = np.where(run.crop_visible[..., None], run.crop_image, fit_wallpaper(wallpaper, run.result.region.shape))
+        pass_image = np.where(
+            run.crop_visible[..., None], run.crop_image, fit_wallpaper(wallpaper, run.result.region.shape)
+        )
     else:
         pass_image = run.current
-    return PassInput(run.source.id, index, pass_image.astype(np.uint8), dilated, run.crop_visible, mask, run.frame,
-                     run.result.sides, run.source.prompt)
+    return PassInput(
+        run.source.id,
+        index,
+        pass_image.astype(np.uint8),
+        dilated,
+        run.crop_visible,
+        mask,
+        run.frame,
+        run.result.sides,
+        run.source.prompt,
+    )
 
 
 def _finish_pass(run: _Running, state: PassInput, out: PassResult, spec: dict, single_pass: bool) -> bool:
@@ -165,11 +190,25 @@ def _finish_pass(run: _Running, state: PassInput, out: PassResult, spec: dict, s
     run.current, result.completion = out.completion, out.completion
     result.amodal = result.amodal | out.amodal
     touched = _crop_sides_touched(result.amodal, spec["border_gap"])
-    result.iterations.append({"input": state.image, "mask": state.mask, "completion": out.completion,
-                              "amodal_mask": result.amodal, "occluder_mask": out.still_occluding})
-    result.passes.append({"pass": state.index, "mask_pixels": int(state.mask.sum()), "amodal_pixels": int(result.amodal.sum()),
-                          "still_occluding_pixels": int(out.still_occluding.sum()), "crop_sides_touched": sorted(touched),
-                          **out.info})
+    result.iterations.append(
+        {
+            "input": state.image,
+            "mask": state.mask,
+            "completion": out.completion,
+            "amodal_mask": result.amodal,
+            "occluder_mask": out.still_occluding,
+        }
+    )
+    result.passes.append(
+        {
+            "pass": state.index,
+            "mask_pixels": int(state.mask.sum()),
+            "amodal_pixels": int(result.amodal.sum()),
+            "still_occluding_pixels": int(out.still_occluding.sum()),
+            "crop_sides_touched": sorted(touched),
+            **out.info,
+        }
+    )
     if not out.still_occluding.any() and not touched:
         if not spec.get("stop_early", True):
             return True  # `stop_early: false` (benchmarks): the same region is painted again
@@ -211,8 +250,11 @@ def run_loop(instances: list[LoopInstance], spec: dict, wallpaper: np.ndarray, b
             running = []
             break
         outs = backend.run_passes([state for _, state in states])
-        running = [run for (run, state), out in zip(states, outs)
-                   if not _failed(run, state, out) and _finish_pass(run, state, out, spec, backend.single_pass)]
+        running = [
+            run
+            for (run, state), out in zip(states, outs)
+            if not _failed(run, state, out) and _finish_pass(run, state, out, spec, backend.single_pass)
+        ]
     for run in running:
         run.result.stop_reason = "pass_limit"
     return [run.result if isinstance(run, _Running) else run for run in started]

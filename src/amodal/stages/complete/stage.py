@@ -83,7 +83,9 @@ class ClassicalBackend:
     def __init__(self, spec: dict):
         params = spec["classical"]
         if params["method"] not in self.METHODS:
-            raise ValueError(f"complete.classical.method must be one of {sorted(self.METHODS)}, got {params['method']!r}")
+            raise ValueError(
+                f"complete.classical.method must be one of {sorted(self.METHODS)}, got {params['method']!r}"
+            )
         self.method = self.METHODS[params["method"]]
         self.radius = params["radius"]
         self.max_area_ratio = params["max_area_ratio"]
@@ -121,7 +123,9 @@ def make_backend(spec: dict, context: dict | None = None):
         from amodal.stages.complete.diffusion import DiffusersBackend
 
         context = context or {}
-        return DiffusersBackend(spec, context["segment"], context["order"], context.get("tags", {}), context.get("models"))
+        return DiffusersBackend(
+            spec, context["segment"], context["order"], context.get("tags", {}), context.get("models")
+        )
     raise ValueError(f"unknown complete backend {spec['backend']!r}")
 
 
@@ -138,7 +142,9 @@ def _read_wallpaper(path: str) -> np.ndarray:
     return wallpaper
 
 
-def prepare_complete(spec, image_path, visible_path, ground_path, occluders_path, prompt_path, wallpaper_path, instance):
+def prepare_complete(
+    spec, image_path, visible_path, ground_path, occluders_path, prompt_path, wallpaper_path, instance
+):
     """One instance's loop input, or its final Completion when its query was invalid; with the
     prompt and the wallpaper. Bad files raise this instance's InstanceError."""
     from amodal.errors import InstanceError
@@ -152,7 +158,9 @@ def prepare_complete(spec, image_path, visible_path, ground_path, occluders_path
     try:
         wallpaper = _read_wallpaper(str(wallpaper_path))
     except OSError as error:
-        raise InstanceError(instance, wallpaper_path, f"clean wallpaper cannot be read ({error}); set config 'wallpaper'") from None
+        raise InstanceError(
+            instance, wallpaper_path, f"clean wallpaper cannot be read ({error}); set config 'wallpaper'"
+        ) from None
     if ground["status"] != "ok":
         return Completion(ground["status"], None, None, None, stop_reason=ground["reason"]), prompt, wallpaper
     return LoopInstance(instance, image, visible, occluders, prompt), prompt, wallpaper
@@ -165,7 +173,9 @@ def complete_prepared(prepared: list, spec: dict, wallpaper, context: dict | Non
     return [next(done) if isinstance(p, LoopInstance) else p for p in prepared]
 
 
-def write_completion(result: Completion, record: dict, *, record_path, completion_path, amodal_path, iterations_dir) -> None:
+def write_completion(
+    result: Completion, record: dict, *, record_path, completion_path, amodal_path, iterations_dir
+) -> None:
     """Every pass's files, then the final completion; with no completion the image files are
     1x1 placeholders and the record's status says why."""
     from pathlib import Path
