@@ -6,7 +6,9 @@ from pathlib import Path
 import pandas as pd
 import pytest
 
-from amodal.plan import keys as experiments
+import dataclasses
+
+from amodal.plan.declarations import STAGES
 from amodal.plan.keys import Plan
 from amodal.plan.jobs import Workplan, job_resources
 
@@ -20,6 +22,20 @@ SPEC = {
     "rgba": {"backend": "blend"},
     "evaluate": {"backend": "standard"},
 }
+
+
+def on_gpu(pairs):
+    """The shipped stage declarations with exactly the (stage, backend) `pairs` GPU-class."""
+    return {
+        name: dataclasses.replace(
+            stage,
+            backends={
+                b: dataclasses.replace(backend, device="gpu" if (name, b) in pairs else "cpu")
+                for b, backend in stage.backends.items()
+            },
+        )
+        for name, stage in STAGES.items()
+    }
 
 
 def table(ids, statuses=None, gt=True):
@@ -94,11 +110,15 @@ def test_a_stage_job_fills_its_instances_folders_and_needs_the_upstream_shard_ma
     assert work.metrics_files("a", "photos") == ["R/a/photos/p0/metrics.json", "R/a/photos/p1/metrics.json"]
 
 
-def test_a_job_needs_every_upstream_shard_that_holds_one_of_its_instances(monkeypatch):
-    monkeypatch.setattr(experiments, "GPU_BACKENDS", frozenset({("order", "geometric")}))
+def test_a_job_needs_every_upstream_shard_that_holds_one_of_its_instances():
     plan = Plan({"a": SPEC})
     keys = plan.keys["a"]
-    work = Workplan(config(shard_size={"cpu": 2, "gpu": 3}), plan, {"photos": table([f"p{i}" for i in range(5)])})
+    work = Workplan(
+        config(shard_size={"cpu": 2, "gpu": 3}),
+        plan,
+        {"photos": table([f"p{i}" for i in range(5)])},
+        declarations=on_gpu({("order", "geometric")}),
+    )
     # order (gpu) shards: p0-p2, p3-p4; segment (cpu) shards: p0-p1, p2-p3, p4
     first, second = work.by_kind("order")
     segment = f"R/shards/photos/segment/{keys['segment']}"
@@ -125,15 +145,16 @@ def test_a_synthetic_scene_is_one_folder_made_by_a_scene_job_and_read_as_a_whole
     assert ground.inputs == ["R/shards/bench/scenes/synthetic/s00000.json"]
 
 
-def test_gpu_stages_take_the_gpu_shard_size_and_resources(monkeypatch):
-    monkeypatch.setattr(experiments, "GPU_BACKENDS", frozenset({("complete", "classical")}))
+def test_gpu_stages_take_the_gpu_shard_size_and_resources():
     plan = Plan({"a": SPEC})
     cfg = config(
         shard_size={"cpu": 2, "gpu": 5},
         models={"device": "cuda"},
         resources={"gpu": {"mem_mb": 20000, "runtime_base_min": 10, "runtime_per_instance_s": 30}},
     )
-    work = Workplan(cfg, plan, {"photos": table([f"p{i}" for i in range(7)])})
+    work = Workplan(
+        cfg, plan, {"photos": table([f"p{i}" for i in range(7)])}, declarations=on_gpu({("complete", "classical")})
+    )
     assert [len(job.items) for job in work.by_kind("complete")] == [5, 2]
     assert [len(job.items) for job in work.by_kind("rgba")] == [2, 2, 2, 1]
     gpu_job = work.by_kind("complete")[0]
@@ -187,7 +208,7 @@ def test_every_stage_backend_that_loads_a_network_is_a_gpu_stage():
     # a backend whose models run on a GPU must claim one (and ask SLURM for one): found missing for
     # complete/diffusers on a 2-GPU run, where its job used device 0 without claiming it
     from amodal.plan.preflight import weights_needed
-    from amodal.plan.keys import GPU_BACKENDS
+    from amodal.plan.declarations import gpu_backends
     from amodal.config.schema import validated
 
     choices = {
@@ -203,7 +224,7 @@ def test_every_stage_backend_that_loads_a_network_is_a_gpu_stage():
             spec = validated({stage: {"backend": backend}}, "experiment.schema.yaml")
             needs = {w for w, where in weights_needed(spec).items() if any(p.startswith(f"{stage}/") for p in where)}
             assert needs, (stage, backend)  # it loads a network...
-            assert (stage, backend) in GPU_BACKENDS, (stage, backend)  # ...so it is GPU-class
+            assert (stage, backend) in gpu_backends(), (stage, backend)  # ...so it is GPU-class
 
 
 # ---------------------------------------------------------------------- fusing (config `fuse`)
@@ -225,15 +246,14 @@ def each_unit_in_one_rule(work):
     assert sorted(outputs) == sorted(out for job in work.jobs for out in [job.manifest, *job.outputs])
 
 
-def test_a_shards_gpu_stages_are_one_job_but_not_past_a_cpu_stage_between_them(monkeypatch):
-    monkeypatch.setattr(experiments, "GPU_BACKENDS", frozenset(GPU_STAGES))
+def test_a_shards_gpu_stages_are_one_job_but_not_past_a_cpu_stage_between_them():
     cfg = config(
         shard_size={"cpu": 2, "gpu": 5},
         fuse={"gpu": True},
         models={"device": "cuda"},
         resources={"gpu": {"runtime_base_min": 10, "runtime_per_instance_s": 30}},
     )
-    work = Workplan(cfg, Plan({"a": SPEC}), {"photos": table(["p0", "p1", "p2"])})
+    work = Workplan(cfg, Plan({"a": SPEC}), {"photos": table(["p0", "p1", "p2"])}, declarations=on_gpu(GPU_STAGES))
     each_unit_in_one_rule(work)
     (fused,) = [rule for rule in work.rules if rule.kind == "fused"]
     # complete reads order, a CPU stage that reads segment: it cannot join without a cycle
@@ -251,11 +271,15 @@ def test_a_shards_gpu_stages_are_one_job_but_not_past_a_cpu_stage_between_them(m
     assert job_resources(cfg, fused) == {"threads": 4, "mem_mb": 16000, "runtime": 16, "gpu": 1}
 
 
-def test_experiments_sharing_upstream_stages_fuse_into_one_job_per_shard(monkeypatch):
-    monkeypatch.setattr(experiments, "GPU_BACKENDS", frozenset(GPU_STAGES | {("order", "geometric")}))
+def test_experiments_sharing_upstream_stages_fuse_into_one_job_per_shard():
     other = dict(SPEC, prompt={"backend": "query", "note": "another prompt"})
     cfg = config(shard_size={"cpu": 2, "gpu": 2}, fuse={"gpu": True})
-    work = Workplan(cfg, Plan({"a": SPEC, "b": other}), {"photos": table(["p0", "p1", "p2"])})
+    work = Workplan(
+        cfg,
+        Plan({"a": SPEC, "b": other}),
+        {"photos": table(["p0", "p1", "p2"])},
+        declarations=on_gpu(GPU_STAGES | {("order", "geometric")}),
+    )
     each_unit_in_one_rule(work)
     fused = [rule for rule in work.rules if rule.kind == "fused"]
     assert [rule.shard for rule in fused] == ["s00000", "s00001"]

@@ -8,7 +8,7 @@ from amodal.datasets import table as amodal_datasets
 from amodal.plan.preflight import missing_settings, missing_weights
 from amodal.plan.keys import NAME_PATTERN, Plan
 from amodal.report.html import instance_rows
-from amodal.config.schema import read_experiment, resolve_input_paths
+from amodal.config.schema import read_experiment, resolve_input_paths, validated
 from amodal.tables.paper_tables import METHOD_METRICS
 from amodal.tables.reference import read_reference
 from amodal.plan.jobs import Workplan, job_resources
@@ -45,8 +45,11 @@ def load_experiment(name):
         spec = read_experiment(path)  # with its `base` experiment merged under it
     except (ValueError, FileNotFoundError) as error:
         raise WorkflowError(f"experiment {name!r}: {error}") from None
-    validate(spec, "../schemas/experiment.schema.yaml")
-    return spec
+    # amodal's validation: the schema's backend lists come from the stage declarations
+    try:
+        return validated(spec, "experiment.schema.yaml")
+    except ValueError as error:
+        raise WorkflowError(f"experiment {name!r}: {error}") from None
 
 
 PLAN = Plan({name: load_experiment(name) for name in config["experiments"]}, config.get("models"))

@@ -304,7 +304,7 @@ def complete_one(args) -> int:
 
 
 def build_parser() -> argparse.ArgumentParser:
-    from amodal.plan.keys import STAGES
+    from amodal.plan.declarations import STAGE_ORDER as STAGES
 
     parser = _Parser(
         prog="amodal",

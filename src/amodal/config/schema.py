@@ -40,7 +40,7 @@ def validated(data: dict, schema_name: str) -> dict:
     from jsonschema import Draft202012Validator
     from jsonschema.exceptions import ValidationError
 
-    schema = yaml.safe_load((SCHEMAS / schema_name).read_text())
+    schema = _schema(schema_name)
     try:
         _with_defaults(Draft202012Validator)(schema).validate(data)
     except ValidationError as error:
@@ -91,7 +91,15 @@ def _merged(base: dict, over: dict) -> dict:
 
 
 def _schema(name: str) -> dict:
-    return yaml.safe_load((SCHEMAS / name).read_text())
+    """The schema `name`; the experiment schema with each stage's backend list, which its stage
+    declaration gives (amodal.plan.declarations), so the file does not repeat them."""
+    schema = yaml.safe_load((SCHEMAS / name).read_text())
+    if name == "experiment.schema.yaml":
+        from amodal.plan.declarations import STAGES
+
+        for stage, declared in STAGES.items():
+            schema["properties"][stage]["properties"]["backend"]["enum"] = list(declared.backends)
+    return schema
 
 
 def shipped_default(key: str, root=None) -> Path:

@@ -3,7 +3,7 @@
 A job processes one shard of one dataset for one stage folder key (or one experiment, for
 `collect`). Its outputs are the per-instance folders it fills, so Snakemake caches and checks
 each instance's stage folder. Jobs depend on each other through shard manifests (see
-`Workplan`), on the stages directly upstream (`experiments.upstream`) only: a stage also reads
+`Workplan`), on the stages directly upstream (`amodal.plan.keys.upstream`) only: a stage also reads
 files of earlier ancestors (complete reads ground's mask), and those reach it through the
 chain, since whatever reruns an ancestor reruns every stage between. The workflow turns each job into one rule (`workflow/rules/*.smk`), and
 `benchmarks/classical_speed.py` runs the very same jobs in one process, so both do the same
@@ -21,8 +21,8 @@ import pandas as pd
 
 from amodal.plan import layout
 from amodal.datasets.table import OK
-from amodal.plan.keys import GT_BACKENDS, Plan, device_class
-from amodal.stages.complete.external import external_fingerprint, external_inputs
+from amodal.plan.declarations import STAGES, resolve
+from amodal.plan.keys import Declarations, Plan, device_class
 from amodal.plan.shards import shards
 
 DEFAULT_SHARD_SIZE = {"cpu": 16, "gpu": 32}
@@ -109,7 +109,9 @@ def _gpu_visible() -> bool:
 
 
 class Workplan:
-    """All jobs of a run. `tables` are the datasets' instance tables (amodal.datasets.table).
+    """All jobs of a run. `tables` are the datasets' instance tables (amodal.datasets.table);
+    what each stage reads, writes and runs on comes from `declarations` (the shipped stage
+    declarations; tests hand in changed ones).
 
     Every job also writes a manifest, `<results>/shards/<dataset>/<kind>/<key>/<shard>.json`,
     after all its instances (their ids and statuses). Jobs depend on each other through these
@@ -120,8 +122,9 @@ class Workplan:
     its job, and whatever reads its manifest after it.
     """
 
-    def __init__(self, config: dict, plan: Plan, tables: dict[str, pd.DataFrame]):
+    def __init__(self, config: dict, plan: Plan, tables: dict[str, pd.DataFrame], declarations: Declarations = STAGES):
         self.config = config
+        self.declarations = declarations
         self.plan = plan
         self.results = config["results"]
         self.tables = tables
@@ -200,7 +203,10 @@ class Workplan:
                 run = self.plan.run(stage, key)
                 spec = run.spec
                 self._check_ground_truth(dataset, experiment, stage, spec, ids, runnable)
-                device = stage_device[(stage, key)] = device_class(stage, spec, self.config.get("models"))
+                declared = self.declarations[stage]
+                device = stage_device[(stage, key)] = device_class(
+                    stage, spec, self.config.get("models"), self.declarations
+                )
                 for shard, members in by_device[device].items():
                     if run.upstream:
                         needs = [
@@ -215,8 +221,8 @@ class Workplan:
                         needs = [
                             rows[i][name] for i in members for name in layout.INSTANCE_READS[stage] if rows[i][name]
                         ]
-                    if stage == "complete" and spec["backend"] == "external":
-                        needs = needs + external_inputs(spec, dataset, members)
+                    if declared.backend(spec).job_inputs:
+                        needs = needs + resolve(declared.backend(spec).job_inputs)(spec, dataset, members)
                     self._stage_job(dataset, stage, key, spec, device, shard, members, needs)
             self.collected[(experiment, dataset)] = []
             self.collect_manifests[(experiment, dataset)] = []
@@ -226,7 +232,7 @@ class Workplan:
                 self._collect_job(dataset, experiment, keys, shard, members, needs)
 
     def _check_ground_truth(self, dataset, experiment, stage, spec, ids, runnable) -> None:
-        if (stage, spec["backend"]) not in GT_BACKENDS:
+        if not self.declarations[stage].backend(spec).needs_truth:
             return
         lacking = [i for i, ok in zip(ids, runnable) if ok and not self.rows[dataset][i]["gt"]]
         if lacking:
@@ -267,7 +273,8 @@ class Workplan:
 
     def _stage_job(self, dataset, stage, key, spec, device, shard, members, needs) -> None:
         lineage = dict(self.plan.run(stage, key).lineage)
-        external = stage == "complete" and spec["backend"] == "external"
+        declared = self.declarations[stage]
+        item_fields = declared.backend(spec).item_fields
         items = []
         for instance in members:
             row = self.rows[dataset][instance]
@@ -284,21 +291,14 @@ class Workplan:
                     "image": row["image"],
                     "gt": row["gt"],
                     "query": row["query"],
-                    # only the rgba stage places results in the photo itself (amodal.datasets.working)
-                    **({"source_image": row["source_image"]} if stage == "rgba" and row.get("source_image") else {}),
-                    # the file an external completion reads, with its size and mtime: a replaced file
-                    # changes the job's params, so Snakemake reruns its shard (docs/external.md)
-                    **({"external": external_fingerprint(spec, dataset, instance)} if external else {}),
+                    **{name: row[name] for name in declared.row_fields if row.get(name)},
+                    **(resolve(item_fields)(spec, dataset, instance) if item_fields else {}),
                     "reads": reads,
                     "folder": layout.stage_folder(self.results, dataset, instance, stage, key),
                 }
             )
-        shared = {"wallpaper": self.config["wallpaper"]} if stage == "complete" and not external else {}
-        context = (
-            {up: self.plan.run(up, lineage[up]).spec for up in ("segment", "order") if up in lineage}
-            if stage == "complete"
-            else {}
-        )
+        shared = {name: self.config[name] for name in declared.shared_of(spec)}
+        context = {up: self.plan.run(up, lineage[up]).spec for up in declared.context if up in lineage}
         self.jobs.append(
             Job(
                 rule=rule_name(stage, dataset, key, shard),

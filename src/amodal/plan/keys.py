@@ -13,64 +13,22 @@ import json
 import re
 from dataclasses import dataclass, field
 
-STAGES = ("ground", "tag", "segment", "order", "prompt", "complete", "rgba", "evaluate")
+from amodal.plan.declarations import STAGE_ORDER, STAGES, Stage
 
-# Which stages' files each stage reads directly (ancestors come along through their keys).
-UPSTREAM = {
-    "ground": (),
-    "tag": (),
-    "segment": ("ground", "tag"),
-    "order": ("segment",),
-    "prompt": ("ground", "tag"),
-    "complete": ("order", "prompt"),
-    "rgba": ("complete",),
-    "evaluate": ("rgba",),
-}
-
-# Completion backends that read none of the stages above them but grounding: `external` scores
-# another method's saved outputs, so tag, segment, order and prompt are not planned for it (the
-# visible mask stays: the visible-region metrics compare the same pixels for every method).
-GROUND_ONLY_COMPLETIONS = frozenset({"external"})
+Declarations = dict[str, Stage]
 
 
 def upstream(stage: str, spec: dict) -> tuple[str, ...]:
-    """The stages whose files `stage` reads directly in the experiment `spec` (`UPSTREAM`, except
-    for a completion backend that needs only the grounding)."""
-    if stage == "complete" and spec["complete"]["backend"] in GROUND_ONLY_COMPLETIONS:
-        return ("ground",)
-    return UPSTREAM[stage]
+    """The stages whose files `stage` reads directly in the experiment `spec` (its declaration's,
+    or its backend's where that reads less: an external completion reads only the grounding)."""
+    return STAGES[stage].upstream_of(spec[stage])
 
 
 def planned_stages(spec: dict) -> tuple[str, ...]:
-    """The stages the experiment runs, in `STAGES` order: evaluate and every stage it reaches
+    """The stages the experiment runs, in stage order: evaluate and every stage it reaches
     through `upstream` (all of them, unless the completion backend needs less)."""
-    return tuple(stage for stage in STAGES if stage == "evaluate" or stage in ancestors("evaluate", spec))
+    return tuple(stage for stage in STAGE_ORDER if stage == "evaluate" or stage in ancestors("evaluate", spec))
 
-
-# Backends that run on a GPU: their jobs take the `gpu` shard size and resources, and each job
-# claims a device of its own (amodal.run.devices) unless config `models.device` is cpu. The evaluate
-# stage is GPU-class when one of its model metrics is on and has its checkpoint (`device_class`).
-# ground/lisa is absent on purpose: LISA runs in its own server; the job only waits on the network (docs/lisa.md).
-GPU_BACKENDS: frozenset[tuple[str, str]] = frozenset(
-    {
-        ("ground", "grounded_sam"),
-        ("segment", "grounded_sam"),
-        ("tag", "clip_vocab"),
-        ("tag", "ram_plus"),
-        ("prompt", "clip"),
-        ("order", "instaorder"),
-        ("order", "depth"),
-        ("complete", "diffusers"),
-    }
-)
-
-# The evaluate stage's metrics that run a network: one on, with its checkpoint found, makes it GPU-class.
-MODEL_METRIC_SETTINGS = ("clip_score", "lpips", "feature_similarity")
-
-# Backends that read the ground truth: a dataset without it cannot run them.
-GT_BACKENDS: frozenset[tuple[str, str]] = frozenset(
-    {("ground", "oracle"), ("tag", "oracle"), ("segment", "oracle"), ("order", "oracle")}
-)
 
 KEY_PATTERN = r"[a-z0-9_]+-[0-9a-f]{8}"
 NAME_PATTERN = r"[A-Za-z0-9_.-]+"
@@ -94,27 +52,29 @@ def experiment_keys(spec: dict, models: dict | None = None) -> dict[str, str]:
     keys: dict[str, str] = {}
     for stage in planned_stages(spec):
         reads = {name: keys[name] for name in upstream(stage, spec)}
-        found = _metric_checkpoints_found(spec[stage], models) if stage == "evaluate" else None
+        found = _metric_checkpoints_found(stage, spec[stage], models) or None
         keys[stage] = stage_key(stage, spec[stage], reads, found)
     return keys
 
 
-def _metric_checkpoints_found(spec: dict, models: dict | None) -> dict[str, bool]:
+def _metric_checkpoints_found(stage: str, spec: dict, models: dict | None) -> dict[str, bool]:
+    """Weights name -> whether this machine has it, for each enabled optional metric of `stage`."""
     from amodal.models.weights import locate
 
-    names = sorted({spec[m]["model"] for m in MODEL_METRIC_SETTINGS if (spec.get(m) or {}).get("enabled")})
+    names = sorted(set(STAGES[stage].metric_weights_of(spec).values()))
     paths = (models or {}).get("paths", {})
     return {name: locate(name, paths.get(name)) is not None for name in names}
 
 
-def device_class(stage: str, spec: dict, models: dict | None = None) -> str:
-    """ "gpu" if the stage's backend runs on a GPU, else "cpu". The evaluate stage is GPU-class when
-    a model metric is on and its checkpoint is on this machine (`models`: the config's section);
-    without any, its metrics are `missing` and the job needs no GPU (a weight-free run asks
-    its cluster for none)."""
-    if (stage, spec["backend"]) in GPU_BACKENDS:
+def device_class(stage: str, spec: dict, models: dict | None = None, declarations: Declarations = STAGES) -> str:
+    """ "gpu" if the stage's backend runs on a GPU (its declaration), else "cpu". A stage with
+    optional model metrics (evaluate) is GPU-class when one is on and its checkpoint is on this
+    machine (`models`: the config's section); without any, its metrics are `missing` and the job
+    needs no GPU (a weight-free run asks its cluster for none). `declarations` stands in for the
+    shipped ones in tests."""
+    if declarations[stage].backend(spec).device == "gpu":
         return "gpu"
-    if stage == "evaluate" and any(_metric_checkpoints_found(spec, models).values()):
+    if any(_metric_checkpoints_found(stage, spec, models).values()):
         return "gpu"
     return "cpu"
 

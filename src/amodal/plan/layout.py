@@ -1,71 +1,22 @@
 """Where every file lives, and which files each stage reads.
 
 The stage folder of one instance is the unit Snakemake caches: it is declared as one output
-(a directory) of the shard job that makes it, and holds the files named in `STAGE_FILES`.
+(a directory) of the shard job that makes it, and holds the files named in `STAGE_FILES`
+(each stage's declaration, amodal.plan.declarations, gives its file names).
 Everything that builds a path goes through this module, so the workflow, the in-process
 benchmark and the tests agree on them.
 """
 
 from __future__ import annotations
 
-STAGE_FILES: dict[str, dict[str, str]] = {
-    "ground": {"mask": "visible_mask.png", "record": "ground.json"},
-    "tag": {"record": "tags.json"},
-    "segment": {"masks": "segments.npz", "record": "segments.json"},
-    "order": {"record": "order.json", "occluders": "occluder_mask.png"},
-    "prompt": {"record": "prompt.json"},
-    "complete": {
-        "record": "complete.json",
-        "completion": "completion.png",
-        "amodal": "amodal_mask.png",
-        "iterations": "iterations",
-    },
-    "rgba": {"rgba": "amodal.png", "placement": "placement.json"},
-    "evaluate": {"metrics": "metrics.json"},
-}
+from amodal.plan.declarations import STAGES
 
+# Each stage's files, the files it reads from earlier stages, and the instance's own files it
+# opens: from its declaration (amodal.plan.declarations).
+STAGE_FILES: dict[str, dict[str, str]] = {name: stage.writes for name, stage in STAGES.items()}
 # name a stage reads it under -> (stage that wrote it, name of the file there)
-STAGE_READS: dict[str, dict[str, tuple[str, str]]] = {
-    "ground": {},
-    "tag": {},
-    "segment": {"visible": ("ground", "mask"), "ground": ("ground", "record"), "tags": ("tag", "record")},
-    "order": {"visible": ("ground", "mask"), "masks": ("segment", "masks"), "segments": ("segment", "record")},
-    "prompt": {"visible": ("ground", "mask"), "ground": ("ground", "record"), "tags": ("tag", "record")},
-    "complete": {
-        "visible": ("ground", "mask"),
-        "ground": ("ground", "record"),
-        "occluders": ("order", "occluders"),
-        "order": ("order", "record"),
-        "prompt": ("prompt", "record"),
-        "tags": ("tag", "record"),  # the model backend re-segments every pass over the tags
-    },
-    "rgba": {
-        "visible": ("ground", "mask"),
-        "complete": ("complete", "record"),
-        "completion": ("complete", "completion"),
-        "amodal": ("complete", "amodal"),
-    },
-    "evaluate": {
-        "visible": ("ground", "mask"),
-        "masks": ("segment", "masks"),
-        "segments": ("segment", "record"),
-        "order": ("order", "record"),
-        "rgba": ("rgba", "rgba"),
-        "placement": ("rgba", "placement"),
-    },
-}
-
-# Which of the instance's own files (photo, ground truth) each stage reads.
-INSTANCE_READS: dict[str, tuple[str, ...]] = {
-    "ground": ("image", "gt"),
-    "tag": ("gt",),
-    "segment": ("gt",),
-    "order": ("gt",),
-    "prompt": ("gt",),
-    "complete": ("image",),
-    "rgba": ("image",),
-    "evaluate": ("image", "gt"),
-}
+STAGE_READS: dict[str, dict[str, tuple[str, str]]] = {name: stage.reads for name, stage in STAGES.items()}
+INSTANCE_READS: dict[str, tuple[str, ...]] = {name: stage.instance_reads for name, stage in STAGES.items()}
 
 # What `collect` copies into an experiment's instance folder: name -> (stage, file name).
 DELIVERABLES: dict[str, tuple[str, str]] = {

@@ -9,54 +9,40 @@ from __future__ import annotations
 
 from pathlib import Path
 
+from amodal.plan.declarations import STAGES, resolve
+
 
 def weights_needed(spec: dict) -> dict[str, list[str]]:
-    """Weights name (or diffusers folder / id) -> the "stage/backend"s of `spec` that load it."""
-    needs: dict[str, list[str]] = {}
-
-    def add(name: str, where: str) -> None:
-        needs.setdefault(name, [])
-        if where not in needs[name]:
-            needs[name].append(where)
-
+    """Weights name (or diffusers folder / id) -> the "stage/backend"s of `spec` that load it
+    (each planned stage's backend declaration names the settings that hold its checkpoints;
+    a stage the experiment does not plan, such as an external completion's tag, loads nothing)."""
     from amodal.plan.keys import planned_stages
 
-    # stages the experiment does not run (an external completion's tag, segment, order, prompt) load nothing
-    spec = {
-        stage: spec[stage] if stage in planned_stages(spec) else {"backend": None}
-        for stage in spec
-        if isinstance(spec[stage], dict)
-    }
-    for stage in ("ground", "segment"):
-        if spec[stage]["backend"] == "grounded_sam":
-            params = spec[stage]["grounded_sam"]
-            for key in ("detector", "text_encoder", "sam"):
-                add(params[key], f"{stage}/grounded_sam")
-    if spec["tag"]["backend"] == "clip_vocab":
-        add(spec["tag"]["clip_vocab"]["model"], "tag/clip_vocab")
-    if spec["tag"]["backend"] == "ram_plus":
-        add(spec["tag"]["ram_plus"]["model"], "tag/ram_plus")
-    if spec["prompt"]["backend"] == "clip":
-        add(spec["prompt"]["clip"]["model"], "prompt/clip")
-    if spec["order"]["backend"] in ("instaorder", "depth"):
-        backend = spec["order"]["backend"]
-        add(spec["order"][backend]["model"], f"order/{backend}")
-    if spec["complete"]["backend"] == "diffusers":
-        add(spec["complete"]["diffusers"]["model"], "complete/diffusers")
+    needs: dict[str, list[str]] = {}
+    for stage in planned_stages(spec):
+        where = f"{stage}/{spec[stage]['backend']}"
+        for name in STAGES[stage].weights_of(spec[stage]):
+            if where not in needs.setdefault(name, []):
+                needs[name].append(where)
     return needs
 
 
 def metric_weights(spec: dict) -> dict[str, list[str]]:
-    """Weights name -> the "evaluate/<metric>"s of `spec` that load it. Optional: without one
-    the metric is reported missing with the reason, and nothing stops."""
-    from amodal.plan.keys import MODEL_METRIC_SETTINGS
-
+    """Weights name -> the "<stage>/<metric>"s of `spec` that load it (the evaluate stage's
+    model metrics). Optional: without one the metric is reported missing with the reason, and
+    nothing stops."""
     needs: dict[str, list[str]] = {}
-    for metric in MODEL_METRIC_SETTINGS:
-        settings = spec["evaluate"][metric]
-        if settings["enabled"]:
-            needs.setdefault(settings["model"], []).append(f"evaluate/{metric}")
+    for stage in STAGES.values():
+        for metric, name in stage.metric_weights_of(spec[stage.name]).items():
+            needs.setdefault(name, []).append(f"{stage.name}/{metric}")
     return needs
+
+
+def backends_in_use(spec: dict):
+    """(stage, its backend's declaration) for every planned stage of `spec`."""
+    from amodal.plan.keys import planned_stages
+
+    return [(stage, STAGES[stage].backend(spec[stage])) for stage in planned_stages(spec)]
 
 
 def find(name: str, models: dict | None) -> tuple[Path | None, str]:
@@ -95,32 +81,36 @@ def missing_weights(experiments: dict[str, dict], models: dict | None) -> list[s
     return lines
 
 
-def uses_lisa(spec: dict) -> bool:
-    return spec["ground"]["backend"] == "lisa"
-
-
 def missing_settings(experiments: dict[str, dict], models: dict | None) -> list[str]:
-    """One line per remote model some experiment calls whose address the config lacks (whether
-    it answers is `amodal doctor`'s question: at parse time the app may not be up yet), and per
-    experiment scoring another method's outputs whose folder is unset or absent (a missing file
-    is only its instance's `no_output`; a missing folder is a mistake in the experiment)."""
+    """One line per setting some experiment's backend needs and the config or the experiment
+    lacks (each backend's declared `settings_check`): the address of a remote model (whether it
+    answers is `amodal doctor`'s question: at parse time the app may not be up yet), the folder
+    of another method's outputs (a missing file is only its instance's `no_output`; a missing
+    folder is a mistake in the experiment). Experiments sharing a problem share its line."""
+    lines: list[str] = []
+    for name, spec in experiments.items():
+        for _, backend in backends_in_use(spec):
+            if backend.settings_check:
+                line = resolve(backend.settings_check)(name, spec, models)
+                if line and line not in lines:
+                    lines.append(line)
+    return lines
+
+
+def lisa_address_problem(experiment: str, spec: dict, models: dict | None) -> str | None:
+    """Why the LISA app cannot be called: its address is not configured (None if it is)."""
     from amodal.models.lisa import settings
 
-    lines = [external_folder_problem(name, spec) for name, spec in experiments.items()]
-    lines = [line for line in lines if line]
-    users = [name for name, spec in experiments.items() if uses_lisa(spec)]
-    if not users or settings(models)["url"]:
-        return lines
-    return lines + [
-        f"ground/lisa of experiment {', '.join(map(repr, users))} calls the LISA app but models.lisa.url is "
-        f"not set; start the app (docs/lisa.md) and set models.lisa.url to its address, e.g. http://127.0.0.1:7860/"
-    ]
-
-
-def external_folder_problem(name: str, spec: dict) -> str | None:
-    """Why an experiment scoring another method's outputs cannot find their folder (None if it can)."""
-    if spec["complete"]["backend"] != "external":
+    if settings(models)["url"]:
         return None
+    return (
+        f"ground/lisa of experiment {experiment!r} calls the LISA app but models.lisa.url is not set; start the "
+        "app (docs/lisa.md) and set models.lisa.url to its address, e.g. http://127.0.0.1:7860/"
+    )
+
+
+def external_folder_problem(name: str, spec: dict, models: dict | None = None) -> str | None:
+    """Why an experiment scoring another method's outputs cannot find their folder (None if it can)."""
     folder = (spec["complete"].get("external") or {}).get("dir")
     if not folder:
         return (
@@ -135,18 +125,26 @@ def external_folder_problem(name: str, spec: dict) -> str | None:
     return None
 
 
-def lisa_line(models: dict | None) -> tuple[str, bool]:
-    """Where the LISA app is configured and whether it answers there with its endpoint."""
+def external_folder_row(experiment: str, spec: dict, models: dict | None) -> tuple[str, str, bool]:
+    """`amodal doctor`'s line for another method's outputs: where they are read from."""
+    problem = external_folder_problem(experiment, spec)
+    state = problem or "folder {dir} (pattern {pattern}, placement {placement})".format(**spec["complete"]["external"])
+    return "external outputs", state, problem is None
+
+
+def lisa_row(experiment: str, spec: dict, models: dict | None) -> tuple[str, str, bool]:
+    """`amodal doctor`'s line for the LISA app: where it is configured and whether it answers there
+    with its endpoint."""
     from amodal.models import lisa
 
     remote = lisa.settings(models)
     if not remote["url"]:
-        return "NOT CONFIGURED: set models.lisa.url to the LISA app's address (docs/lisa.md)", False
+        return "LISA app", "NOT CONFIGURED: set models.lisa.url to the LISA app's address (docs/lisa.md)", False
     try:
         version = lisa.probe(remote["url"], remote["api_name"], min(remote["timeout_s"], 10))
     except lisa.LisaError as error:
-        return f"{remote['url']}: NOT USABLE ({error})", False
-    return f"{remote['url']}: a Gradio {version} app with endpoint {remote['api_name']}", True
+        return "LISA app", f"{remote['url']}: NOT USABLE ({error})", False
+    return "LISA app", f"{remote['url']}: a Gradio {version} app with endpoint {remote['api_name']}", True
 
 
 def report(experiment: str, spec: dict, models: dict | None) -> tuple[str, bool]:
@@ -172,17 +170,11 @@ def report(experiment: str, spec: dict, models: dict | None) -> tuple[str, bool]
             else f"missing (looked at {looked}), so the metric is reported missing: amodal weights fetch {name}"
         )
         lines.append(f"  {name:<26} {', '.join(where):<40} {state}")
-    if spec["complete"]["backend"] == "external":
-        problem = external_folder_problem(experiment, spec)
-        ok &= problem is None
-        state = problem or "folder {dir} (pattern {pattern}, placement {placement})".format(
-            **spec["complete"]["external"]
-        )
-        lines.append(f"  {'external outputs':<26} {'complete/external':<40} {state}")
-    if uses_lisa(spec):
-        state, reachable = lisa_line(models)
-        ok &= reachable
-        lines.append(f"  {'LISA app':<26} {'ground/lisa':<40} {state}")
+    for stage, backend in backends_in_use(spec):
+        if backend.doctor_row:
+            what, state, usable = resolve(backend.doctor_row)(experiment, spec, models)
+            ok &= usable
+            lines.append(f"  {what:<26} {stage + '/' + backend.name:<40} {state}")
     try:
         device = device_of(models)
     except ImportError:
