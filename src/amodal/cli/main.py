@@ -15,6 +15,9 @@ import os
 import sys
 from pathlib import Path
 
+from amodal.synthetic.params import MARGIN
+from amodal.synthetic.params import default as scene_default
+
 
 class _Parser(argparse.ArgumentParser):
     """argparse with errors on one line: `<prog>: error: <message>`, exit status 2."""
@@ -82,14 +85,15 @@ def _count_range(minimum: int):
 
 
 def _min_image_size() -> int:
-    """The smallest side that fits make_benchmark's largest target with its margin on both sides
-    (the check make_benchmark itself makes: target_high * size <= size - 2 * MARGIN - 4)."""
-    import inspect
-
-    from amodal.synthetic.scenes import MARGIN, make_benchmark
-
-    target_high = max(inspect.signature(make_benchmark).parameters["target_size"].default)
+    """The smallest side that fits the default largest target with its margin on both sides
+    (the check SceneParams itself makes: target_high * size <= size - 2 * MARGIN - 4)."""
+    target_high = max(scene_default("target_size"))
     return math.ceil((2 * MARGIN + 4) / (1 - target_high))
+
+
+def _pair(values) -> str:
+    """A range as the command line takes it: low,high."""
+    return ",".join(str(v) for v in values)
 
 
 def _image_size(text: str) -> int:
@@ -190,13 +194,10 @@ def _check_experiment(args, parser) -> None:
 
 
 def make_benchmark(args) -> int:
+    from amodal.synthetic.params import SceneParams
     from amodal.synthetic.scenes import make_benchmark as build
 
-    table = build(
-        args.out,
-        cutouts_dir=args.cutouts,
-        backgrounds_dir=args.backgrounds,
-        n_scenes=args.n,
+    params = SceneParams(
         seed=args.seed,
         hidden_fraction=args.hidden_fraction,
         border_share=args.border_share,
@@ -204,6 +205,7 @@ def make_benchmark(args) -> int:
         behind=args.behind,
         image_size=args.image_size,
     )
+    table = build(args.out, n_scenes=args.n, params=params, cutouts_dir=args.cutouts, backgrounds_dir=args.backgrounds)
     print(f"wrote {len(table)} scenes to {args.out} (instances.csv, benchmark.json, one folder per scene)")
     return 0
 
@@ -320,7 +322,10 @@ def build_parser() -> argparse.ArgumentParser:
     bench.add_argument("--out", required=True, type=_output_dir, help="output folder")
     bench.add_argument("--n", type=_integer(1), default=12, help="number of scenes (default 12)")
     bench.add_argument(
-        "--seed", type=_integer(0), default=0, help="random seed (>= 0); scene i depends only on (seed, i)"
+        "--seed",
+        type=_integer(0),
+        default=scene_default("seed"),
+        help=f"random seed (>= 0); scene i depends only on (seed, i) (default {scene_default('seed')})",
     )
     bench.add_argument(
         "--cutouts",
@@ -337,32 +342,32 @@ def build_parser() -> argparse.ArgumentParser:
     bench.add_argument(
         "--hidden-fraction",
         type=_fraction_range,
-        default=(0.15, 0.6),
-        help="range hidden by occluders, 0 <= low < high <= 1 (default 0.15,0.6)",
+        default=scene_default("hidden_fraction"),
+        help=f"range hidden by occluders, 0 <= low < high <= 1 (default {_pair(scene_default('hidden_fraction'))})",
     )
     bench.add_argument(
         "--border-share",
         type=_fraction,
-        default=0.25,
-        help="share of scenes whose target the border also cuts, 0-1 (default 0.25)",
+        default=scene_default("border_share"),
+        help=f"share of scenes whose target the border also cuts, 0-1 (default {scene_default('border_share')})",
     )
     bench.add_argument(
         "--occluders",
         type=_count_range(1),
-        default=(1, 2),
-        help="inclusive range of occluder count, 1 <= low <= high (default 1,2)",
+        default=scene_default("occluders"),
+        help=f"inclusive range of occluder count, 1 <= low <= high (default {_pair(scene_default('occluders'))})",
     )
     bench.add_argument(
         "--behind",
         type=_count_range(0),
-        default=(0, 1),
-        help="inclusive range of objects behind the target, 0 <= low <= high (default 0,1)",
+        default=scene_default("behind"),
+        help=f"inclusive range of objects behind the target, 0 <= low <= high (default {_pair(scene_default('behind'))})",
     )
     bench.add_argument(
         "--image-size",
         type=_image_size,
-        default=512,
-        help="side of the square images in px, at least 112 (default 512)",
+        default=scene_default("image_size"),
+        help=f"side of the square images in px, at least {_min_image_size()} (default {scene_default('image_size')})",
     )
     bench.set_defaults(run=make_benchmark, command_parser=bench)
 
