@@ -16,10 +16,13 @@ import numpy as np
 import pandas as pd
 import pytest
 
-from amodal.synthetic import scenes as benchmark
 from amodal.imaging.frames import paste
 from amodal.imaging.geometry import sides_touched
 from amodal.imaging.io import read_json, read_mask, read_rgb, read_rgba, write_image
+from amodal.synthetic.params import MARGIN, SceneParams
+from amodal.synthetic.rendering import scale_cutout
+from amodal.synthetic.scenes import build_scenes, make_benchmark, make_scene, scene_ids
+from amodal.synthetic.sources import load_backgrounds, load_cutouts
 
 SIZE = 256
 REPO = Path(__file__).resolve().parents[1]
@@ -87,10 +90,10 @@ def inputs(tmp_path_factory) -> tuple[Path, Path]:
     return _write_inputs(tmp_path_factory.mktemp("inputs"))
 
 
-def _make(out_dir, inputs, **kwargs) -> pd.DataFrame:
+def _make(out_dir, inputs, n_scenes=4, **kwargs) -> pd.DataFrame:
     cutouts, backgrounds = inputs
-    options = {"n_scenes": 4, "seed": 11, "image_size": SIZE, **kwargs}
-    return benchmark.make_benchmark(out_dir, cutouts_dir=cutouts, backgrounds_dir=backgrounds, **options)
+    params = SceneParams(**{"seed": 11, "image_size": SIZE, **kwargs})
+    return make_benchmark(out_dir, n_scenes=n_scenes, params=params, cutouts_dir=cutouts, backgrounds_dir=backgrounds)
 
 
 @pytest.fixture(scope="module")
@@ -105,12 +108,12 @@ def _files(folder: Path) -> dict[str, bytes]:
 
 def _full_mask(cutouts_dir: Path, obj: dict) -> np.ndarray:
     """An object's whole mask in the frame, re-rendered from its cutout file."""
-    rgba = benchmark.scale_cutout(read_rgba(cutouts_dir / obj["cutout"]), obj["scale"])
+    rgba = scale_cutout(read_rgba(cutouts_dir / obj["cutout"]), obj["scale"])
     return paste(rgba[..., 3] > 127, obj["offset"], (SIZE, SIZE))
 
 
 def _full_alpha(cutouts_dir: Path, obj: dict) -> np.ndarray:
-    rgba = benchmark.scale_cutout(read_rgba(cutouts_dir / obj["cutout"]), obj["scale"])
+    rgba = scale_cutout(read_rgba(cutouts_dir / obj["cutout"]), obj["scale"])
     return paste(rgba[..., 3], obj["offset"], (SIZE, SIZE))
 
 
@@ -147,14 +150,14 @@ def _union(masks, shape=(SIZE, SIZE)) -> np.ndarray:
 
 
 def test_scene_ids():
-    assert benchmark.scene_ids(3) == ["scene_0000", "scene_0001", "scene_0002"]
-    assert benchmark.scene_ids(0) == []
+    assert scene_ids(3) == ["scene_0000", "scene_0001", "scene_0002"]
+    assert scene_ids(0) == []
 
 
 def test_instances_table_and_files(bench):
     out, table = bench
     assert list(table.columns) == ["id", "image", "query", "category", "gt"]
-    assert list(table["id"]) == benchmark.scene_ids(8)
+    assert list(table["id"]) == scene_ids(8)
     on_disk = pd.read_csv(out / "instances.csv")
     pd.testing.assert_frame_equal(on_disk, table)
     params = read_json(out / "benchmark.json")
@@ -235,7 +238,7 @@ def _check_objects_behind(scene_dir: Path, record: dict, cutouts_dir: Path) -> N
     for b in _behind(record):
         obj = record["objects"][b]
         mask = _full_mask(cutouts_dir, obj)
-        whole = benchmark.scale_cutout(read_rgba(cutouts_dir / obj["cutout"]), obj["scale"])[..., 3] > 127
+        whole = scale_cutout(read_rgba(cutouts_dir / obj["cutout"]), obj["scale"])[..., 3] > 127
         seen = read_mask(scene_dir / obj["mask"])
         area = mask.sum()
         assert area >= 0.5 * whole.sum(), (record["id"], b)
@@ -311,7 +314,7 @@ def test_border_cut_contract(bench):
         else:
             assert record["border_fraction"] == 0.0, record["id"]
             assert sides_touched(amodal) == set(), record["id"]  # the seed's 10-px test stays quiet
-            assert sides_touched(amodal, gap=benchmark.MARGIN - 1) == set(), record["id"]
+            assert sides_touched(amodal, gap=MARGIN - 1) == set(), record["id"]
     # With border_share 0.5 over 8 scenes both kinds must occur for this test to mean anything.
     assert any(cuts) and not all(cuts)
 
@@ -343,14 +346,12 @@ def test_image_is_painted_with_soft_alpha(tmp_path, inputs):
     flat = tmp_path / "flat"
     flat.mkdir()
     write_image(flat / "flat.png", np.broadcast_to(colour, (300, 400, 3)).copy())
-    table = benchmark.make_benchmark(
+    table = make_benchmark(
         tmp_path / "out",
+        n_scenes=4,
+        params=SceneParams(seed=3, image_size=SIZE, behind=(1, 1)),
         cutouts_dir=inputs[0],
         backgrounds_dir=flat,
-        n_scenes=4,
-        seed=3,
-        image_size=SIZE,
-        behind=(1, 1),
     )
     soft_seen = 0
     for scene_dir, record in _scenes(tmp_path / "out", table):
@@ -358,7 +359,7 @@ def test_image_is_painted_with_soft_alpha(tmp_path, inputs):
         target_layer = _whole_in_frame(scene_dir, record)[0]
         layers = {record["objects"][0]["depth"]: target_layer}
         for obj in record["objects"][1:]:
-            rgba = benchmark.scale_cutout(read_rgba(inputs[0] / obj["cutout"]), obj["scale"])
+            rgba = scale_cutout(read_rgba(inputs[0] / obj["cutout"]), obj["scale"])
             layers[obj["depth"]] = paste(rgba, obj["offset"], (SIZE, SIZE))
         for _, layer in sorted(layers.items()):
             alpha = layer[..., 3:4] / 255.0
@@ -379,19 +380,29 @@ def test_margin_holds_for_large_targets(tmp_path, inputs):
         assert record["border_fraction"] == 0.0
 
 
-def test_occludes_lists_every_overlapping_pair(bench, inputs):
+# The `bench` scenes' occlusion pairs [in front, behind], listed by hand from the objects'
+# outlines drawn over each image.png (the pairs left out are objects that do not touch: the
+# ball and the car of scene_0000, the box and the ellipse behind of scene_0001, ...); the
+# categories pin which objects the fixed seed drew, so a changed draw fails here, not silently.
+BENCH_OCCLUDES = {
+    "scene_0000": (["desk_lamp", "ball", "car"], [[1, 0], [2, 0]]),
+    "scene_0001": (["traffic_cone", "car", "desk_lamp", "car"], [[0, 3], [1, 0], [2, 0], [2, 1]]),
+    "scene_0002": (["traffic_cone", "car", "horse"], [[1, 0], [2, 0], [2, 1]]),
+    "scene_0003": (["ball", "horse"], [[1, 0]]),
+    "scene_0004": (["traffic_cone", "car", "car"], [[1, 0], [2, 0], [2, 1]]),
+    "scene_0005": (["car", "traffic_cone", "horse"], [[0, 2], [1, 0], [1, 2]]),
+    "scene_0006": (["desk_lamp", "traffic_cone", "horse"], [[1, 0], [2, 0], [2, 1]]),
+    "scene_0007": (["horse", "ball", "traffic_cone"], [[0, 2], [1, 0]]),
+}
+
+
+def test_occludes_lists_every_overlapping_pair(bench):
     out, table = bench
-    cutouts_dir = inputs[0]
+    assert list(table["id"]) == list(BENCH_OCCLUDES)
     for _, record in _scenes(out, table):
-        full = [_full_mask(cutouts_dir, obj) for obj in record["objects"]]
-        depth = [obj["depth"] for obj in record["objects"]]
-        expected = sorted(
-            [i, j]
-            for i in range(len(full))
-            for j in range(len(full))
-            if depth[i] > depth[j] and (full[i] & full[j]).any()
-        )
-        assert record["occludes"] == expected, record["id"]
+        categories, occludes = BENCH_OCCLUDES[record["id"]]
+        assert [o["category"] for o in record["objects"]] == categories, record["id"]
+        assert record["occludes"] == occludes, record["id"]
         # truth.py reads the target's occluders as {i : [i, 0] in occludes}: exactly objects in front.
         assert {i for i, j in record["occludes"] if j == 0} == set(_in_front(record)), record["id"]
 
@@ -411,14 +422,14 @@ def test_same_seed_is_byte_identical(tmp_path, inputs):
 def test_scene_does_not_depend_on_n_scenes(tmp_path, inputs):
     _make(tmp_path / "three", inputs, n_scenes=3)
     _make(tmp_path / "five", inputs, n_scenes=5)
-    for scene_id in benchmark.scene_ids(3):
+    for scene_id in scene_ids(3):
         assert _files(tmp_path / "three" / scene_id) == _files(tmp_path / "five" / scene_id), scene_id
 
 
 def test_different_seed_differs(tmp_path, inputs):
     _make(tmp_path / "a", inputs, n_scenes=2, seed=1)
     _make(tmp_path / "b", inputs, n_scenes=2, seed=2)
-    for scene_id in benchmark.scene_ids(2):
+    for scene_id in scene_ids(2):
         a = (tmp_path / "a" / scene_id / "image.png").read_bytes()
         b = (tmp_path / "b" / scene_id / "image.png").read_bytes()
         assert a != b, scene_id
@@ -428,7 +439,7 @@ def test_rerun_with_fewer_objects_drops_stale_masks(tmp_path, inputs):
     out = tmp_path / "out"
     _make(out, inputs, n_scenes=3, occluders=(2, 2), behind=(1, 1))
     _make(out, inputs, n_scenes=3, occluders=(1, 1), behind=(0, 0))
-    for scene_id in benchmark.scene_ids(3):
+    for scene_id in scene_ids(3):
         assert [p.name for p in (out / scene_id / "objects").iterdir()] == ["1.png"]
 
 
@@ -462,18 +473,16 @@ def test_target_size_sets_the_target_scale(tmp_path, inputs):
 
 def test_scene_i_comes_from_its_own_generator(bench, inputs):
     out, table = bench
-    cutouts = benchmark.load_cutouts(inputs[0])
-    backgrounds = benchmark.load_backgrounds(inputs[1])
+    cutouts = load_cutouts(inputs[0])
+    backgrounds = load_backgrounds(inputs[1])
     images = set()
     for i, (scene_dir, record) in enumerate(_scenes(out, table)):
-        scene = benchmark.make_scene(
+        scene = make_scene(
             record["id"],
             np.random.default_rng([11, i]),
             cutouts,
             backgrounds,
-            border_share=0.5,
-            image_size=SIZE,
-            seed=11,
+            SceneParams(seed=11, border_share=0.5, image_size=SIZE),
         )
         assert scene.record == record
         assert np.array_equal(scene.image, read_rgb(scene_dir / "image.png"))
@@ -482,15 +491,46 @@ def test_scene_i_comes_from_its_own_generator(bench, inputs):
 
 
 def test_make_scene_returns_one_scene(inputs):
-    cutouts = benchmark.load_cutouts(inputs[0])
-    backgrounds = benchmark.load_backgrounds(inputs[1])
-    scene = benchmark.make_scene("x", np.random.default_rng([5, 0]), cutouts, backgrounds, image_size=SIZE)
+    cutouts = load_cutouts(inputs[0])
+    backgrounds = load_backgrounds(inputs[1])
+    scene = make_scene("x", np.random.default_rng([5, 0]), cutouts, backgrounds, SceneParams(image_size=SIZE))
     assert scene.image.shape == (SIZE, SIZE, 3) and scene.image.dtype == np.uint8
     # Objects behind show only outside the target, so the union of all the others is what hides it.
     assert np.array_equal(scene.visible, scene.amodal & ~np.logical_or.reduce(scene.object_visible))
     assert len(scene.object_visible) == len(scene.record["objects"]) - 1
-    again = benchmark.make_scene("x", np.random.default_rng([5, 0]), cutouts, backgrounds, image_size=SIZE)
+    again = make_scene("x", np.random.default_rng([5, 0]), cutouts, backgrounds, SceneParams(image_size=SIZE))
     assert np.array_equal(scene.image, again.image) and scene.record == again.record
+
+
+def test_a_config_entry_left_at_its_defaults_gives_the_default_parameters():
+    # The config schema writes the defaults a second time; the workflow's scenes (built from the
+    # filled-in entry) must be the library's and the command line's.
+    from amodal.config.schema import validated
+
+    config = validated({"datasets": {"bench": {"format": "synthetic", "n_scenes": 2}}}, "config.schema.yaml")
+    assert SceneParams.from_spec(config["datasets"]["bench"]) == SceneParams()
+
+
+def test_parameters_from_a_config_entry():
+    spec = {
+        "format": "synthetic",
+        "n_scenes": 3,
+        "cutouts": "C",
+        "seed": 4,
+        "hidden_fraction": [0, 1],
+        "behind": [2, 2],
+    }
+    params = SceneParams.from_spec(spec)
+    assert params == SceneParams(seed=4, hidden_fraction=(0.0, 1.0), behind=(2, 2))
+    assert params.as_record() == {
+        "seed": 4,
+        "hidden_fraction": [0.0, 1.0],
+        "border_share": 0.25,
+        "occluders": [1, 2],
+        "behind": [2, 2],
+        "image_size": 512,
+        "target_size": [0.45, 0.75],
+    }
 
 
 @pytest.mark.parametrize(
@@ -516,8 +556,12 @@ def test_bad_parameters_are_refused(tmp_path, inputs, bad):
 def test_missing_cutouts_folder_is_named(tmp_path, inputs):
     missing = tmp_path / "no_such_cutouts"
     with pytest.raises(FileNotFoundError, match="no_such_cutouts"):
-        benchmark.make_benchmark(
-            tmp_path / "out", cutouts_dir=missing, backgrounds_dir=inputs[1], n_scenes=1, seed=0, image_size=SIZE
+        make_benchmark(
+            tmp_path / "out",
+            n_scenes=1,
+            params=SceneParams(image_size=SIZE),
+            cutouts_dir=missing,
+            backgrounds_dir=inputs[1],
         )
     assert not (tmp_path / "out" / "instances.csv").exists()
 
@@ -526,8 +570,12 @@ def test_unreadable_cutout_is_named(tmp_path):
     cutouts, backgrounds = _write_inputs(tmp_path / "in")
     (cutouts / "car_02.png").write_bytes(b"not a png")
     with pytest.raises(ValueError, match="car_02.png"):
-        benchmark.make_benchmark(
-            tmp_path / "out", cutouts_dir=cutouts, backgrounds_dir=backgrounds, n_scenes=1, seed=0, image_size=SIZE
+        make_benchmark(
+            tmp_path / "out",
+            n_scenes=1,
+            params=SceneParams(image_size=SIZE),
+            cutouts_dir=cutouts,
+            backgrounds_dir=backgrounds,
         )
 
 
@@ -535,12 +583,12 @@ def test_listed_but_missing_background_is_named(tmp_path):
     cutouts, backgrounds = _write_inputs(tmp_path / "in")
     (backgrounds / "bg_1.jpg").unlink()
     with pytest.raises(FileNotFoundError, match="bg_1.jpg"):
-        benchmark.load_backgrounds(backgrounds)
+        load_backgrounds(backgrounds)
 
 
 def test_without_csv_categories_come_from_file_names(tmp_path):
     cutouts, _ = _write_inputs(tmp_path / "in", with_csv=False)
-    categories = {c.file: c.category for c in benchmark.load_cutouts(cutouts)}
+    categories = {c.file: c.category for c in load_cutouts(cutouts)}
     assert categories["desk_lamp_01.png"] == "desk_lamp"
     assert categories["car_02.png"] == "car"
 
@@ -550,14 +598,12 @@ def test_without_csv_categories_come_from_file_names(tmp_path):
 
 
 def test_shipped_cutouts_make_valid_scenes(tmp_path):
-    table = benchmark.make_benchmark(
+    table = make_benchmark(
         tmp_path,
+        n_scenes=3,
+        params=SceneParams(seed=0, image_size=SIZE, behind=(1, 1)),
         cutouts_dir=SHIPPED_CUTOUTS,
         backgrounds_dir=SHIPPED_BACKGROUNDS,
-        n_scenes=3,
-        seed=0,
-        image_size=SIZE,
-        behind=(1, 1),
     )
     for scene_dir, record in _scenes(tmp_path, table):
         amodal = read_mask(scene_dir / "amodal_mask.png")
@@ -570,21 +616,16 @@ def test_shipped_cutouts_make_valid_scenes(tmp_path):
 
 
 def test_build_scenes_writes_what_make_benchmark_writes_for_those_scenes(tmp_path):
-    benchmark.make_benchmark(
-        tmp_path / "all",
-        cutouts_dir=SHIPPED_CUTOUTS,
-        backgrounds_dir=SHIPPED_BACKGROUNDS,
-        n_scenes=4,
-        seed=4,
-        image_size=SIZE,
+    params = SceneParams(seed=4, image_size=SIZE)
+    make_benchmark(
+        tmp_path / "all", n_scenes=4, params=params, cutouts_dir=SHIPPED_CUTOUTS, backgrounds_dir=SHIPPED_BACKGROUNDS
     )
-    benchmark.build_scenes(
+    build_scenes(
         tmp_path / "some",
         ["scene_0003", "scene_0001"],
+        params=params,
         cutouts_dir=SHIPPED_CUTOUTS,
         backgrounds_dir=SHIPPED_BACKGROUNDS,
-        seed=4,
-        image_size=SIZE,
     )
     assert sorted(p.name for p in (tmp_path / "some").iterdir()) == ["scene_0001", "scene_0003"]
     for scene in ("scene_0001", "scene_0003"):
@@ -594,6 +635,10 @@ def test_build_scenes_writes_what_make_benchmark_writes_for_those_scenes(tmp_pat
         for path in files:
             assert path.read_bytes() == (tmp_path / "all" / scene / path.relative_to(some)).read_bytes(), path
     with pytest.raises(ValueError, match="scene id"):
-        benchmark.build_scenes(
-            tmp_path / "some", ["cat_1"], cutouts_dir=SHIPPED_CUTOUTS, backgrounds_dir=SHIPPED_BACKGROUNDS, seed=4
+        build_scenes(
+            tmp_path / "some",
+            ["cat_1"],
+            params=params,
+            cutouts_dir=SHIPPED_CUTOUTS,
+            backgrounds_dir=SHIPPED_BACKGROUNDS,
         )

@@ -313,16 +313,16 @@ def lisa_experiment(folder: Path) -> Path:
 
 def scene_queries(folder: Path, seed: int) -> list[str]:
     """The queries of a 2-scene benchmark (the workflow builds the same scenes)."""
+    from amodal.synthetic.params import SceneParams
     from amodal.synthetic.scenes import build_scenes
 
     ids = ["scene_0000", "scene_0001"]
     build_scenes(
         folder,
         ids,
+        params=SceneParams(seed=seed, image_size=128),
         cutouts_dir=ROOT / "data" / "cutouts",
         backgrounds_dir=ROOT / "data" / "backgrounds",
-        seed=seed,
-        image_size=128,
     )
     return [json.loads((folder / i / "scene.json").read_text())["query"] for i in ids]
 

@@ -244,7 +244,7 @@ class Workplan:
 
     def _scene_sources(self, spec: dict) -> list[str]:
         """The cutout and background files scenes are made from (listed once per folder pair)."""
-        from amodal.synthetic.scenes import source_files
+        from amodal.synthetic.sources import source_files
 
         pair = (str(spec["cutouts"]), str(spec["backgrounds"]))
         if pair not in self._sources:

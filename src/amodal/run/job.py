@@ -54,20 +54,16 @@ def run_scenes_job(spec: dict, items: list[dict]) -> None:
     """Build a shard of synthetic-benchmark scenes (cutouts and backgrounds read once)."""
     from pathlib import Path
 
+    from amodal.synthetic.params import SceneParams
     from amodal.synthetic.scenes import build_scenes
 
     if items:
         build_scenes(
             Path(items[0]["folder"]).parent,
             [item["id"] for item in items],
+            params=SceneParams.from_spec(spec),
             cutouts_dir=spec["cutouts"],
             backgrounds_dir=spec["backgrounds"],
-            seed=spec["seed"],
-            hidden_fraction=tuple(spec["hidden_fraction"]),
-            border_share=spec["border_share"],
-            occluders=tuple(spec["occluders"]),
-            behind=tuple(spec["behind"]),
-            image_size=spec["image_size"],
         )
 
 
