@@ -100,7 +100,7 @@ def experiment_keys(spec: dict, models: dict | None = None) -> dict[str, str]:
 
 
 def _metric_checkpoints_found(spec: dict, models: dict | None) -> dict[str, bool]:
-    from amodal.models.weights import locate
+    from amodal.models.weights.locate import locate
 
     names = sorted({spec[m]["model"] for m in MODEL_METRIC_SETTINGS if (spec.get(m) or {}).get("enabled")})
     paths = (models or {}).get("paths", {})
