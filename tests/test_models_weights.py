@@ -379,16 +379,19 @@ def test_locate_and_resolve_order(tmp_path, monkeypatch):
     gone = tmp_path / "elsewhere" / "gone.pth"
     assert locate("sam_test", gone) is None
     with pytest.raises(MissingCheckpoint) as err:
-        resolve("sam_test", gone, config_key="segment.sam.checkpoint")
-    assert err.value.path == str(gone) and "segment.sam.checkpoint" in str(err.value)
+        resolve("sam_test", gone)
+    assert err.value.path == str(gone) and "set models.paths.sam_test to the file" in str(err.value)
+    with pytest.raises(MissingCheckpoint) as err:  # another setting, when a caller names one
+        resolve("sam_test", gone, config_key="complete.diffusers.model")
+    assert "set complete.diffusers.model to the file" in str(err.value)
 
     in_dir.unlink()
     assert locate("sam_test") is None
     with pytest.raises(MissingCheckpoint) as err:
-        resolve("sam_test", config_key="segment.sam.checkpoint")
+        resolve("sam_test")
     assert isinstance(err.value, FileNotFoundError)
     assert "sam_test.pth" in str(err.value)
-    assert "`amodal weights fetch sam_test`" in str(err.value)
+    assert "`amodal weights fetch sam_test`" in str(err.value) and "models.paths.sam_test" in str(err.value)
     assert err.value.weights_name == "sam_test" and err.value.path == str(in_dir)
 
     with pytest.raises(KeyError, match="sam_test"):

@@ -91,10 +91,11 @@ def locate(name: str | Entry, configured: str | os.PathLike | None = None) -> Pa
 def resolve(
     name: str | Entry,
     configured: str | os.PathLike | None = None,
-    config_key: str = "the backend's checkpoint setting",
+    config_key: str | None = None,
     what: str | None = None,
 ) -> Path:
-    """`locate`, or MissingCheckpoint naming the path looked for and `amodal weights fetch <name>`."""
+    """`locate`, or MissingCheckpoint naming the path looked for, `amodal weights fetch <name>`
+    and `config_key` (default `models.paths.<name>`)."""
     entry = get_entry(name)
     found = locate(entry, configured)
     if found is not None:
