@@ -356,7 +356,7 @@ def test_hidden_lpips_compares_the_hidden_region_with_the_true_object(models, to
 
 
 def test_the_lpips_backbone_is_found_in_the_torch_hub_cache(torch_hub, tmp_path, monkeypatch):
-    from amodal.models.weights import locate
+    from amodal.models.weights.locate import locate
 
     monkeypatch.setenv("AMODAL_WEIGHTS", str(tmp_path / "empty"))
     assert locate("lpips_alex") == torch_hub / HUB_NAME

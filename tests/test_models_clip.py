@@ -224,7 +224,7 @@ def test_missing_checkpoint(tmp_path):
         load_clip(missing, config=TINY)
     assert str(missing) in str(info.value)
     assert "amodal weights fetch clip_vit_b32_openai" in str(info.value)
-    assert "models.clip.checkpoint" in str(info.value)
+    assert "set models.paths.clip_vit_b32_openai to the file" in str(info.value)
     with pytest.raises(MissingCheckpoint):
         load_clip(None, config=TINY)
     with pytest.raises(MissingCheckpoint) as info:

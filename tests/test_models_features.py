@@ -12,7 +12,7 @@ import torch
 from amodal.models import CheckpointMismatch, MissingCheckpoint
 from amodal.models import cache as loaded
 from amodal.models.features import Preprocess, build_dinov2, build_resnet50, load_dinov2, load_resnet50
-from amodal.models.weights import locate
+from amodal.models.weights.locate import locate
 from tiny_models import DINOV2, DINOV2_CROP, RESNET50, write_resnet50_checkpoint, write_tiny_dinov2
 
 

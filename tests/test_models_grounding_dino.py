@@ -263,16 +263,21 @@ def test_missing_checkpoint_and_text_encoder(bert, tmp_path):
     with pytest.raises(MissingCheckpoint) as info:
         gd.load_grounding_dino(tmp_path / "nope.pth", "swint_ogc", bert)
     assert info.value.weights_name == "groundingdino_swint_ogc"
-    assert "models.grounding_dino.checkpoint" in str(info.value) and "nope.pth" in str(info.value)
+    assert "set models.paths.groundingdino_swint_ogc to the file" in str(info.value) and "nope.pth" in str(info.value)
+    assert "amodal weights fetch groundingdino_swint_ogc" in str(info.value)
     with pytest.raises(MissingCheckpoint) as info:
         gd.load_grounding_dino(tmp_path / "nope.pth", "swinb", bert)
     assert info.value.weights_name == "groundingdino_swinb"
+    assert "amodal weights fetch groundingdino_swinb" in str(info.value) and "models.paths.groundingdino_swinb" in str(
+        info.value
+    )
 
     ckpt = _save(tmp_path / "present.pth", {"model": {}})
     with pytest.raises(MissingCheckpoint) as info:
         gd.load_grounding_dino(ckpt, "swint_ogc", tmp_path / "no_bert")
     assert info.value.weights_name == "bert_base_uncased"
-    assert "models.grounding_dino.text_encoder" in str(info.value) and "no_bert" in str(info.value)
+    assert "set models.paths.bert_base_uncased to the file" in str(info.value) and "no_bert" in str(info.value)
+    assert "amodal weights fetch bert_base_uncased" in str(info.value)
     with pytest.raises(MissingCheckpoint):
         gd.build_grounding_dino("swint_ogc", tmp_path / "no_bert")
 

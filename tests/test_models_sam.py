@@ -136,6 +136,7 @@ def test_missing_checkpoint(tmp_path):
     message = str(info.value)
     assert str(path) in message
     assert "amodal weights fetch sam_vit_b" in message
+    assert "set models.paths.sam_vit_b to the file" in message
     assert info.value.weights_name == "sam_vit_b"
 
 

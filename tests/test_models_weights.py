@@ -1,5 +1,5 @@
-"""Checkpoint manifest, lookup and download (amodal.models.weights), against a real HTTP server
-on loopback that supports Range requests. Expected hashes are computed here from the bytes
+"""Checkpoint manifest, lookup, checking and download (the amodal.models.weights package), against a real
+HTTP server on loopback that supports Range requests. Expected hashes are computed here from the bytes
 served, independently of the code under test. Nothing reaches the internet."""
 
 from __future__ import annotations
@@ -15,8 +15,13 @@ import huggingface_hub.constants
 import pytest
 import yaml
 
+from amodal.cli.weights_table import format_rows, list_rows
 from amodal.models import MissingCheckpoint
-from amodal.models import weights as W
+from amodal.models.weights import manifest
+from amodal.models.weights.download import ManualDownloadRequired, fetch
+from amodal.models.weights.locate import locate, resolve, weights_dir
+from amodal.models.weights.manifest import load_manifest
+from amodal.models.weights.verify import verify
 
 
 # ------------------------------------------------------------------------------ loopback server
@@ -106,7 +111,7 @@ def sha(data: bytes) -> str:
 def use_manifest(tmp_path, monkeypatch, entries: list[dict]) -> Path:
     path = tmp_path / "manifest.yaml"
     path.write_text(yaml.safe_dump({"weights": entries}, sort_keys=False))
-    monkeypatch.setattr(W, "MANIFEST_PATH", path)
+    monkeypatch.setattr(manifest, "MANIFEST_PATH", path)
     return path
 
 
@@ -135,16 +140,16 @@ def test_fetch_url_entry_then_verify(server, tmp_path, monkeypatch):
             url_entry("tiny", f"{server.url}/files/tiny.pth", "tiny.pth", size=len(data), sha256=sha(data)),
         ],
     )
-    out = W.fetch("tiny", dest=tmp_path / "dest")
+    out = fetch("tiny", dest=tmp_path / "dest")
     assert out == tmp_path / "dest" / "tiny.pth"
     assert out.read_bytes() == data
     assert not (tmp_path / "dest" / "tiny.pth.part").exists()
-    status = W.verify("tiny", out)
+    status = verify("tiny", out)
     assert status.ok and status.state == "found" and status.checked == ("size", "sha256")
     assert status.size == len(data)
     # in place and matching: a second fetch does not download again
     n = len(server.requests)
-    assert W.fetch("tiny", dest=tmp_path / "dest") == out
+    assert fetch("tiny", dest=tmp_path / "dest") == out
     assert len(server.requests) == n
 
 
@@ -158,9 +163,9 @@ def test_default_dest_is_weights_dir_and_base_url_is_a_mirror(server, tmp_path, 
             url_entry("tiny", "https://unreachable.invalid/some/folder/tiny.pth", "tiny.pth", sha256=sha(data)),
         ],
     )
-    out = W.fetch("tiny", base_url=f"{server.url}/mirror/")
+    out = fetch("tiny", base_url=f"{server.url}/mirror/")
     assert out == tmp_path / "weights" / "tiny.pth" and out.read_bytes() == data
-    assert W.locate("tiny") == out
+    assert locate("tiny") == out
 
 
 def test_truncated_transfer_keeps_part_and_resumes_with_range(server, tmp_path, monkeypatch):
@@ -176,21 +181,21 @@ def test_truncated_transfer_keeps_part_and_resumes_with_range(server, tmp_path, 
     )
     dest = tmp_path / "dest"
     with pytest.raises(OSError, match="big.pth"):
-        W.fetch("big", dest=dest)
+        fetch("big", dest=dest)
     part = dest / "big.pth.part"
     assert not (dest / "big.pth").exists()
     assert part.is_file()
     partial = part.stat().st_size
     assert 0 < partial < len(data)
     assert part.read_bytes() == data[:partial]
-    assert W.locate("big", dest / "big.pth") is None
+    assert locate("big", dest / "big.pth") is None
 
     server.truncate.clear()
-    out = W.fetch("big", dest=dest)
+    out = fetch("big", dest=dest)
     assert server.requests[-1] == ("/files/big.pth", f"bytes={partial}-")
     assert out.read_bytes() == data
     assert not part.exists()
-    assert W.verify("big", out).ok
+    assert verify("big", out).ok
 
 
 def test_complete_part_is_finished_after_416(server, tmp_path, monkeypatch):
@@ -205,7 +210,7 @@ def test_complete_part_is_finished_after_416(server, tmp_path, monkeypatch):
     )
     (tmp_path / "dest").mkdir()
     (tmp_path / "dest" / "done.pth.part").write_bytes(data)
-    out = W.fetch("done", dest=tmp_path / "dest")
+    out = fetch("done", dest=tmp_path / "dest")
     assert server.requests[-1] == ("/files/done.pth", f"bytes={len(data)}-")
     assert out.read_bytes() == data
 
@@ -225,7 +230,7 @@ def test_corrupted_download_is_deleted_and_named(server, tmp_path, monkeypatch):
     )
     dest = tmp_path / "dest"
     with pytest.raises(ValueError) as err:
-        W.fetch("corrupt", dest=dest)
+        fetch("corrupt", dest=dest)
     message = str(err.value)
     assert "c.pth" in message and sha(good) in message and sha(bad) in message
     assert not (dest / "c.pth").exists() and not (dest / "c.pth.part").exists()
@@ -242,14 +247,14 @@ def test_wrong_size_download_is_deleted(server, tmp_path, monkeypatch):
         ],
     )
     with pytest.raises(ValueError, match=r"s\.pth.*999.*1000"):
-        W.fetch("sized", dest=tmp_path / "dest")
+        fetch("sized", dest=tmp_path / "dest")
     assert list((tmp_path / "dest").iterdir()) == []
 
 
 def test_http_error_names_the_file(server, tmp_path, monkeypatch):
     use_manifest(tmp_path, monkeypatch, [url_entry("gone", f"{server.url}/nothing.pth", "gone.pth")])
     with pytest.raises(OSError, match="gone.pth.*404"):
-        W.fetch("gone", dest=tmp_path / "dest")
+        fetch("gone", dest=tmp_path / "dest")
     assert not (tmp_path / "dest" / "gone.pth").exists()
 
 
@@ -268,8 +273,8 @@ def test_manual_entry_quotes_its_instructions(tmp_path, monkeypatch):
             }
         ],
     )
-    with pytest.raises(W.ManualDownloadRequired, match="Download hand.pth.tar from the project README."):
-        W.fetch("hand", dest=tmp_path / "dest")
+    with pytest.raises(ManualDownloadRequired, match="Download hand.pth.tar from the project README."):
+        fetch("hand", dest=tmp_path / "dest")
 
 
 # ----------------------------------------------------------------------------- Hugging Face entries
@@ -299,19 +304,19 @@ def test_fetch_hf_folder_entry_through_base_url(server, tmp_path, monkeypatch):
         monkeypatch,
         [hf_entry(size={"sub/weights.bin": len(weights_bin)}, sha256={"sub/weights.bin": sha(weights_bin)})],
     )
-    out = W.fetch("tinyhf", dest=tmp_path / "weights", base_url=server.url)
+    out = fetch("tinyhf", dest=tmp_path / "weights", base_url=server.url)
     assert out == tmp_path / "weights" / "tiny-model"
     for f, data in HF_FILES.items():
         assert (out / f).read_bytes() == data
     assert sorted(p for p, _ in server.requests) == sorted(f"/org/tiny-model/resolve/v1/{f}" for f in HF_FILES)
-    status = W.verify("tinyhf")
+    status = verify("tinyhf")
     assert status.ok and status.path == out and status.checked == ("size", "sha256")
-    assert W.locate("tinyhf") == out
+    assert locate("tinyhf") == out
 
     # a folder missing one file is not found, and verify says which
     (out / "config.json").unlink()
-    assert W.locate("tinyhf") is None
-    status = W.verify("tinyhf", out)
+    assert locate("tinyhf") is None
+    status = verify("tinyhf", out)
     assert status.state == "missing" and status.file.endswith("config.json")
 
 
@@ -320,7 +325,7 @@ def test_fetch_hf_single_file_entry_through_hf_endpoint(server, tmp_path, monkey
     server.files["/org/tiny-model/resolve/v1/one.pth"] = data
     use_manifest(tmp_path, monkeypatch, [hf_entry(name="one", files=["one.pth"], file="one.pth", sha256=sha(data))])
     monkeypatch.setenv("HF_ENDPOINT", server.url)
-    out = W.fetch("one")
+    out = fetch("one")
     assert out == tmp_path / "weights" / "one.pth" and out.read_bytes() == data
 
 
@@ -339,17 +344,17 @@ def test_locate_finds_hf_cache_only_when_complete(tmp_path, monkeypatch):
     use_manifest(tmp_path, monkeypatch, [hf_entry(), hf_entry(name="one", files=["config.json"], file="config.json")])
     cache = tmp_path / "hf_cache"
     snap = make_hf_cache(cache, {"config.json": HF_FILES["config.json"]})
-    assert W.locate("tinyhf") is None  # sub/weights.bin not cached
-    assert W.locate("one") == snap / "config.json"
+    assert locate("tinyhf") is None  # sub/weights.bin not cached
+    assert locate("one") == snap / "config.json"
     make_hf_cache(cache, HF_FILES)
-    assert W.locate("tinyhf") == snap
-    assert W.verify("tinyhf").ok
+    assert locate("tinyhf") == snap
+    assert verify("tinyhf").ok
     # the weights folder comes before the cache
     mine = tmp_path / "weights" / "tiny-model"
     for f, data in HF_FILES.items():
         (mine / f).parent.mkdir(parents=True, exist_ok=True)
         (mine / f).write_bytes(data)
-    assert W.locate("tinyhf") == mine
+    assert locate("tinyhf") == mine
 
 
 # --------------------------------------------------------------------------------- locate/resolve
@@ -364,36 +369,39 @@ def test_locate_and_resolve_order(tmp_path, monkeypatch):
     configured.parent.mkdir()
     configured.write_bytes(b"b")
 
-    assert W.weights_dir() == tmp_path / "weights"
-    assert W.locate("sam_test", configured) == configured  # configured wins
-    assert W.resolve("sam_test", str(configured), "x.checkpoint") == configured
-    assert W.locate("sam_test") == in_dir  # then $AMODAL_WEIGHTS
-    assert W.resolve("sam_test") == in_dir
+    assert weights_dir() == tmp_path / "weights"
+    assert locate("sam_test", configured) == configured  # configured wins
+    assert resolve("sam_test", str(configured), "x.checkpoint") == configured
+    assert locate("sam_test") == in_dir  # then $AMODAL_WEIGHTS
+    assert resolve("sam_test") == in_dir
 
     # a configured path that does not exist is not replaced by another file
     gone = tmp_path / "elsewhere" / "gone.pth"
-    assert W.locate("sam_test", gone) is None
+    assert locate("sam_test", gone) is None
     with pytest.raises(MissingCheckpoint) as err:
-        W.resolve("sam_test", gone, config_key="segment.sam.checkpoint")
-    assert err.value.path == str(gone) and "segment.sam.checkpoint" in str(err.value)
+        resolve("sam_test", gone)
+    assert err.value.path == str(gone) and "set models.paths.sam_test to the file" in str(err.value)
+    with pytest.raises(MissingCheckpoint) as err:  # another setting, when a caller names one
+        resolve("sam_test", gone, config_key="complete.diffusers.model")
+    assert "set complete.diffusers.model to the file" in str(err.value)
 
     in_dir.unlink()
-    assert W.locate("sam_test") is None
+    assert locate("sam_test") is None
     with pytest.raises(MissingCheckpoint) as err:
-        W.resolve("sam_test", config_key="segment.sam.checkpoint")
+        resolve("sam_test")
     assert isinstance(err.value, FileNotFoundError)
     assert "sam_test.pth" in str(err.value)
-    assert "`amodal weights fetch sam_test`" in str(err.value)
+    assert "`amodal weights fetch sam_test`" in str(err.value) and "models.paths.sam_test" in str(err.value)
     assert err.value.weights_name == "sam_test" and err.value.path == str(in_dir)
 
     with pytest.raises(KeyError, match="sam_test"):
-        W.locate("no_such_weights")
+        locate("no_such_weights")
 
 
 def test_weights_dir_default(tmp_path, monkeypatch):
     monkeypatch.delenv("AMODAL_WEIGHTS")
     monkeypatch.setenv("HOME", str(tmp_path / "home"))
-    assert W.weights_dir() == tmp_path / "home" / ".cache" / "amodal" / "weights"
+    assert weights_dir() == tmp_path / "home" / ".cache" / "amodal" / "weights"
 
 
 def test_verify_states(tmp_path, monkeypatch):
@@ -407,20 +415,20 @@ def test_verify_states(tmp_path, monkeypatch):
         ],
     )
     f = tmp_path / "v.pth"
-    assert W.verify("v", f).state == "missing"
-    assert W.verify("v").state == "missing"
+    assert verify("v", f).state == "missing"
+    assert verify("v").state == "missing"
     f.write_bytes(b"0123456780")
-    status = W.verify("v", f)
+    status = verify("v", f)
     assert status.state == "wrong sha256" and status.expected == sha(data) and status.found == sha(b"0123456780")
-    skipped = W.verify("v", f, check_sha256=False)
+    skipped = verify("v", f, check_sha256=False)
     assert skipped.ok and skipped.checked == ("size",)
     f.write_bytes(b"short")
-    status = W.verify("v", f)
+    status = verify("v", f)
     assert (status.state, status.expected, status.found) == ("wrong size", 10, 5)
     f.write_bytes(data)
-    assert W.verify("v", f).ok
+    assert verify("v", f).ok
     (tmp_path / "f.pth").write_bytes(b"x")
-    free = W.verify("free", tmp_path / "f.pth")
+    free = verify("free", tmp_path / "f.pth")
     assert free.ok and free.checked == ()
 
 
@@ -435,12 +443,12 @@ def test_list_rows(tmp_path, monkeypatch):
     )
     (tmp_path / "weights").mkdir()
     (tmp_path / "weights" / "b.pth").write_bytes(b"xyz")
-    rows = W.list_rows()
+    rows = list_rows()
     assert [(r["name"], r["needed_by"], r["path"], r["size"]) for r in rows] == [
         ("a", "ground/test", "missing", 1234),
         ("b", "ground/test", str(tmp_path / "weights" / "b.pth"), 3),
     ]
-    table = W.format_rows(rows).splitlines()
+    table = format_rows(rows).splitlines()
     assert table[0].split() == ["name", "needed_by", "path", "size"] and "missing" in table[1]
 
 
@@ -448,17 +456,17 @@ def test_bad_manifest_is_rejected(tmp_path):
     path = tmp_path / "bad.yaml"
     path.write_text(yaml.safe_dump({"weights": [url_entry("x", "http://h/x", "x.pth", needed_by=[])]}))
     with pytest.raises(ValueError, match="needed_by"):
-        W.load_manifest(path)
+        load_manifest(path)
     path.write_text(yaml.safe_dump({"weights": [{**url_entry("x", "http://h/x", "x.pth"), "licence": ""}]}))
     with pytest.raises(ValueError, match="licence"):
-        W.load_manifest(path)
+        load_manifest(path)
 
 
 # ------------------------------------------------------------------------------- shipped manifest
 
 
 def test_shipped_manifest():
-    entries = W.load_manifest()
+    entries = load_manifest()
     expected = {
         "sam_vit_h",
         "sam_vit_l",
@@ -477,7 +485,7 @@ def test_shipped_manifest():
         assert e.url or e.hf_repo or e.manual, name
         assert all("/" in n for n in e.needed_by)
     # raw yaml, independent of the loader: every entry names a source
-    raw = yaml.safe_load(W.MANIFEST_PATH.read_text())["weights"]
+    raw = yaml.safe_load(manifest.MANIFEST_PATH.read_text())["weights"]
     for item in raw:
         assert item["name"] and item["licence"] and item["needed_by"]
         assert item["source"].get("url") or item["source"].get("hf_repo") or item["source"].get("manual")
@@ -488,6 +496,6 @@ def test_shipped_manifest():
     assert not entries["ram_plus_swin_large_14m"].is_folder
     insta = entries["instaorder_od"]
     assert insta.kind == "manual" and "POSTECH-CVLab/InstaOrder" in insta.manual
-    assert W.needed_for("tag/clip_vocab") == ["clip_vit_b32_openai"]
-    rows = W.list_rows()  # empty weights folder and cache: everything missing, nothing fetched
+    assert [n for n, e in entries.items() if "tag/clip_vocab" in e.needed_by] == ["clip_vit_b32_openai"]
+    rows = list_rows()  # empty weights folder and cache: everything missing, nothing fetched
     assert len(rows) == len(entries) and all(r["path"] == "missing" for r in rows)

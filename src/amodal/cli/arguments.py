@@ -123,7 +123,7 @@ def query(text: str) -> str:
 
 
 def weights_name(text: str) -> str:
-    from amodal.models.weights import load_manifest
+    from amodal.models.weights.manifest import load_manifest
 
     known = load_manifest()
     if text not in known:

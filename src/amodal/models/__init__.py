@@ -12,18 +12,22 @@ from pathlib import Path
 
 
 class MissingCheckpoint(FileNotFoundError):
-    """A checkpoint a backend needs is not on disk."""
+    """A checkpoint a backend needs is not on disk. The message names the path looked at, the
+    command that fetches it (`amodal weights fetch <weights name>`, which prints the instructions
+    for a checkpoint fetched by hand) and the setting that points at it: `config_key`, by default
+    `models.paths.<weights name>`, where the run's config says where this machine keeps it."""
 
-    def __init__(self, what: str, path, weights_name: str, config_key: str):
+    def __init__(self, what: str, path, weights_name: str, config_key: str | None = None):
         self.path = str(path)
         self.weights_name = weights_name
+        config_key = config_key or f"models.paths.{weights_name}"
         super().__init__(
             f"{what} checkpoint not found at {path}; run `amodal weights fetch {weights_name}` on a machine "
             f"with internet, or set {config_key} to the file"
         )
 
 
-def require_file(path, what: str, weights_name: str, config_key: str) -> Path:
+def require_file(path, what: str, weights_name: str, config_key: str | None = None) -> Path:
     """`path` as a Path if it is an existing file (or folder), else MissingCheckpoint."""
     if path is None or not Path(path).exists():
         raise MissingCheckpoint(what, path, weights_name, config_key)

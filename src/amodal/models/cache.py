@@ -49,7 +49,7 @@ def _once(key: tuple, models: dict | None, build):
 
 
 def _path(name: str, models: dict | None, config_key: str):
-    from amodal.models.weights import resolve
+    from amodal.models.weights.locate import resolve
 
     return resolve(name, (models or {}).get("paths", {}).get(name), config_key=config_key)
 
@@ -131,7 +131,8 @@ def inpainter(model: str, models: dict | None, dtype: str, scheduler: str):
 
     def build():
         from amodal.models.inpaint import load_inpainter
-        from amodal.models.weights import load_manifest, resolve
+        from amodal.models.weights.locate import resolve
+        from amodal.models.weights.manifest import load_manifest
 
         device = device_of(models)
         configured = (models or {}).get("paths", {}).get(model)

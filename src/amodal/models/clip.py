@@ -30,7 +30,6 @@ from amodal.models import MissingCheckpoint, built_on, require_file
 
 PROMPT_TEMPLATE = "a photo of a {}"
 WEIGHTS_NAME = "clip_vit_b32_openai"
-CONFIG_KEY = "models.clip.checkpoint"
 OPENAI_FILE_NAME = "ViT-B-32.pt"
 
 # Keys of OpenAI's TorchScript archives that are not parameters of the model.
@@ -134,12 +133,12 @@ def read_clip_state_dict(path) -> dict[str, torch.Tensor]:
 
 
 def _checkpoint_file(checkpoint) -> Path:
-    path = require_file(checkpoint, "CLIP", WEIGHTS_NAME, CONFIG_KEY)
+    path = require_file(checkpoint, "CLIP", WEIGHTS_NAME)
     if path.is_dir():
         for name in _FOLDER_CANDIDATES:
             if (path / name).is_file():
                 return path / name
-        raise MissingCheckpoint("CLIP", path / OPENAI_FILE_NAME, WEIGHTS_NAME, CONFIG_KEY)
+        raise MissingCheckpoint("CLIP", path / OPENAI_FILE_NAME, WEIGHTS_NAME)
     return path
 
 

@@ -28,7 +28,7 @@ def load_depth(folder, device: str = "cpu") -> DepthEstimator:
     """The model and processor of a local folder (offline: nothing is downloaded)."""
     from transformers import AutoImageProcessor, AutoModelForDepthEstimation
 
-    path = require_file(folder, "depth model", "depth_anything_v2_small", "models.paths.depth_anything_v2_small")
+    path = require_file(folder, "depth model", "depth_anything_v2_small")
     model = AutoModelForDepthEstimation.from_pretrained(str(path), local_files_only=True)
     processor = AutoImageProcessor.from_pretrained(str(path), local_files_only=True)
     return DepthEstimator(model, processor, device)

@@ -134,13 +134,12 @@ def load_dinov2(folder, weights_name: str = "dinov2_base", device="cpu") -> Feat
     missing folder or file is `MissingCheckpoint`, keys or shapes that do not fit `CheckpointMismatch`."""
     from transformers import Dinov2Model
 
-    config_key = f"models.paths.{weights_name}"
-    path = require_file(folder, "DINOv2", weights_name, config_key)
+    path = require_file(folder, "DINOv2", weights_name)
     for needed in ("config.json", DINOV2_PROCESSOR):
         if not (path / needed).is_file():
-            raise MissingCheckpoint("DINOv2", path / needed, weights_name, config_key)
+            raise MissingCheckpoint("DINOv2", path / needed, weights_name)
     if not any((path / name).is_file() for name in DINOV2_WEIGHT_FILES):
-        raise MissingCheckpoint("DINOv2", path / DINOV2_WEIGHT_FILES[0], weights_name, config_key)
+        raise MissingCheckpoint("DINOv2", path / DINOV2_WEIGHT_FILES[0], weights_name)
     try:
         model, info = Dinov2Model.from_pretrained(
             str(path), local_files_only=True, output_loading_info=True, dtype=torch.float32
@@ -175,7 +174,7 @@ def load_resnet50(
 ) -> FeatureEncoder:
     """torchvision's ResNet-50 loaded strictly from its ImageNet file, `fc` replaced by the
     identity: the embedding is the global average pool (2048-d)."""
-    path = require_file(checkpoint, "ResNet-50", weights_name, f"models.paths.{weights_name}")
+    path = require_file(checkpoint, "ResNet-50", weights_name)
     model = build_resnet50(layers)
     try:
         model.load_state_dict(read_state_dict(path), strict=True)

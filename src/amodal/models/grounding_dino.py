@@ -43,8 +43,6 @@ NAMED_CONFIGS = {
 WEIGHTS_NAMES = {"swint_ogc": "groundingdino_swint_ogc", "swinb": "groundingdino_swinb"}
 _WEIGHTS_BY_BACKBONE = {"swin_T_224_1k": "groundingdino_swint_ogc", "swin_B_384_22k": "groundingdino_swinb"}
 BERT_WEIGHTS_NAME = "bert_base_uncased"
-CHECKPOINT_CONFIG_KEY = "models.grounding_dino.checkpoint"
-TEXT_ENCODER_CONFIG_KEY = "models.grounding_dino.text_encoder"
 
 DEFAULT_BOX_THRESHOLD = 0.35
 DEFAULT_TEXT_THRESHOLD = 0.35
@@ -101,7 +99,7 @@ def weights_name_for(config, cfg: dict | None = None) -> str:
 
 
 def _require_text_encoder(text_encoder) -> Path:
-    return require_file(text_encoder, "BERT text encoder", BERT_WEIGHTS_NAME, TEXT_ENCODER_CONFIG_KEY)
+    return require_file(text_encoder, "BERT text encoder", BERT_WEIGHTS_NAME)
 
 
 # ------------------------------------------------------------------------------------ build
@@ -168,7 +166,7 @@ def load_grounding_dino(
 ) -> torch.nn.Module:
     """Build `config` and load `checkpoint` into it strictly; the model is in eval mode on `device`."""
     cfg = load_config(config, overrides)
-    ckpt = require_file(checkpoint, "GroundingDINO", weights_name_for(config, cfg), CHECKPOINT_CONFIG_KEY)
+    ckpt = require_file(checkpoint, "GroundingDINO", weights_name_for(config, cfg))
     _require_text_encoder(text_encoder)
     with built_on(device):
         model = build_grounding_dino(cfg, text_encoder)

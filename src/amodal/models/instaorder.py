@@ -60,7 +60,7 @@ def build_instaorder(layers=FULL_LAYERS) -> InstaOrderNet:
 
 def load_instaorder(checkpoint, device: str = "cpu", layers=FULL_LAYERS) -> InstaOrderNet:
     """The released checkpoint (or a bare state dict) loaded strictly; no arbitrary unpickling."""
-    path = require_file(checkpoint, "InstaOrder", "instaorder_od", "models.paths.instaorder_od")
+    path = require_file(checkpoint, "InstaOrder", "instaorder_od")
     state = read_state_dict(path, containers=("state_dict",))
     with built_on(device):
         model = build_instaorder(layers)

@@ -61,7 +61,7 @@ def backbone_state_dict(state: dict, model) -> dict:
 def load_lpips(checkpoint, net: str = "alex", weights_name: str = "lpips_alex", device="cpu") -> "Lpips":
     """`build_lpips(net)` with the backbone loaded strictly from `checkpoint` (torchvision's file,
     e.g. alexnet-owt-7be5be79.pth); a missing file is MissingCheckpoint."""
-    path = require_file(checkpoint, f"LPIPS {net} backbone", weights_name, f"models.paths.{weights_name}")
+    path = require_file(checkpoint, f"LPIPS {net} backbone", weights_name)
     model = build_lpips(net)
     model.net.load_state_dict(backbone_state_dict(read_state_dict(path), model), strict=True)
     return Lpips(model.to(device), net, device)

@@ -214,7 +214,7 @@ def load_ram_plus(checkpoint, device: str = "cpu", **overrides) -> RamPlus:
     ours); keys the network does not have, which the reference ignores silently, are logged."""
     import logging
 
-    path = require_file(checkpoint, "RAM++", "ram_plus_swin_large_14m", "models.paths.ram_plus_swin_large_14m")
+    path = require_file(checkpoint, "RAM++", "ram_plus_swin_large_14m")
     state = {
         k.replace("vision_multi", "tagging_head"): v for k, v in read_state_dict(path, containers=("model",)).items()
     }

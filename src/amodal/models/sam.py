@@ -11,7 +11,7 @@ moves the model to a device and dtype. Checkpoints are the files Meta released:
     vit_b  sam_vit_b_01ec64.pth   (weights name sam_vit_b)
 
 Nothing is downloaded: a missing file is a `MissingCheckpoint` naming `amodal weights fetch
-sam_<variant>`.
+sam_<variant>` and the setting `models.paths.sam_<variant>`.
 
 `BoxSegmenter.segment(image, boxes)` returns one boolean mask (at the image's own H x W) and
 one predicted IoU per box. The image embedding (the expensive ViT pass over the image resized
@@ -37,12 +37,6 @@ import torch
 from amodal.models import built_on, require_file
 
 VARIANTS = ("vit_h", "vit_l", "vit_b")
-
-CHECKPOINT_FILES = {
-    "vit_h": "sam_vit_h_4b8939.pth",
-    "vit_l": "sam_vit_l_0b3195.pth",
-    "vit_b": "sam_vit_b_01ec64.pth",
-}
 
 # Images per image-encoder call in `segment_many` (config models.batch.sam_encoder). Measured on an
 # H200 (benchmarks/batch_sizes_gpu.py): ViT-H takes 81 ms an image at every batch from 1 to 16 while
@@ -99,7 +93,7 @@ def load_sam(
     float32 tensors itself, so a model cast wholly to bf16 does not run without autocast.
     """
     _check_variant(variant)
-    path = require_file(checkpoint, "SAM", f"sam_{variant}", "the experiment's <stage>.sam.checkpoint")
+    path = require_file(checkpoint, "SAM", f"sam_{variant}")
     with built_on(device):
         model = build_sam(variant, tiny=tiny)
     try:

@@ -59,7 +59,7 @@ def experiment_keys(spec: dict, models: dict | None = None) -> dict[str, str]:
 
 def _metric_checkpoints_found(stage: str, spec: dict, models: dict | None) -> dict[str, bool]:
     """Weights name -> whether this machine has it, for each enabled optional metric of `stage`."""
-    from amodal.models.weights import locate
+    from amodal.models.weights.locate import locate
 
     names = sorted(set(STAGES[stage].metric_weights_of(spec).values()))
     paths = (models or {}).get("paths", {})

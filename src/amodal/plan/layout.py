@@ -31,8 +31,8 @@ COLLECTED_FILES = {
     "stages": "stages.json",
 }
 
-# What one synthetic scene's folder holds (written by amodal.synthetic.scenes.write_scene).
-SCENE_IMAGE, SCENE_RECORD = "image.png", "scene.json"
+# The record in one synthetic scene's folder (written by amodal.synthetic.scenes.write_scene).
+SCENE_RECORD = "scene.json"
 
 
 def stage_folder(results: str, dataset: str, instance: str, stage: str, key: str) -> str:

@@ -47,7 +47,8 @@ def backends_in_use(spec: dict):
 
 def find(name: str, models: dict | None) -> tuple[Path | None, str]:
     """(where it is, or None; where it was looked for)."""
-    from amodal.models.weights import load_manifest, locate, weights_dir
+    from amodal.models.weights.locate import locate, weights_dir
+    from amodal.models.weights.manifest import load_manifest
 
     configured = (models or {}).get("paths", {}).get(name)
     manifest = load_manifest()
