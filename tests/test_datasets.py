@@ -13,16 +13,16 @@ from amodal.datasets.table import (
     COLUMNS,
     dedupe_ids,
     get_instance,
-    instance_category,
     load_coco,
     load_dataset,
     load_seed,
     read_table,
-    strip_trailing_commas,
     synthetic_table,
     validate_table,
     write_table,
 )
+from amodal.datasets.lenient_json import strip_trailing_commas
+from amodal.datasets.queries import instance_category
 
 SEED = Path(__file__).resolve().parents[1] / "data" / "seed_examples"
 SEED_QUERIES = {

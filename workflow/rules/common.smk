@@ -136,7 +136,7 @@ def experiment_descriptions(wildcards):
 
 def instance_categories(wildcards):
     """The instance-table rows that may say an instance's category (a COCO annotation's
-    category; a synthetic scene's file), read by the aggregate job (amodal.datasets.table.instance_category)."""
+    category; a synthetic scene's file), read by the aggregate job (amodal.datasets.queries.instance_category)."""
     return {
         i: {"category": row.get("category") or "", "gt": row["gt"]}
         for i, row in WORK.rows[wildcards.dataset].items()

@@ -28,6 +28,8 @@ from typing import Iterable
 import pandas as pd
 
 from amodal.errors import InstanceError
+from amodal.datasets.image_folder import missing_image_message, normalise_name, resolve_image
+from amodal.datasets.lenient_json import read_json_lenient, read_text
 from amodal.imaging.io import atomic_path
 
 COLUMNS = ["id", "image", "query", "gt", "status", "message"]
@@ -36,46 +38,15 @@ OK = "ok"
 
 _SAFE_ID = re.compile(r"[A-Za-z0-9._-]+")
 _UNSAFE_CHARS = re.compile(r"[^A-Za-z0-9._-]+")
-# A JSON string literal (kept as it is) or a comma followed only by whitespace and a closer.
-# Matching strings first is what keeps a ", ]" inside a string value untouched.
-_STRING_OR_TRAILING_COMMA = re.compile(r'("(?:[^"\\]|\\.)*")|,(?=\s*[\]}])', re.DOTALL)
 
 
-# ----------------------------------------------------------------------------- JSON and text
-
-
-def strip_trailing_commas(text: str) -> str:
-    """`text` with every comma that directly precedes `]` or `}` replaced by a space.
-
-    A space rather than nothing keeps line and column numbers of later parse errors true.
-    """
-    return _STRING_OR_TRAILING_COMMA.sub(lambda m: m.group(1) or " ", text)
-
-
-def read_json_lenient(path) -> object:
-    """Parse a JSON file, tolerating trailing commas; a broken file raises a ValueError naming it."""
-    text = _read_text(path, "JSON file")
-    try:
-        return json.loads(strip_trailing_commas(text))
-    except json.JSONDecodeError as err:
-        raise ValueError(
-            f"{path}: not valid JSON at line {err.lineno}, column {err.colno} ({err.msg}); "
-            "fix the file there (trailing commas are already tolerated)"
-        ) from err
-
-
-def _read_text(path, what: str) -> str:
-    path = Path(path)
-    if not path.is_file():
-        raise FileNotFoundError(f"{what} not found: {path}; check the path in the dataset spec")
-    # utf-8-sig: files saved by Windows editors often start with a byte-order mark.
-    return path.read_text(encoding="utf-8-sig")
+# ----------------------------------------------------------------------------- text
 
 
 def read_filename_list(path) -> list[str]:
     """Filenames, one a line; blank lines and surrounding whitespace ignored, repeats dropped."""
     names: list[str] = []
-    for line in _read_text(path, "filename list").splitlines():
+    for line in read_text(path, "filename list").splitlines():
         name = line.strip()
         if name and name not in names:
             names.append(name)
@@ -93,15 +64,6 @@ def safe_id(text: str, fallback: str = "instance") -> str:
     id is never hidden, '.' or '..'."""
     cleaned = _UNSAFE_CHARS.sub("_", text.strip()).lstrip(".")[:MAX_ID_PART]
     return cleaned or fallback
-
-
-_ARTICLE = re.compile(r"^(the|a|an)\s+", re.IGNORECASE)
-
-
-def object_name(query: str) -> str:
-    """The object a query names: the query without a leading article ("the cat" -> "cat"), or
-    the query itself when nothing else is left."""
-    return _ARTICLE.sub("", query.strip()).strip() or query.strip()
 
 
 def _slug(label: str, fallback: str) -> str:
@@ -195,45 +157,6 @@ def read_table(path) -> pd.DataFrame:
 # ----------------------------------------------------------------------------- seed format
 
 
-def _inside(folder: Path, path: Path) -> bool:
-    """Whether `path`, with '..' and symlinks resolved, lies inside `folder` (also resolved)."""
-    root = os.path.realpath(folder)
-    return os.path.commonpath([root, os.path.realpath(path)]) == root
-
-
-def _resolve_image(images_dir: Path, filename: str) -> tuple[Path, list[Path], str]:
-    """(path to use, candidates tried, problem): the path relative to the folder, then the basename.
-
-    Annotation files often carry a folder prefix (images_example/...) that the image folder
-    a user points us at does not have. Only a file inside the image folder is ever used: a
-    filename that leads out of it ('..', an absolute path, a symlink to elsewhere) and has no
-    namesake inside gives `problem`, a sentence naming where it leads; otherwise `problem` is "".
-    """
-    candidates = [images_dir / filename]
-    by_name = images_dir / PurePosixPath(filename).name
-    if by_name != candidates[0]:
-        candidates.append(by_name)
-    for candidate in candidates:
-        if candidate.is_file() and _inside(images_dir, candidate):
-            return candidate, candidates, ""
-    for candidate in candidates:
-        if not _inside(images_dir, candidate):
-            return (
-                candidate,
-                candidates,
-                (
-                    f"{filename!r} leads outside the image folder {images_dir} "
-                    f"(to {os.path.realpath(candidate)}); only files inside it are read"
-                ),
-            )
-    return candidates[0], candidates, ""
-
-
-def _missing_image_message(candidates: list[Path], source) -> str:
-    tried = " or ".join(str(c) for c in candidates)
-    return f"image not found at {tried}; put the image there or fix its filename in {source}"
-
-
 def _labels_of(entry: dict) -> list[str]:
     labels = entry.get("labels", [])
     if isinstance(labels, str):  # a lone string is one label, not a list of characters
@@ -241,10 +164,6 @@ def _labels_of(entry: dict) -> list[str]:
     if not isinstance(labels, list):
         return []
     return [str(label).strip() for label in labels if label is not None and str(label).strip()]
-
-
-def _normalise_name(name: str) -> str:
-    return PurePosixPath(name.strip().replace("\\", "/")).as_posix()
 
 
 def _seed_entries(data: object, path) -> list:
@@ -267,9 +186,9 @@ def _seed_entry_rows(entry: object, index: int, images_dir: Path, source) -> lis
                 message=f"annotation entry #{index} in {source} has no 'filename'; add one or remove the entry",
             )
         ]
-    filename = _normalise_name(str(entry["filename"]))
+    filename = normalise_name(str(entry["filename"]))
     stem = safe_id(PurePosixPath(filename).stem, fallback=f"entry_{index:04d}")
-    image, candidates, outside = _resolve_image(images_dir, filename)
+    image, candidates, outside = resolve_image(images_dir, filename)
     labels = _labels_of(entry)
     if not labels:
         return [
@@ -292,7 +211,7 @@ def _seed_entry_rows(entry: object, index: int, images_dir: Path, source) -> lis
             for i, label in zip(ids, labels)
         ]
     if not image.is_file():
-        message = _missing_image_message(candidates, source)
+        message = missing_image_message(candidates, source)
         return [_row(i, image, label, status="missing_image", message=message) for i, label in zip(ids, labels)]
     return [_row(i, image, label) for i, label in zip(ids, labels)]
 
@@ -307,12 +226,12 @@ def _select_listed(entries: list, names: list[str]) -> list[tuple[str, list[tupl
     by_base: dict[str, list[tuple[int, object]]] = {}
     for index, entry in enumerate(entries):
         if isinstance(entry, dict) and str(entry.get("filename") or "").strip():
-            key = _normalise_name(str(entry["filename"]))
+            key = normalise_name(str(entry["filename"]))
             by_path.setdefault(key, []).append((index, entry))
             by_base.setdefault(PurePosixPath(key).name, []).append((index, entry))
     selected = []
     for name in names:
-        key = _normalise_name(name)
+        key = normalise_name(name)
         selected.append((key, by_path.get(key) or by_base.get(PurePosixPath(key).name, [])))
     return selected
 
@@ -333,7 +252,7 @@ def load_seed(annotations, images_dir, filenames=None) -> pd.DataFrame:
     rows: list[dict] = []
     for name, matches in _select_listed(entries, read_filename_list(filenames)):
         if not matches:
-            image, _, _ = _resolve_image(images_dir, name)
+            image, _, _ = resolve_image(images_dir, name)
             rows.append(
                 _row(
                     safe_id(PurePosixPath(name).stem),
@@ -405,16 +324,16 @@ def _coco_ann_row(ann: dict, images: dict, names: dict, images_dir: Path, source
             message=f"annotation {ann_id} in {source} refers to image id "
             f"{ann.get('image_id')!r}, which is not in 'images'; fix the file",
         )
-    file_name = _normalise_name(str(image_entry.get("file_name", "")))
+    file_name = normalise_name(str(image_entry.get("file_name", "")))
     id_ = f"{safe_id(PurePosixPath(file_name).stem, 'image')}__{safe_id(str(ann_id))}"
-    image, candidates, outside = _resolve_image(images_dir, file_name)
+    image, candidates, outside = resolve_image(images_dir, file_name)
     query = f"the {names[ann['category_id']]}"
     if outside:
         return _row(
             id_, image, query, status="outside_image_folder", message=f"{outside}; fix its file_name in {source}"
         )
     if not image.is_file():
-        return _row(id_, image, query, status="missing_image", message=_missing_image_message(candidates, source))
+        return _row(id_, image, query, status="missing_image", message=missing_image_message(candidates, source))
     return _row(id_, image, query)
 
 
@@ -439,28 +358,6 @@ def load_coco(annotations, images_dir, categories=None) -> pd.DataFrame:
         row["category"] = names[ann["category_id"]]
         rows.append(row)
     return _finish(rows, extra_columns=("ann_id", "category"))
-
-
-# ----------------------------------------------------------------------------- categories
-
-
-def instance_category(row: dict) -> str:
-    """The category of the object an instance asks for, where its dataset says: the table's
-    `category` column (COCO: the annotation's category), else the target's category in its
-    synthetic scene file (`gt`, once the scene is written); "" where the dataset does not say
-    (a seed-format label is free text, not a category)."""
-    category = row.get("category")
-    if isinstance(category, str) and category:
-        return category
-    gt = row.get("gt")
-    if isinstance(gt, str) and gt.endswith(".json") and os.path.isfile(gt):
-        try:
-            scene = read_json_lenient(gt)
-        except ValueError:
-            return ""
-        found = scene.get("category") if isinstance(scene, dict) else None
-        return found if isinstance(found, str) else ""
-    return ""
 
 
 # ----------------------------------------------------------------------------- dispatch
