@@ -4,7 +4,7 @@ import yaml
 from snakemake.exceptions import WorkflowError
 from snakemake.utils import validate
 
-from amodal.datasets import table as amodal_datasets
+from amodal.datasets.cache import load_dataset_cached
 from amodal.plan.preflight import missing_settings, missing_weights
 from amodal.plan.keys import NAME_PATTERN, Plan
 from amodal.report.html import instance_rows
@@ -61,7 +61,7 @@ if MISSING_SETTINGS:
 WORK = Workplan(
     config,
     PLAN,
-    {name: amodal_datasets.load_dataset_cached(name, spec, RESULTS) for name, spec in config["datasets"].items()},
+    {name: load_dataset_cached(name, spec, RESULTS) for name, spec in config["datasets"].items()},
 )
 
 
