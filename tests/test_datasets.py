@@ -11,12 +11,12 @@ import pytest
 from amodal.errors import InstanceError
 from amodal.datasets.coco import load_coco
 from amodal.datasets.load import load_dataset
+from amodal.datasets.seed import load_seed
 from amodal.datasets.synthetic import synthetic_table
 from amodal.datasets.table import (
     COLUMNS,
     dedupe_ids,
     get_instance,
-    load_seed,
     read_table,
     validate_table,
     write_table,

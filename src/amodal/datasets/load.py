@@ -10,8 +10,9 @@ import pandas as pd
 
 from amodal.datasets.coco import load_coco
 from amodal.datasets.image_header import check_images
+from amodal.datasets.seed import load_seed
 from amodal.datasets.synthetic import synthetic_table
-from amodal.datasets.table import SAFE_ID, load_seed
+from amodal.datasets.table import SAFE_ID
 
 FORMATS = ("seed", "coco", "synthetic")
 
