@@ -26,7 +26,7 @@ import cv2
 import yaml
 from snakemake.utils import validate
 
-from amodal.datasets.table import load_dataset_cached
+from amodal.datasets.cache import load_dataset_cached
 from amodal.plan.keys import Plan
 from amodal.report.html import build_report, instance_rows
 from amodal.tables.paper_files import write_ground_truth_tables, write_paper_tables

@@ -9,20 +9,20 @@ import pandas as pd
 import pytest
 
 from amodal.errors import InstanceError
+from amodal.datasets.coco import load_coco
+from amodal.datasets.load import load_dataset
+from amodal.datasets.seed import load_seed
+from amodal.datasets.synthetic import synthetic_table
 from amodal.datasets.table import (
     COLUMNS,
     dedupe_ids,
     get_instance,
-    instance_category,
-    load_coco,
-    load_dataset,
-    load_seed,
     read_table,
-    strip_trailing_commas,
-    synthetic_table,
     validate_table,
     write_table,
 )
+from amodal.datasets.lenient_json import strip_trailing_commas
+from amodal.datasets.queries import instance_category
 
 SEED = Path(__file__).resolve().parents[1] / "data" / "seed_examples"
 SEED_QUERIES = {
@@ -430,41 +430,41 @@ def _seed_dataset(tmp_path: Path, names: dict) -> dict:
 
 
 def test_the_cached_table_is_reused_and_only_changed_images_are_decoded_again(tmp_path, monkeypatch):
-    from amodal.datasets import table as datasets
+    from amodal.datasets import cache
 
     photo = (SEED / "cat-7875506_640_cat.jpg").read_bytes()
     spec = _seed_dataset(tmp_path, {"a.jpg": photo, "b.jpg": b"truncated", "c.jpg": photo})
     results = tmp_path / "results"
     decoded = []
-    real = datasets._image_header
-    monkeypatch.setattr(datasets, "_image_header", lambda path: decoded.append(Path(path).name) or real(path))
+    real = cache.probe_image_header
+    monkeypatch.setattr(cache, "probe_image_header", lambda path: decoded.append(Path(path).name) or real(path))
 
-    first = datasets.load_dataset_cached("mine", spec, results)
+    first = cache.load_dataset_cached("mine", spec, results)
     assert sorted(decoded) == ["a.jpg", "b.jpg", "c.jpg"]
     assert list(first["status"]) == ["ok", "unreadable_image", "ok"]
     assert (results / ".cache" / "instances" / "mine.csv").is_file()
 
     decoded.clear()
-    again = datasets.load_dataset_cached("mine", spec, results)
+    again = cache.load_dataset_cached("mine", spec, results)
     assert decoded == []  # no image opened
     pd.testing.assert_frame_equal(again, first)
 
     (tmp_path / "imgs" / "b.jpg").write_bytes(photo)  # the broken image is replaced by a good one
     decoded.clear()
-    fixed = datasets.load_dataset_cached("mine", spec, results)
+    fixed = cache.load_dataset_cached("mine", spec, results)
     assert decoded == ["b.jpg"]
     assert list(fixed["status"]) == ["ok", "ok", "ok"] and list(fixed["message"]) == ["", "", ""]
 
     (tmp_path / "imgs" / "c.jpg").write_bytes(b"now broken too, and of another size")
     decoded.clear()
-    broken = datasets.load_dataset_cached("mine", spec, results)
+    broken = cache.load_dataset_cached("mine", spec, results)
     assert decoded == ["c.jpg"]
     assert list(broken["status"]) == ["ok", "ok", "unreadable_image"]
     assert "'c'" in broken.loc[2, "message"] and "c.jpg" in broken.loc[2, "message"]
 
 
 def test_a_changed_annotation_file_or_image_folder_rebuilds_the_cached_table(tmp_path):
-    from amodal.datasets.table import load_dataset_cached
+    from amodal.datasets.cache import load_dataset_cached
 
     photo = (SEED / "cat-7875506_640_cat.jpg").read_bytes()
     spec = _seed_dataset(tmp_path, {"a.jpg": photo, "b.jpg": photo})

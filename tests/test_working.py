@@ -7,7 +7,7 @@ import json
 import numpy as np
 from PIL import Image
 
-from amodal.datasets.table import load_dataset_cached
+from amodal.datasets.cache import load_dataset_cached
 from amodal.imaging.io import read_rgb
 from amodal.datasets.working import source_placement, upright_size, working_size
 

@@ -4,7 +4,7 @@ import yaml
 from snakemake.exceptions import WorkflowError
 from snakemake.utils import validate
 
-from amodal.datasets import table as amodal_datasets
+from amodal.datasets.cache import load_dataset_cached
 from amodal.plan.preflight import missing_settings, missing_weights
 from amodal.plan.keys import NAME_PATTERN, Plan
 from amodal.report.html import instance_rows
@@ -64,7 +64,7 @@ if MISSING_SETTINGS:
 WORK = Workplan(
     config,
     PLAN,
-    {name: amodal_datasets.load_dataset_cached(name, spec, RESULTS) for name, spec in config["datasets"].items()},
+    {name: load_dataset_cached(name, spec, RESULTS) for name, spec in config["datasets"].items()},
 )
 
 
@@ -139,7 +139,7 @@ def experiment_descriptions(wildcards):
 
 def instance_categories(wildcards):
     """The instance-table rows that may say an instance's category (a COCO annotation's
-    category; a synthetic scene's file), read by the aggregate job (amodal.datasets.table.instance_category)."""
+    category; a synthetic scene's file), read by the aggregate job (amodal.datasets.queries.instance_category)."""
     return {
         i: {"category": row.get("category") or "", "gt": row["gt"]}
         for i, row in WORK.rows[wildcards.dataset].items()

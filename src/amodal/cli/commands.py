@@ -25,7 +25,8 @@ def make_benchmark(args) -> int:
 
 
 def instances(args) -> int:
-    from amodal.datasets.table import load_seed, load_coco
+    from amodal.datasets.coco import load_coco
+    from amodal.datasets.seed import load_seed
 
     if args.format == "seed":
         table = load_seed(args.annotations, args.images, args.filenames)

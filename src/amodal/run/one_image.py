@@ -23,7 +23,8 @@ def complete_image(
 ) -> dict:
     """Complete the object `query` names in `image`; returns the instance's collected files and
     status. `models` is a config `models` section (device, paths, architectures)."""
-    from amodal.datasets.table import COLUMNS, _image_header, safe_id
+    from amodal.datasets.image_header import probe_image_header
+    from amodal.datasets.table import COLUMNS, safe_id
     from amodal.plan.preflight import missing_settings, missing_weights
     from amodal.plan.keys import Plan
     from amodal.run.job import run_job
@@ -50,7 +51,7 @@ def complete_image(
     unset = missing_settings({name: spec}, config["models"])
     if unset:
         raise ValueError("settings are missing:\n" + "\n".join(unset))
-    problem, size = _image_header(image)
+    problem, size = probe_image_header(image)
     if problem:
         raise ValueError(f"{image} cannot be read as an image ({problem})")
     instance = safe_id(Path(image).stem)

@@ -163,7 +163,7 @@ def model_metric_entries(
     """(entry of every model metric, what each network reported about itself) for one instance,
     with the networks the evaluate spec names, loaded once per process. A metric whose
     checkpoint is absent or that the spec turns off is missing with the reason."""
-    from amodal.datasets.table import object_name
+    from amodal.datasets.queries import object_name
     from amodal.metrics import model_based
     from amodal.models import cache as loaded
 

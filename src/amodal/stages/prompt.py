@@ -2,7 +2,7 @@
 
 from __future__ import annotations
 
-from amodal.datasets.table import object_name
+from amodal.datasets.queries import object_name
 
 
 def prompt_query(query: str) -> dict:

@@ -13,7 +13,7 @@ from pathlib import Path
 import pandas as pd
 
 from amodal.imaging import io
-from amodal.datasets.table import instance_category
+from amodal.datasets.queries import instance_category
 from amodal.stages.evaluate import failed_record
 from amodal.metrics import is_missing
 from amodal.metrics.definitions import METRICS, definitions
