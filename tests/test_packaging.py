@@ -303,6 +303,20 @@ def test_installed_complete_from_another_folder_reads_the_shipped_experiments(in
     assert sorted(p.name for p in tmp_path.iterdir()) == ["mistyped.yaml", "no_weights"]  # nothing ran
 
 
+def test_installed_make_benchmark_asks_for_the_demo_data_it_does_not_ship(installed, tmp_path):
+    done = run_installed(installed, "make-benchmark", "--out", "bench", "--n", "1", cwd=tmp_path)
+    assert done.returncode == 1 and "Traceback" not in done.stderr
+    assert "data/cutouts is not part of the installed package" in done.stderr and "give the folder" in done.stderr
+    done = run_installed(
+        installed,
+        *("make-benchmark", "--out", "bench", "--n", "1", "--image-size", "128"),
+        *("--cutouts", str(ROOT / "data" / "cutouts"), "--backgrounds", str(ROOT / "data" / "backgrounds")),
+        cwd=tmp_path,
+    )
+    assert done.returncode == 0, done.stderr
+    assert (tmp_path / "bench" / "scene_0000" / "scene.json").is_file()
+
+
 def test_the_repository_snakefile_plans_with_the_installed_package(installed, tmp_path):
     site, env = installed
     workdir = tmp_path / "run"
