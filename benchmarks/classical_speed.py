@@ -26,6 +26,7 @@ import cv2
 import yaml
 from snakemake.utils import validate
 
+from amodal.config.schema import SCHEMAS, validated
 from amodal.datasets.cache import load_dataset_cached
 from amodal.plan.keys import Plan
 from amodal.report.html import build_report, instance_rows
@@ -35,7 +36,6 @@ from amodal.run.job import run_job
 from amodal.plan.jobs import Workplan
 
 ROOT = Path(__file__).resolve().parent.parent
-SCHEMAS = ROOT / "workflow" / "schemas"
 
 
 def load_config(path: Path, results: str) -> tuple[dict, Plan]:
@@ -45,8 +45,7 @@ def load_config(path: Path, results: str) -> tuple[dict, Plan]:
     experiments = {}
     for name in config["experiments"]:
         spec = yaml.safe_load((ROOT / config["experiments_dir"] / f"{name}.yaml").read_text()) or {}
-        validate(spec, str(SCHEMAS / "experiment.schema.yaml"))
-        experiments[name] = spec
+        experiments[name] = validated(spec, "experiment.schema.yaml")  # backend lists from the declarations
     return config, Plan(experiments, config.get("models"))
 
 

@@ -1,6 +1,11 @@
-"""The environment files agree, and the console script works."""
+"""The environment files agree, the console script works, and the package installed outside the
+repository (a wheel, installed into a folder of its own) runs from another folder: it finds its
+schemas, experiments, wallpaper and model configs as package data, and the repository's
+Snakefile plans with it."""
 
 import ast
+import os
+import shutil
 import subprocess
 import sys
 import tomllib
@@ -11,6 +16,7 @@ import pandas as pd
 import yaml
 from packaging.requirements import Requirement
 from packaging.utils import canonicalize_name
+import pytest
 
 ROOT = Path(__file__).resolve().parent.parent
 AMODAL = Path(sys.executable).parent / "amodal"
@@ -183,3 +189,167 @@ def test_cli_prints_the_seed_instance_table():
     lines = done.stdout.strip().splitlines()
     assert lines[0] == "id,image,query,gt,status,message"
     assert len(lines) == 8 and all(",ok," in line for line in lines[1:])
+
+
+# ------------------------------------------------------------------ installed outside the repository
+
+PHOTO = ROOT / "data" / "seed_examples" / "cat-7875506_640_cat.jpg"
+
+
+@pytest.fixture(scope="module")
+def installed(tmp_path_factory):
+    """(site folder, environment): the package built as a wheel from a copy of its sources and
+    installed with pip into a folder outside the repository; the environment puts that folder
+    first, so neither this checkout nor the venv's editable install is what runs."""
+    base = tmp_path_factory.mktemp("installed")
+    source = base / "source"  # a copy: the build's own files (build/, egg-info) stay out of the checkout
+    source.mkdir()
+    for name in ("pyproject.toml", "README.md", "LICENSE"):
+        if (ROOT / name).is_file():
+            shutil.copy(ROOT / name, source / name)
+    shutil.copytree(ROOT / "src", source / "src", ignore=shutil.ignore_patterns("__pycache__", "*.egg-info"))
+    pip = [sys.executable, "-m", "pip", "--disable-pip-version-check", "--no-input"]
+    subprocess.run(
+        [*pip, "wheel", "--no-deps", "--no-build-isolation", "-w", str(base / "wheel"), str(source)],
+        check=True,
+        capture_output=True,
+        cwd=base,
+    )
+    (wheel,) = (base / "wheel").glob("amodal-*.whl")
+    site = base / "site"
+    subprocess.run([*pip, "install", "--no-deps", "--target", str(site), str(wheel)], check=True, capture_output=True)
+    shutil.rmtree(source)
+    env = dict(os.environ, PYTHONPATH=str(site), HF_HUB_OFFLINE="1", PATH=f"{AMODAL.parent}:{os.environ['PATH']}")
+    return site, env
+
+
+def run_installed(installed, *args, cwd):
+    site, env = installed
+    return subprocess.run(
+        [str(site / "bin" / "amodal"), *args], capture_output=True, text=True, env=env, cwd=cwd, timeout=300
+    )
+
+
+def test_the_installed_package_is_what_runs_and_holds_its_data(installed, tmp_path):
+    site, env = installed
+    done = subprocess.run(
+        [
+            sys.executable,
+            "-c",
+            "import amodal; from amodal.config import schema as s; "
+            "print(amodal.__file__); print(s.SCHEMAS); print(s.EXPERIMENTS); print(s.WALLPAPER); print(s.checkout())",
+        ],
+        capture_output=True,
+        text=True,
+        env=env,
+        cwd=tmp_path,
+        check=True,
+    )
+    module, schemas, experiments, wallpaper, checkout = done.stdout.splitlines()
+    package = site / "amodal"
+    assert Path(module) == package / "__init__.py"
+    assert (Path(schemas), Path(experiments), Path(wallpaper)) == (
+        package / "data" / "schemas",
+        package / "data" / "experiments",
+        package / "data" / "gray_wallpaper.jpeg",
+    )
+    assert checkout == "None"  # no repository around it: the demo data is not the package's
+    names = sorted(p.name for p in (package / "data" / "schemas").iterdir())
+    assert names == ["config.schema.yaml", "experiment.schema.yaml"]
+    shipped = {p.name for p in (package / "data" / "experiments").iterdir()}
+    assert {"paper.yaml", "baseline_classical.yaml", "oracle_order.yaml", "ablation_query.yaml"} <= shipped
+    assert (package / "data" / "gray_wallpaper.jpeg").read_bytes() == (
+        ROOT / "data" / "seed_examples" / "gray_wallpaper.jpeg"
+    ).read_bytes()
+    assert (package / "models" / "configs" / "grounding_dino_swint_ogc.yaml").is_file()
+    assert not list(site.rglob("*.jpg"))  # the demo's photos stay in the repository
+
+
+def test_installed_weights_list_from_another_folder(installed, tmp_path):
+    done = run_installed(installed, "weights", "list", cwd=tmp_path)
+    assert done.returncode == 0, done.stderr
+    table, folder = done.stdout.strip().split("\n\n")
+    header, *rows = table.splitlines()
+    assert header.split()[:2] == ["name", "needed_by"]
+    listed = {row.split()[0] for row in rows}
+    assert {"sam_vit_h", "instaorder_od", "clip_vit_b32_openai", "lpips_alex"} <= listed
+    assert folder.startswith("weights folder: ")
+
+
+def test_installed_complete_from_another_folder_reads_the_shipped_experiments(installed, tmp_path):
+    # No shipped experiment completes a photo without ground truth and without checkpoints (the
+    # weight-free ones ground with the true mask), so each stops at the driver's planning, after
+    # the installed package found the experiment, checked it and the config against its schemas
+    # and looked for the checkpoints its manifest names.
+    empty = tmp_path / "no_weights"
+    empty.mkdir()
+    site, env = installed
+    env = dict(env, AMODAL_WEIGHTS=str(empty), HF_HOME=str(empty), TORCH_HOME=str(empty), XDG_CACHE_HOME=str(empty))
+    photo = ["complete", str(PHOTO), "--query", "the cat", "--out", "out"]
+    classical = run_installed((site, env), *photo, "--experiment", "baseline_classical", cwd=tmp_path)
+    assert classical.returncode == 1
+    assert "experiment 'baseline_classical' uses ground backend 'oracle', which needs ground truth" in classical.stderr
+    paper = run_installed((site, env), *photo, "--experiment", "paper", cwd=tmp_path)
+    assert paper.returncode == 1 and "checkpoints are missing" in paper.stderr
+    for name in ("sam_vit_h", "ram_plus_swin_large_14m", "instaorder_od", "sd2_inpainting"):
+        assert name in paper.stderr
+    mistyped = tmp_path / "mistyped.yaml"
+    mistyped.write_text("base: paper\ncomplete: {max_passes: many}\n")  # `base` is not in the folder: not found
+    bad = run_installed((site, env), *photo, "--experiment", str(mistyped), cwd=tmp_path)
+    assert bad.returncode == 2 and "paper.yaml" in bad.stderr
+    mistyped.write_text("complete: {max_passes: many}\n")
+    bad = run_installed((site, env), *photo, "--experiment", str(mistyped), cwd=tmp_path)
+    assert bad.returncode == 2 and "experiment.schema.yaml: complete/max_passes" in bad.stderr
+    assert sorted(p.name for p in tmp_path.iterdir()) == ["mistyped.yaml", "no_weights"]  # nothing ran
+
+
+def test_installed_make_benchmark_asks_for_the_demo_data_it_does_not_ship(installed, tmp_path):
+    done = run_installed(installed, "make-benchmark", "--out", "bench", "--n", "1", cwd=tmp_path)
+    assert done.returncode == 1 and "Traceback" not in done.stderr
+    assert "data/cutouts is not part of the installed package" in done.stderr and "give the folder" in done.stderr
+    done = run_installed(
+        installed,
+        *("make-benchmark", "--out", "bench", "--n", "1", "--image-size", "128"),
+        *("--cutouts", str(ROOT / "data" / "cutouts"), "--backgrounds", str(ROOT / "data" / "backgrounds")),
+        cwd=tmp_path,
+    )
+    assert done.returncode == 0, done.stderr
+    assert (tmp_path / "bench" / "scene_0000" / "scene.json").is_file()
+
+
+def test_the_repository_snakefile_plans_with_the_installed_package(installed, tmp_path):
+    site, env = installed
+    workdir = tmp_path / "run"
+    (workdir / "config").mkdir(parents=True)
+    (workdir / "config" / "config.yaml").write_text(
+        yaml.safe_dump({"datasets": {"bench": {"format": "synthetic", "n_scenes": 2}}})
+    )
+    # Snakemake in this process, after amodal is imported from the site folder: the workflow's
+    # `from amodal...` lines (and its schema validation) use the installed package.
+    script = (
+        "import sys, amodal; assert amodal.__file__.startswith(sys.argv[1]), amodal.__file__; "
+        "from snakemake.cli import main; main(sys.argv[2:])"
+    )
+    done = subprocess.run(
+        [
+            sys.executable,
+            "-c",
+            script,
+            str(site),
+            "-n",
+            "--cores",
+            "1",
+            "--snakefile",
+            str(ROOT / "Snakefile"),
+            "--directory",
+            str(workdir),
+        ],
+        capture_output=True,
+        text=True,
+        env=env,
+        cwd=tmp_path,
+        timeout=300,
+    )
+    assert done.returncode == 0, done.stdout[-3000:] + done.stderr[-3000:]
+    assert "collect__bench__baseline_classical__s00000" in done.stdout  # the default experiment, through the link
+    assert not (tmp_path / ".snakemake").exists()

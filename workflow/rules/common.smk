@@ -8,7 +8,7 @@ from amodal.datasets.cache import load_dataset_cached
 from amodal.plan.preflight import missing_settings, missing_weights
 from amodal.plan.keys import NAME_PATTERN, Plan
 from amodal.report.html import instance_rows
-from amodal.config.schema import read_experiment, resolve_input_paths, validated
+from amodal.config.schema import SCHEMAS, read_experiment, resolve_input_paths, validated
 from amodal.tables.paper_tables import METHOD_METRICS
 from amodal.tables.reference import read_reference
 from amodal.plan.jobs import Workplan, job_resources
@@ -21,8 +21,9 @@ REPOSITORY = Path(workflow.current_basedir.get_path_or_uri(secret_free=True)).pa
 resolve_input_paths(config, root=REPOSITORY)
 # First without filling defaults: filling walks the schema into values of the wrong type (a
 # string where an object belongs) and would fail with an AttributeError instead of naming the key.
-validate(config, "../schemas/config.schema.yaml", set_default=False)
-validate(config, "../schemas/config.schema.yaml")
+# The schemas are the package's (amodal.config.schema.SCHEMAS): the library checks against them too.
+validate(config, str(SCHEMAS / "config.schema.yaml"), set_default=False)
+validate(config, str(SCHEMAS / "config.schema.yaml"))
 
 RESULTS = config["results"]
 LOGS = f"{RESULTS}/logs"

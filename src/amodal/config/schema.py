@@ -1,6 +1,7 @@
 """Config and experiment files read outside Snakemake (the command line, benchmarks): checked
-against the workflow's JSON schemas, with every omitted key set to its schema default, as
-Snakemake's `validate` does for the workflow."""
+against the config and experiment JSON schemas (package data, the files the workflow validates
+against too), with every omitted key set to its schema default, as Snakemake's `validate` does
+for the workflow; the package's shipped files and the default input paths."""
 
 from __future__ import annotations
 
@@ -9,11 +10,14 @@ from pathlib import Path
 
 import yaml
 
-# The checkout this package runs from (`make` installs it editable, so the source tree is where
-# the workflow, its schemas, the experiments and the demo data are).
-ROOT = Path(__file__).resolve().parents[3]
-SCHEMAS = ROOT / "workflow" / "schemas"
-EXPERIMENTS = ROOT / "config" / "experiments"
+# The package's own files (package data, installed with it): the config and experiment schemas
+# (the workflow validates against these same files), the shipped experiments and the seed's
+# wallpaper. The checkout's config/experiments and data/seed_examples/gray_wallpaper.jpeg are
+# links to them (docs/design.md, "Package data").
+DATA = Path(__file__).resolve().parents[1] / "data"
+SCHEMAS = DATA / "schemas"
+EXPERIMENTS = DATA / "experiments"
+WALLPAPER = DATA / "gray_wallpaper.jpeg"
 
 # Config keys that name input files or folders: top-level, and of each dataset.
 INPUT_PATHS = ("experiments_dir", "wallpaper")
@@ -51,7 +55,7 @@ def validated(data: dict, schema_name: str) -> dict:
 
 def load_experiment(name_or_path: str, experiments_dir=None) -> tuple[str, dict]:
     """(name, validated spec) of an experiment given by name (in `experiments_dir`, default the
-    repository's config/experiments) or by the path of its YAML file."""
+    shipped experiments, EXPERIMENTS) or by the path of its YAML file."""
     path = Path(name_or_path)
     if not path.suffix:
         path = Path(experiments_dir or EXPERIMENTS) / f"{name_or_path}.yaml"
@@ -102,16 +106,36 @@ def _schema(name: str) -> dict:
     return schema
 
 
+def checkout() -> Path | None:
+    """The source checkout this package runs from, when it does (`make` installs it editable):
+    the folder of the workflow, whose data/ holds the demo's cutouts, backgrounds and photos (not
+    package data). None for an installed package."""
+    package = Path(__file__).resolve().parents[1]
+    root = package.parents[1]
+    return root if package.parent.name == "src" and (root / "Snakefile").is_file() else None
+
+
 def shipped_default(key: str, root=None) -> Path:
     """The file a config path key names when it is left out: its schema default (a path inside
-    the repository, e.g. `data/cutouts` for a dataset's `cutouts`) under `root`, the folder of
-    the workflow (default: this package's checkout)."""
+    the workflow's folder, e.g. `data/cutouts` for a dataset's `cutouts`) under `root`, the
+    folder of the workflow. Without `root`, `experiments_dir` and `wallpaper` name the package's
+    own files (EXPERIMENTS, WALLPAPER) and the demo data the checkout's (`checkout`); an
+    installed package has none, and asking for it is a FileNotFoundError."""
     schema = _schema("config.schema.yaml")["properties"]
     if key in INPUT_PATHS:
         default = schema[key]["default"]
     else:
         default = schema["datasets"]["additionalProperties"]["properties"][key]["default"]
-    return Path(root or ROOT) / default
+    if root is None:
+        if key in INPUT_PATHS:
+            return {"experiments_dir": EXPERIMENTS, "wallpaper": WALLPAPER}[key]
+        root = checkout()
+        if root is None:
+            raise FileNotFoundError(
+                f"{key}: the shipped {default} is not part of the installed package (it lies in the "
+                f"repository); give the folder"
+            )
+    return Path(root) / default
 
 
 def resolve_input_paths(config: dict, root=None, workdir=None) -> dict:
@@ -126,13 +150,17 @@ def resolve_input_paths(config: dict, root=None, workdir=None) -> dict:
 
     A path found in the workflow's folder is written relative to the working directory when it
     lies inside it (so a run in the repository keeps its short paths and its cache), else
-    absolute. Keys of a wrong type are left for validation to report.
+    absolute. A link is named as such, not by its target (the checkout's config/experiments
+    links into the package). Keys of a wrong type are left for validation to report.
     """
-    root = Path(root or ROOT)
+    root = root or checkout()
+    if root is None:
+        raise FileNotFoundError("an installed package has no workflow folder: give it as root")
+    root = Path(root)
     workdir = Path(workdir or Path.cwd())
 
     def inside(path: Path) -> str:
-        absolute = path.resolve()
+        absolute = path.parent.resolve() / path.name
         try:
             return str(absolute.relative_to(workdir.resolve()))
         except ValueError:

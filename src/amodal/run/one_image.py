@@ -28,7 +28,7 @@ def complete_image(
     from amodal.plan.preflight import missing_settings, missing_weights
     from amodal.plan.keys import Plan
     from amodal.run.job import run_job
-    from amodal.config.schema import SCHEMAS, load_experiment, validated
+    from amodal.config.schema import WALLPAPER, load_experiment, validated
     from amodal.tables.render import aggregate_experiment
     from amodal.datasets.working import bound_images
     from amodal.plan.jobs import Workplan
@@ -40,11 +40,8 @@ def complete_image(
         "datasets": {DATASET: {"format": "seed"}},
         "models": models or {},
     }
-    if wallpaper:
-        config["wallpaper"] = str(wallpaper)
+    config["wallpaper"] = str(wallpaper or WALLPAPER)
     config = validated(config, "config.schema.yaml")
-    if not wallpaper:
-        config["wallpaper"] = str(SCHEMAS.parents[1] / config["wallpaper"])
     missing = missing_weights({name: spec}, config["models"])
     if missing:
         raise FileNotFoundError("checkpoints are missing:\n" + "\n".join(missing))

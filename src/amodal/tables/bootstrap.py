@@ -13,7 +13,7 @@ from dataclasses import dataclass
 import numpy as np
 from scipy import stats
 
-# The schema's defaults (workflow/schemas/config.schema.yaml, tables.bootstrap).
+# The schema's defaults (src/amodal/data/schemas/config.schema.yaml, tables.bootstrap).
 DEFAULTS = {"resamples": 1000, "seed": 0, "confidence": 0.95}
 
 # Resamples drawn per call of the statistic: bounds the memory to BATCH x n values whatever
