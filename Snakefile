@@ -23,11 +23,3 @@ rule all:
         all_paper_tables,
         f"{RESULTS}/report",
         missing_instance_folders,
-
-
-rule tables:
-    input:
-        comparison_tables,
-        all_paper_tables,
-        f"{RESULTS}/report",
-        missing_instance_folders,

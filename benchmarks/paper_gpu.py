@@ -206,7 +206,7 @@ def main() -> None:
     for log_file in sorted((args.work / "results" / "logs").rglob("*.log")):
         text = log_file.read_text(errors="replace")
         claimed = re.search(r"claimed GPU (\S+) at ([\d.]+)", text)
-        released = re.search(r"released GPU at ([\d.]+)", text)
+        released = re.search(r"GPU work done at ([\d.]+)", text)
         if claimed:
             devices.append(
                 {

@@ -99,7 +99,7 @@ def run_job(
     if kind in ("scenes", "collect"):
         statuses = {item["id"]: "ok" for item in items}
     io.write_json(manifest, {"kind": kind, "key": key, "instances": statuses})
-    _release(gpus)
+    _gpu_work_done(gpus)
     return statuses
 
 
@@ -123,7 +123,7 @@ def run_fused_job(members: list[dict], shared: dict | None = None, gpus: int = 0
             context=member["context"],
         )
         log.info("fused: %s %s done in %.2f s", member["kind"], member["key"], time.perf_counter() - start)
-    _release(gpus)
+    _gpu_work_done(gpus)
 
 
 def _claim(gpus: int) -> None:
@@ -135,6 +135,8 @@ def _claim(gpus: int) -> None:
         log.info("claimed GPU %s at %.3f", ",".join(claim(gpus)), time.time())
 
 
-def _release(gpus: int) -> None:
+def _gpu_work_done(gpus: int) -> None:
+    """Log when the job's GPU work ended. The claim itself (a lock held by this process,
+    amodal.run.devices) ends when the process exits, moments later."""
     if gpus:
-        log.info("released GPU at %.3f", time.time())
+        log.info("GPU work done at %.3f (the claim ends when this process exits)", time.time())
