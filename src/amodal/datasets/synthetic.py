@@ -9,6 +9,7 @@ from pathlib import Path
 import pandas as pd
 
 from amodal.datasets.table import finish_table, instance_row
+from amodal.synthetic.files import SCENE_FILES
 
 
 def synthetic_table(out_dir, n_scenes: int) -> pd.DataFrame:
@@ -23,5 +24,6 @@ def synthetic_table(out_dir, n_scenes: int) -> pd.DataFrame:
     rows = []
     for k in range(n_scenes):
         id_ = f"scene_{k:04d}"
-        rows.append(instance_row(id_, out_dir / id_ / "image.png", gt=out_dir / id_ / "scene.json"))
+        folder = out_dir / id_
+        rows.append(instance_row(id_, folder / SCENE_FILES["image"], gt=folder / SCENE_FILES["record"]))
     return finish_table(rows)

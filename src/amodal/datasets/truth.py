@@ -9,6 +9,7 @@ import numpy as np
 
 from amodal.errors import InstanceError
 from amodal.imaging import io
+from amodal.synthetic.files import SCENE_FILES
 
 
 @dataclass
@@ -33,15 +34,15 @@ def load_truth(scene_json, instance: str = "?") -> Truth:
         raise InstanceError(instance, path, "ground-truth scene file not found; rebuild the benchmark")
     record = io.read_json(path)
     root = path.parent
-    visible = io.read_mask(root / "visible_mask.png")
+    visible = io.read_mask(root / SCENE_FILES["visible_mask"])
     objects = sorted(record["objects"], key=lambda o: o["index"])
     masks = [visible if o["index"] == 0 else io.read_mask(root / o["mask"]) for o in objects]
     return Truth(
         query=record["query"],
         category=record["category"],
         visible=visible,
-        amodal_in_frame=io.read_mask(root / "amodal_mask.png"),
-        whole=io.read_rgba(root / "whole.png"),
+        amodal_in_frame=io.read_mask(root / SCENE_FILES["amodal_mask"]),
+        whole=io.read_rgba(root / SCENE_FILES["whole"]),
         whole_offset=tuple(record["whole_offset"]),
         object_masks=masks,
         object_categories=[o["category"] for o in objects],

@@ -3,8 +3,12 @@
 The stage folder of one instance is the unit Snakemake caches: it is declared as one output
 (a directory) of the shard job that makes it, and holds the files named in `STAGE_FILES`
 (each stage's declaration, amodal.plan.declarations, gives its file names).
-Everything that builds a path goes through this module, so the workflow, the in-process
-benchmark and the tests agree on them.
+Every path of a run's results folder is built here (stage folders and their files, a
+completion's pass files, collected deliverables, synthetic scene folders, shard manifests,
+logs, benchmarks), so the workflow, the in-process benchmark and the tests agree on them. The
+files inside a synthetic scene's folder are the benchmark's own format
+(`amodal.synthetic.files`); the instance-table cache under `results/.cache` is
+`amodal.datasets.cache`'s.
 """
 
 from __future__ import annotations
@@ -31,8 +35,15 @@ COLLECTED_FILES = {
     "stages": "stages.json",
 }
 
-# The record in one synthetic scene's folder (written by amodal.synthetic.scenes.write_scene).
-SCENE_RECORD = "scene.json"
+# One completion pass's files, in the complete stage's `iterations/<pass>/` (written by
+# amodal.stages.complete.stage.write_completion, shown by the visual report).
+PASS_FILES = {
+    "input": "input.png",
+    "mask": "mask.png",
+    "completion": "completion.png",
+    "amodal_mask": "amodal_mask.png",
+    "occluder_mask": "occluder_mask.png",
+}
 
 
 def stage_folder(results: str, dataset: str, instance: str, stage: str, key: str) -> str:
@@ -50,6 +61,11 @@ def experiment_folder(results: str, experiment: str, dataset: str, instance: str
 
 def collected_outputs(folder: str) -> dict[str, str]:
     return {name: f"{folder}/{file}" for name, file in COLLECTED_FILES.items()}
+
+
+def pass_files(iterations_dir, index: int) -> dict[str, str]:
+    """The files of pass `index` of a completion (`PASS_FILES`)."""
+    return {name: f"{iterations_dir}/{index}/{file}" for name, file in PASS_FILES.items()}
 
 
 def scene_folder(results: str, dataset: str, instance: str) -> str:

@@ -33,7 +33,6 @@ RECORD_COLUMNS = ("id", "status", "reason")
 # Columns of metrics.csv that are text even where every cell is empty (never a metric).
 TEXT_COLUMNS = ("failure", "category")
 # One inpainting pass's files (amodal.stages.complete.stage.write_completion): iterations/<pass>/...
-PASS_INPUT, PASS_MASK, PASS_COMPLETION = "input.png", "mask.png", "completion.png"
 
 
 def instance_rows(rows: dict[str, dict[str, dict]]) -> dict[str, list[dict]]:
@@ -144,19 +143,19 @@ class ReportBuilder:
             passes = Path(layout.stage_outputs(folders["complete"], "complete")["iterations"])
             numbers = sorted((int(p.name) for p in passes.iterdir() if p.name.isdigit()) if passes.is_dir() else [])
             for number in numbers:
-                folder = passes / str(number)
+                files = {name: Path(path) for name, path in layout.pass_files(passes, number).items()}
                 tiles.append(
                     self.tile(
                         f"pass {number + 1}: input, inpainted region",
-                        self.thumbs.photo(folder / PASS_INPUT, [(folder / PASS_MASK, "inpaint")]),
-                        folder / PASS_INPUT,
+                        self.thumbs.photo(files["input"], [(files["mask"], "inpaint")]),
+                        files["input"],
                     )
                 )
                 tiles.append(
                     self.tile(
                         f"pass {number + 1}: completion",
-                        self.thumbs.photo(folder / PASS_COMPLETION),
-                        folder / PASS_COMPLETION,
+                        self.thumbs.photo(files["completion"]),
+                        files["completion"],
                     )
                 )
         return [t for t in tiles if t is not None]

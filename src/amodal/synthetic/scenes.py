@@ -25,6 +25,7 @@ from pathlib import Path
 import numpy as np
 import pandas as pd
 
+from amodal.synthetic.files import BENCHMARK_FILES, OBJECTS_DIR, SCENE_FILES
 from amodal.imaging.io import atomic_path, write_image, write_json, write_mask
 from amodal.synthetic.params import BORDER_FRACTION, COMBINATION_TRIES, MARGIN, PLACEMENT_TRIES, SceneParams
 from amodal.synthetic.placement import Arrangement, arrange
@@ -85,15 +86,15 @@ def make_benchmark(
                 "image": f"{scene_id}/{record['image']}",
                 "query": record["query"],
                 "category": record["category"],
-                "gt": f"{scene_id}/scene.json",
+                "gt": f"{scene_id}/{SCENE_FILES['record']}",
             }
         )
 
     table = pd.DataFrame(rows, columns=INSTANCE_COLUMNS)
-    with atomic_path(out_dir / "instances.csv") as tmp:
+    with atomic_path(out_dir / BENCHMARK_FILES["instances"]) as tmp:
         table.to_csv(tmp, index=False)
     write_json(
-        out_dir / "benchmark.json",
+        out_dir / BENCHMARK_FILES["record"],
         {
             "n_scenes": int(n_scenes),
             **params.as_record(),
@@ -101,7 +102,7 @@ def make_benchmark(
             "backgrounds_dir": str(backgrounds_dir),
             "cutouts": [c.file for c in cutouts],
             "backgrounds": [b.file for b in backgrounds],
-            "instances": "instances.csv",
+            "instances": BENCHMARK_FILES["instances"],
             "margin": MARGIN,
             "border_fraction": list(BORDER_FRACTION),
         },
@@ -155,20 +156,20 @@ def make_scene(
 def write_scene(scene_dir, scene: Scene) -> None:
     """Write a scene's files; scene.json goes last, so its presence means the scene is complete."""
     scene_dir = Path(scene_dir)
-    objects_dir = scene_dir / "objects"
+    objects_dir = scene_dir / OBJECTS_DIR
     objects_dir.mkdir(parents=True, exist_ok=True)
     # A rerun with another seed may have fewer objects: drop masks the new record does not list.
     wanted = {f"{k}.png" for k in range(1, len(scene.object_visible) + 1)}
     for stale in objects_dir.glob("*.png"):
         if stale.name not in wanted:
             stale.unlink()
-    write_image(scene_dir / "image.png", scene.image)
-    write_mask(scene_dir / "visible_mask.png", scene.visible)
-    write_mask(scene_dir / "amodal_mask.png", scene.amodal)
+    write_image(scene_dir / SCENE_FILES["image"], scene.image)
+    write_mask(scene_dir / SCENE_FILES["visible_mask"], scene.visible)
+    write_mask(scene_dir / SCENE_FILES["amodal_mask"], scene.amodal)
     for k, mask in enumerate(scene.object_visible, start=1):
         write_mask(objects_dir / f"{k}.png", mask)
-    write_image(scene_dir / "whole.png", scene.whole)
-    write_json(scene_dir / "scene.json", scene.record)
+    write_image(scene_dir / SCENE_FILES["whole"], scene.whole)
+    write_json(scene_dir / SCENE_FILES["record"], scene.record)
 
 
 def _build_scene(
@@ -202,21 +203,21 @@ def _build_scene(
     category = target.cutout.category
     record = {
         "id": scene_id,
-        "image": "image.png",
+        "image": SCENE_FILES["image"],
         "query": query_for(category),
         "category": category,
         "background": background.file,
         "target": {"cutout": target.cutout.file, "scale": target.scale, "offset": list(target.offset)},
-        "whole": "whole.png",
+        "whole": SCENE_FILES["whole"],
         "whole_offset": whole_offset,
-        "visible_mask": "visible_mask.png",
-        "amodal_mask": "amodal_mask.png",
+        "visible_mask": SCENE_FILES["visible_mask"],
+        "amodal_mask": SCENE_FILES["amodal_mask"],
         "objects": [
             {
                 "index": k,
                 "category": obj.cutout.category,
                 "cutout": obj.cutout.file,
-                "mask": None if k == 0 else f"objects/{k}.png",
+                "mask": None if k == 0 else f"{OBJECTS_DIR}/{k}.png",
                 "offset": list(obj.offset),
                 "scale": obj.scale,
                 "depth": depth[k],

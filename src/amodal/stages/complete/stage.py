@@ -181,15 +181,16 @@ def write_completion(
     from pathlib import Path
 
     from amodal.imaging import io
+    from amodal.plan import layout
 
     Path(iterations_dir).mkdir(parents=True, exist_ok=True)
     for index, arrays in enumerate(result.iterations):
-        folder = Path(iterations_dir) / str(index)
-        io.write_image(folder / "input.png", arrays["input"])
-        io.write_mask(folder / "mask.png", arrays["mask"])
-        io.write_image(folder / "completion.png", arrays["completion"])
-        io.write_mask(folder / "amodal_mask.png", arrays["amodal_mask"])
-        io.write_mask(folder / "occluder_mask.png", arrays["occluder_mask"])
+        files = layout.pass_files(iterations_dir, index)
+        io.write_image(files["input"], arrays["input"])
+        io.write_mask(files["mask"], arrays["mask"])
+        io.write_image(files["completion"], arrays["completion"])
+        io.write_mask(files["amodal_mask"], arrays["amodal_mask"])
+        io.write_mask(files["occluder_mask"], arrays["occluder_mask"])
     if result.completion is None:
         io.write_image(completion_path, np.zeros((1, 1, 3), np.uint8))
         io.write_mask(amodal_path, np.zeros((1, 1), bool))
