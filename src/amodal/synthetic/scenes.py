@@ -25,7 +25,7 @@ import cv2
 import numpy as np
 import pandas as pd
 
-from amodal.imaging.frames import over, paste, window
+from amodal.imaging.frames import Region, over, paste, window
 from amodal.imaging.io import atomic_path, read_rgb, read_rgba, write_image, write_json, write_mask
 
 # Scenes without a border cut keep the target this far from every side, so the seed's
@@ -284,8 +284,7 @@ def load_cutouts(cutouts_dir) -> list[Cutout]:
         alpha = rgba[..., 3]
         if not (alpha > MASK_THRESHOLD).any():
             raise ValueError(f"cutout {path} has no pixel with alpha > {MASK_THRESHOLD} (no object); fix or remove it")
-        ys, xs = np.nonzero(alpha)
-        longer = max(int(ys.max() - ys.min() + 1), int(xs.max() - xs.min() + 1))
+        longer = max(Region.bounding(alpha).shape)
         cutouts.append(Cutout(str(name), str(category), rgba, longer))
     if len(cutouts) < 2:
         raise ValueError(f"{folder}: need at least 2 cutouts (a target and an occluder), found {len(cutouts)}")
@@ -441,17 +440,11 @@ def _pick_others(rng: np.random.Generator, cutouts: list[Cutout], target: Cutout
     return [pool[int(k)] for k in picks]
 
 
-def _alpha_box(rgba: np.ndarray) -> tuple[int, int, int, int]:
-    """(x0, y0, x1, y1) of the alpha > 0 pixels, end-exclusive."""
-    ys, xs = np.nonzero(rgba[..., 3])
-    return int(xs.min()), int(ys.min()), int(xs.max()) + 1, int(ys.max()) + 1
-
-
-def _place_target(rng: np.random.Generator, target: _Placed, box, size: int, border_cut: bool):
+def _place_target(rng: np.random.Generator, target: _Placed, box: Region, size: int, border_cut: bool):
     """An offset for the target: fully inside with MARGIN, or cut by one side; None if impossible."""
     if not border_cut:
-        x = _inside_position(rng, box[0], box[2], size)
-        y = _inside_position(rng, box[1], box[3], size)
+        x = _inside_position(rng, box.x0, box.x1, size)
+        y = _inside_position(rng, box.y0, box.y1, size)
         return None if x is None or y is None else (x, y)
 
     mask = target.mask
@@ -471,9 +464,9 @@ def _place_target(rng: np.random.Generator, target: _Placed, box, size: int, bor
     length = axis_sums.size
     cut = size - length + k if far else -k
     if side in ("left", "right"):
-        y = _inside_position(rng, box[1], box[3], size)
+        y = _inside_position(rng, box.y0, box.y1, size)
         return None if y is None else (cut, y)
-    x = _inside_position(rng, box[0], box[2], size)
+    x = _inside_position(rng, box.x0, box.x1, size)
     return None if x is None else (x, cut)
 
 
@@ -495,7 +488,7 @@ def _place_objects(rng, target: _Placed, occluders: list[_Placed], size: int, bo
     target_mask = target.mask
     target_local = np.argwhere(target_mask)  # shifted per try: cheaper than searching the frame
     target_total = len(target_local)
-    box = _alpha_box(target.rgba)
+    box = Region.bounding(target.rgba[..., 3])  # of the alpha > 0 pixels
     occluder_masks = [o.mask for o in occluders]
     occluder_points = [np.argwhere(m) for m in occluder_masks]
     for _ in range(PLACEMENT_TRIES):
@@ -610,9 +603,9 @@ def _build_scene(
     border_fraction = (total - area) / total
 
     # whole.png: the target cropped to its alpha > 0 box, parts outside the frame included.
-    x0, y0, x1, y1 = _alpha_box(target.rgba)
-    whole = np.ascontiguousarray(target.rgba[y0:y1, x0:x1])
-    whole_offset = [target.offset[0] + x0, target.offset[1] + y0]
+    box = Region.bounding(target.rgba[..., 3])
+    whole = np.ascontiguousarray(target.rgba[box.slices])
+    whole_offset = [target.offset[0] + box.x0, target.offset[1] + box.y0]
 
     occludes = sorted(
         [i, j]
