@@ -22,7 +22,7 @@ from amodal.stages.complete.external import (
     complete_external,
     external_fingerprint,
 )
-from amodal.imaging.geometry import Region
+from amodal.imaging.frames import Region
 from amodal.metrics.masks import amodal_counts
 from amodal.stages.rgba import deliverable
 from amodal.run.job import run_job

@@ -9,7 +9,7 @@ import pytest
 from pycocotools import mask as coco_mask
 from skimage.metrics import peak_signal_noise_ratio, structural_similarity
 
-from amodal.imaging.frames import alpha_mask, composite, paste, union_frame
+from amodal.imaging.frames import Region, alpha_mask, composite, paste
 from amodal.imaging.matching import match_segments
 from amodal.metrics.appearance import hidden_region_quality, visible_consistency
 from amodal.metrics.definitions import BACKGROUND, PSNR_CAP
@@ -97,7 +97,7 @@ def test_identical_prediction_scores_capped_psnr_and_ssim_one():
     whole, offset, visible = scene()
     q = hidden_region_quality(whole, offset, whole, offset, visible)
     # Hidden = past the top/left border (rows/cols with negative coords) + occluded columns.
-    in_gt = paste(visible, (0, 0), whole.shape[:2], offset)
+    in_gt = paste(visible, (0, 0), Region.at(offset, whole.shape))
     assert q["hidden_pixels"] == 40 * 50 - int(in_gt.sum())
     assert q["hidden_pixels"] > 0
     assert q["sse"] == 0
@@ -116,7 +116,7 @@ def test_constant_error_gives_textbook_psnr_equal_to_skimage():
     assert q["psnr"] == pytest.approx(expected, abs=1e-6)
     assert q["sse"] == pytest.approx(q["hidden_pixels"] * 3 * e**2)
 
-    hidden = alpha_mask(whole) & ~paste(visible, (0, 0), whole.shape[:2], offset)
+    hidden = alpha_mask(whole) & ~paste(visible, (0, 0), Region.at(offset, whole.shape))
     reference = peak_signal_noise_ratio(whole[..., :3][hidden], pred[..., :3][hidden], data_range=255)
     assert q["psnr"] == pytest.approx(reference, abs=1e-6)
     assert q["ssim"] < 1.0
@@ -131,13 +131,12 @@ def test_hidden_ssim_crop_equals_ssim_over_a_large_frame():
     pred_offset = (offset[0] - 3, offset[1] + 2)
     q = hidden_region_quality(pred, pred_offset, whole, offset, visible)
 
-    boxes = [((0, 0), visible.shape), (offset, (40, 50)), (pred_offset, (40, 50))]
-    origin, shape = union_frame(*boxes)
-    origin, shape = (origin[0] - 20, origin[1] - 20), (shape[0] + 40, shape[1] + 40)
-    gt_big = composite(paste(whole, offset, shape, origin), BACKGROUND)
-    pred_big = composite(paste(pred, pred_offset, shape, origin), BACKGROUND)
-    amodal = alpha_mask(paste(whole, offset, shape, origin))
-    hidden = amodal & ~paste(visible, (0, 0), shape, origin)
+    boxes = [Region.at((0, 0), visible.shape), Region.at(offset, (40, 50)), Region.at(pred_offset, (40, 50))]
+    frame = Region.union(*boxes).grown(20)
+    gt_big = composite(paste(whole, offset, frame), BACKGROUND)
+    pred_big = composite(paste(pred, pred_offset, frame), BACKGROUND)
+    amodal = alpha_mask(paste(whole, offset, frame))
+    hidden = amodal & ~paste(visible, (0, 0), frame)
     _, full = structural_similarity(gt_big, pred_big, channel_axis=-1, data_range=255, full=True)
     assert int(hidden.sum()) == q["hidden_pixels"]
     assert q["ssim_sum"] == pytest.approx(float(full.mean(axis=-1)[hidden].sum()), rel=1e-9)
@@ -147,7 +146,7 @@ def test_hidden_ssim_crop_equals_ssim_over_a_large_frame():
 def test_transparent_hidden_region_is_penalised():
     whole, offset, visible = scene()
     holey = whole.copy()
-    hidden = alpha_mask(whole) & ~paste(visible, (0, 0), whole.shape[:2], offset)
+    hidden = alpha_mask(whole) & ~paste(visible, (0, 0), Region.at(offset, whole.shape))
     holey[hidden, 3] = 0  # the prediction gives up on the hidden part
     good = hidden_region_quality(whole, offset, whole, offset, visible)
     bad = hidden_region_quality(holey, offset, whole, offset, visible)

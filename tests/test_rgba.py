@@ -1,6 +1,6 @@
 import numpy as np
 
-from amodal.imaging.geometry import Region
+from amodal.imaging.frames import Region
 from amodal.stages.rgba import compose, visible_weight
 
 SPEC = {"erode": 5, "shrink": 10, "transition": 5}

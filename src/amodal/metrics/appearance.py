@@ -23,7 +23,7 @@ from typing import Sequence
 
 import numpy as np
 
-from amodal.imaging.frames import Offset, alpha_mask, composite, padded_box_frame, paste
+from amodal.imaging.frames import Offset, Region, alpha_mask, composite, paste
 from amodal.metrics.definitions import BACKGROUND, PSNR_CAP, SSIM_PAD
 
 
@@ -54,17 +54,17 @@ def hidden_pair(
     `pad`; `outside_flat` sets every pixel outside the hidden region to the background colour on
     both sides. None when nothing is hidden."""
     gt_rgba = np.asarray(gt_rgba)
-    visible_in_gt = paste(np.asarray(visible_mask, dtype=bool), (0, 0), gt_rgba.shape[:2], gt_offset)
+    visible_in_gt = paste(np.asarray(visible_mask, dtype=bool), (0, 0), Region.at(gt_offset, gt_rgba.shape))
     hidden = alpha_mask(gt_rgba) & ~visible_in_gt
-    frame = padded_box_frame(hidden, gt_offset, pad)
-    if frame is None:
+    box = Region.bounding(hidden, gt_offset)
+    if box is None:
         return None
     # Only a padded box around the hidden region is scored, so the cost does not depend on
     # where the frame lies; everything outside both objects is background on both sides.
-    origin, shape = frame
-    region = paste(hidden, gt_offset, shape, origin)
-    truth = composite(paste(gt_rgba, gt_offset, shape, origin), background)
-    prediction = composite(paste(pred_rgba, pred_offset, shape, origin), background)
+    frame = box.grown(pad)
+    region = paste(hidden, gt_offset, frame)
+    truth = composite(paste(gt_rgba, gt_offset, frame), background)
+    prediction = composite(paste(pred_rgba, pred_offset, frame), background)
     if outside_flat:
         _flatten_outside(region, background, truth, prediction)
     return Pair(truth, prediction, region)
@@ -76,15 +76,15 @@ def visible_pair(
     """Input photo (reference) and output (test) on the visible mask's bounding box padded by
     `pad`, each keeping only the visible pixels; None for an empty mask."""
     visible = np.asarray(visible_mask, dtype=bool)
-    frame = padded_box_frame(visible, (0, 0), pad)
-    if frame is None:
+    box = Region.bounding(visible)
+    if box is None:
         return None
-    origin, shape = frame
-    region = paste(visible, (0, 0), shape, origin)
+    frame = box.grown(pad)
+    region = paste(visible, (0, 0), frame)
     opaque = np.full(visible.shape, 255, np.uint8)
     image_rgba = np.dstack([np.asarray(image, dtype=np.uint8), opaque])
-    source = composite(paste(image_rgba, (0, 0), shape, origin), background)
-    output = composite(paste(pred_rgba, pred_offset, shape, origin), background)
+    source = composite(paste(image_rgba, (0, 0), frame), background)
+    output = composite(paste(pred_rgba, pred_offset, frame), background)
     _flatten_outside(region, background, source, output)
     return Pair(source, output, region)
 

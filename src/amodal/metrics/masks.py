@@ -8,7 +8,7 @@ from __future__ import annotations
 
 import numpy as np
 
-from amodal.imaging.frames import Offset, alpha_mask, paste, placed_box, union_frame
+from amodal.imaging.frames import Offset, Region, alpha_mask, paste
 
 
 def mask_counts(pred: np.ndarray, gt: np.ndarray) -> dict:
@@ -33,9 +33,9 @@ def iou(counts: dict | None) -> float | None:
 
 def amodal_counts(pred_rgba, pred_offset: Offset, gt_rgba, gt_offset: Offset) -> dict:
     """Amodal mask counts in a frame holding both objects, so parts past the image border count."""
-    origin, shape = union_frame(placed_box(pred_rgba, pred_offset), placed_box(gt_rgba, gt_offset))
-    pred = alpha_mask(paste(pred_rgba, pred_offset, shape, origin))
-    gt = alpha_mask(paste(gt_rgba, gt_offset, shape, origin))
+    frame = Region.at(pred_offset, np.shape(pred_rgba)).union(Region.at(gt_offset, np.shape(gt_rgba)))
+    pred = alpha_mask(paste(pred_rgba, pred_offset, frame))
+    gt = alpha_mask(paste(gt_rgba, gt_offset, frame))
     return mask_counts(pred, gt)
 
 

@@ -4,7 +4,7 @@ from __future__ import annotations
 
 import numpy as np
 
-from amodal.imaging.geometry import bbox
+from amodal.imaging.frames import Region
 
 
 def check_query(mask: np.ndarray, score: float, min_score: float, min_area_fraction: float) -> tuple[str, str]:
@@ -20,11 +20,11 @@ def check_query(mask: np.ndarray, score: float, min_score: float, min_area_fract
 
 def ground_record(mask: np.ndarray, score: float, backend: str, spec: dict) -> dict:
     status, reason = check_query(mask, score, spec["min_score"], spec["min_area_fraction"])
-    box = bbox(mask)
+    box = Region.bounding(mask)
     return {
         "backend": backend,
         "score": float(score),
-        "box_xyxy": None if box is None else [box[1], box[0], box[3], box[2]],
+        "box_xyxy": None if box is None else list(box.xyxy),
         "area": int(mask.sum()),
         "status": status,
         "reason": reason,

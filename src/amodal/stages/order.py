@@ -10,6 +10,8 @@ from __future__ import annotations
 import cv2
 import numpy as np
 
+from amodal.imaging.frames import Region
+
 
 def _dilate(mask: np.ndarray, radius: int) -> np.ndarray:
     kernel = cv2.getStructuringElement(cv2.MORPH_ELLIPSE, (2 * radius + 1, 2 * radius + 1))
@@ -40,9 +42,7 @@ def junction_evidence(a: np.ndarray, b: np.ndarray, radius: int = 9, contact: in
     if count == 0:
         return {"contact_pixels": int(band.sum()), "junction_pixels": 0, "fraction_a": None, "fraction_b": None}
     # Work on the pair's bounding box only: the filters are the cost.
-    ys, xs = np.nonzero(_dilate(junction, radius + 1))
-    y0, y1, x0, x1 = ys.min(), ys.max() + 1, xs.min(), xs.max() + 1
-    window = (slice(y0, y1), slice(x0, x1))
+    window = Region.bounding(_dilate(junction, radius + 1)).slices
     fa = _disk_fraction(a[window], radius)[junction[window]].mean()
     fb = _disk_fraction(b[window], radius)[junction[window]].mean()
     return {

@@ -12,8 +12,7 @@ from __future__ import annotations
 import cv2
 import numpy as np
 
-from amodal.imaging.frames import crop
-from amodal.imaging.geometry import Region, bbox
+from amodal.imaging.frames import Region, crop
 
 
 def visible_weight(visible: np.ndarray, erode: int = 5, shrink: int = 10, transition: int = 5) -> np.ndarray:
@@ -42,11 +41,10 @@ def compose(image, visible, completion, amodal, region: Region, spec: dict):
     rgb = weight * crop_image.astype(np.float32) + (1.0 - weight) * completion.astype(np.float32)
     alpha = amodal | crop_visible
     rgba = np.dstack([np.clip(np.rint(rgb), 0, 255).astype(np.uint8), alpha.astype(np.uint8) * 255])
-    box = bbox(alpha)
+    box = Region.bounding(alpha)
     if box is None:
         return None, None
-    y0, x0, y1, x1 = box
-    return rgba[y0:y1, x0:x1], (region.x0 + x0, region.y0 + y0)
+    return rgba[box.slices], (region.x0 + box.x0, region.y0 + box.y0)
 
 
 def cut_out(pixels, mask, region: Region):
@@ -60,15 +58,10 @@ def cut_out(pixels, mask, region: Region):
     else:
         rgba = np.dstack([pixels, np.asarray(mask, bool).astype(np.uint8) * 255])
         present = np.asarray(mask, bool)
-    box = bbox(present)
+    box = Region.bounding(present)
     if box is None:
         return None, None
-    y0, x0, y1, x1 = box
-    return rgba[y0:y1, x0:x1], (region.x0 + x0, region.y0 + y0)
-
-
-def whole_image_region(image_shape) -> Region:
-    return Region(0, 0, image_shape[0], image_shape[1])
+    return rgba[box.slices], (region.x0 + box.x0, region.y0 + box.y0)
 
 
 def deliverable(image, visible, status: str, completion, amodal, region: Region | None, spec: dict):
@@ -84,7 +77,7 @@ def deliverable(image, visible, status: str, completion, amodal, region: Region 
             return cut_out(completion, amodal, region)
         return compose(image, visible, np.asarray(completion)[..., :3], amodal, region, spec)
     if status == "not_occluded":
-        whole = whole_image_region(image.shape)
+        whole = Region.at((0, 0), image.shape)
         return cut_out(image, visible, whole) if as_is else compose(image, visible, image, visible, whole, spec)
     return None, None
 

@@ -10,7 +10,7 @@ from dataclasses import dataclass
 
 import numpy as np
 
-from amodal.imaging.frames import paste
+from amodal.imaging.frames import Region, paste
 from amodal.synthetic.params import (
     BEHIND_SIZE,
     BORDER_FRACTION,
@@ -24,7 +24,7 @@ from amodal.synthetic.params import (
     PLACEMENT_TRIES,
     SceneParams,
 )
-from amodal.synthetic.rendering import alpha_box, scale_cutout, visible_masks
+from amodal.synthetic.rendering import scale_cutout, visible_masks
 from amodal.synthetic.sources import Cutout
 
 
@@ -96,11 +96,11 @@ def _pick_others(rng: np.random.Generator, cutouts: list[Cutout], target: Cutout
     return [pool[int(k)] for k in picks]
 
 
-def _place_target(rng: np.random.Generator, target: Placed, box, size: int, border_cut: bool):
+def _place_target(rng: np.random.Generator, target: Placed, box: Region, size: int, border_cut: bool):
     """An offset for the target: fully inside with MARGIN, or cut by one side; None if impossible."""
     if not border_cut:
-        x = _inside_position(rng, box[0], box[2], size)
-        y = _inside_position(rng, box[1], box[3], size)
+        x = _inside_position(rng, box.x0, box.x1, size)
+        y = _inside_position(rng, box.y0, box.y1, size)
         return None if x is None or y is None else (x, y)
 
     mask = target.mask
@@ -120,9 +120,9 @@ def _place_target(rng: np.random.Generator, target: Placed, box, size: int, bord
     length = axis_sums.size
     cut = size - length + k if far else -k
     if side in ("left", "right"):
-        y = _inside_position(rng, box[1], box[3], size)
+        y = _inside_position(rng, box.y0, box.y1, size)
         return None if y is None else (cut, y)
-    x = _inside_position(rng, box[0], box[2], size)
+    x = _inside_position(rng, box.x0, box.x1, size)
     return None if x is None else (x, cut)
 
 
@@ -144,7 +144,7 @@ def _place_objects(rng, target: Placed, occluders: list[Placed], size: int, bord
     target_mask = target.mask
     target_local = np.argwhere(target_mask)  # shifted per try: cheaper than searching the frame
     target_total = len(target_local)
-    box = alpha_box(target.rgba)
+    box = Region.bounding(target.rgba[..., 3])  # the target's alpha > 0 pixels
     occluder_masks = [o.mask for o in occluders]
     occluder_points = [np.argwhere(m) for m in occluder_masks]
     for _ in range(PLACEMENT_TRIES):

@@ -55,12 +55,6 @@ def cover_crop(rgb: np.ndarray, size: int, rng: np.random.Generator) -> np.ndarr
     return np.ascontiguousarray(resized[y : y + size, x : x + size])
 
 
-def alpha_box(rgba: np.ndarray) -> tuple[int, int, int, int]:
-    """(x0, y0, x1, y1) of the alpha > 0 pixels, end-exclusive."""
-    ys, xs = np.nonzero(rgba[..., 3])
-    return int(xs.min()), int(ys.min()), int(xs.max()) + 1, int(ys.max()) + 1
-
-
 def visible_masks(masks: list[np.ndarray]) -> list[np.ndarray]:
     """Each mask minus every mask drawn after it (painter's order)."""
     visible = []

@@ -29,7 +29,8 @@ from amodal.synthetic.files import BENCHMARK_FILES, OBJECTS_DIR, SCENE_FILES
 from amodal.imaging.io import atomic_path, write_image, write_json, write_mask
 from amodal.synthetic.params import BORDER_FRACTION, COMBINATION_TRIES, MARGIN, PLACEMENT_TRIES, SceneParams
 from amodal.synthetic.placement import Arrangement, arrange
-from amodal.synthetic.rendering import alpha_box, composite, cover_crop, visible_masks
+from amodal.imaging.frames import Region
+from amodal.synthetic.rendering import composite, cover_crop, visible_masks
 from amodal.synthetic.sources import Background, Cutout, load_backgrounds, load_cutouts, source_dirs
 
 INSTANCE_COLUMNS = ["id", "image", "query", "category", "gt"]
@@ -190,9 +191,9 @@ def _build_scene(
     border_fraction = (total - area) / total
 
     # whole.png: the target cropped to its alpha > 0 box, parts outside the frame included.
-    x0, y0, x1, y1 = alpha_box(target.rgba)
-    whole = np.ascontiguousarray(target.rgba[y0:y1, x0:x1])
-    whole_offset = [target.offset[0] + x0, target.offset[1] + y0]
+    box = Region.bounding(target.rgba[..., 3])
+    whole = np.ascontiguousarray(target.rgba[box.slices])
+    whole_offset = [target.offset[0] + box.x0, target.offset[1] + box.y0]
 
     occludes = sorted(
         [i, j]

@@ -36,8 +36,7 @@ import numpy as np
 
 from amodal.errors import InstanceError
 from amodal.imaging import io
-from amodal.imaging.frames import ALPHA_THRESHOLD
-from amodal.imaging.geometry import Region
+from amodal.imaging.frames import ALPHA_THRESHOLD, Region
 from amodal.stages.complete.loop import Completion
 
 # PIL modes that carry an alpha channel (a palette image may carry one in its transparency).

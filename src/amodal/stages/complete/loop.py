@@ -22,8 +22,8 @@ from dataclasses import dataclass, field
 import cv2
 import numpy as np
 
-from amodal.imaging.frames import crop
-from amodal.imaging.geometry import Region, crop_region, frame_mask, sides_touched
+from amodal.imaging.frames import Region, crop
+from amodal.imaging.geometry import crop_region, frame_mask, sides_touched
 
 
 @dataclass
