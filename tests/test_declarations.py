@@ -10,8 +10,8 @@ import yaml
 
 from amodal.config.schema import validated
 from amodal.errors import InstanceError
-from amodal.plan import declarations
-from amodal.plan.declarations import STAGES, resolve
+from amodal import declarations
+from amodal.declarations import STAGES, resolve
 from amodal.plan.keys import device_class, planned_stages
 from amodal.plan.preflight import missing_settings, weights_needed
 from amodal.run.job import run_stage_job
@@ -96,9 +96,7 @@ def test_a_stage_job_runs_the_declared_body_per_instance_and_a_bad_instance_fail
 
     monkeypatch.setattr(declarations, "fake_body", body, raising=False)
     monkeypatch.setattr(declarations, "fake_failed", lambda reason: {"status": "failed", "why": reason}, raising=False)
-    stages = stage_with(
-        "tag", runs="amodal.plan.declarations:fake_body", failed_record="amodal.plan.declarations:fake_failed"
-    )
+    stages = stage_with("tag", runs="amodal.declarations:fake_body", failed_record="amodal.declarations:fake_failed")
     items = [{"id": i, "gt": None, "query": "a cat", "reads": {}, "folder": str(tmp_path / f"out_{i}")} for i in "abc"]
     statuses = run_stage_job("tag", {"backend": "oracle"}, "oracle-1", items, {"wallpaper": "w.png"}, stages)
     assert statuses == {"a": "ok", "b": "failed", "c": "ok"}
@@ -112,7 +110,7 @@ def test_a_backend_that_runs_its_own_shard_body_gets_the_whole_shard(monkeypatch
     monkeypatch.setattr(
         declarations, "fake_shard", lambda spec, key, items, shared: calls.append(items) or {"x": "ok"}, raising=False
     )
-    backend = dataclasses.replace(STAGES["rgba"].backends["as_is"], runs="amodal.plan.declarations:fake_shard")
+    backend = dataclasses.replace(STAGES["rgba"].backends["as_is"], runs="amodal.declarations:fake_shard")
     stages = stage_with("rgba", backends=dict(STAGES["rgba"].backends, as_is=backend))
     items = [{"id": "x"}]
     assert run_stage_job("rgba", {"backend": "as_is"}, "k", items, {}, stages) == {"x": "ok"}

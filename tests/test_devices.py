@@ -129,8 +129,10 @@ def test_no_device_is_a_clear_error(monkeypatch, tmp_path):
 
 
 def test_candidates_come_from_the_override_then_the_inherited_list():
-    assert devices.candidate_ids({"AMODAL_GPU_IDS": "2, 5", "CUDA_VISIBLE_DEVICES": "0"}) == ["2", "5"]
-    assert devices.candidate_ids({"CUDA_VISIBLE_DEVICES": "1,3"}) == ["1", "3"]
+    from amodal.models.devices import candidate_ids
+
+    assert candidate_ids({"AMODAL_GPU_IDS": "2, 5", "CUDA_VISIBLE_DEVICES": "0"}) == ["2", "5"]
+    assert candidate_ids({"CUDA_VISIBLE_DEVICES": "1,3"}) == ["1", "3"]
 
 
 GPU_WORKFLOW = """

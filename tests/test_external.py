@@ -14,7 +14,7 @@ from PIL import Image
 
 from amodal.imaging import io
 from amodal.plan.preflight import missing_settings, weights_needed
-from amodal.plan.declarations import STAGE_ORDER as STAGES
+from amodal.declarations import STAGE_ORDER as STAGES
 from amodal.plan.keys import Plan, planned_stages
 from amodal.stages.complete.external import (
     BadExternalOutput,

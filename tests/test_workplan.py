@@ -8,7 +8,7 @@ import pytest
 
 import dataclasses
 
-from amodal.plan.declarations import STAGES
+from amodal.declarations import STAGES
 from amodal.plan.keys import Plan
 from amodal.plan.jobs import Workplan, job_resources
 
@@ -208,7 +208,7 @@ def test_every_stage_backend_that_loads_a_network_is_a_gpu_stage():
     # a backend whose models run on a GPU must claim one (and ask SLURM for one): found missing for
     # complete/diffusers on a 2-GPU run, where its job used device 0 without claiming it
     from amodal.plan.preflight import weights_needed
-    from amodal.plan.declarations import gpu_backends
+    from amodal.declarations import gpu_backends
     from amodal.config.schema import validated
 
     choices = {

@@ -40,7 +40,7 @@ class _Parser(argparse.ArgumentParser):
 
 
 def build_parser() -> argparse.ArgumentParser:
-    from amodal.plan.declarations import STAGE_ORDER as STAGES
+    from amodal.declarations import STAGE_ORDER as STAGES
 
     parser = _Parser(
         prog="amodal",

@@ -96,10 +96,10 @@ def _merged(base: dict, over: dict) -> dict:
 
 def _schema(name: str) -> dict:
     """The schema `name`; the experiment schema with each stage's backend list, which its stage
-    declaration gives (amodal.plan.declarations), so the file does not repeat them."""
+    declaration gives (amodal.declarations), so the file does not repeat them."""
     schema = yaml.safe_load((SCHEMAS / name).read_text())
     if name == "experiment.schema.yaml":
-        from amodal.plan.declarations import STAGES
+        from amodal.declarations import STAGES
 
         for stage, declared in STAGES.items():
             schema["properties"][stage]["properties"]["backend"]["enum"] = list(declared.backends)

@@ -1,6 +1,6 @@
-"""Planning a run without Snakemake or torch: one declaration per stage, from which the rest is
-derived (`declarations`), stage folder keys (`keys`), every path and file name
+"""Planning a run without Snakemake or torch, from the stage declarations (`amodal.declarations`):
+stage folder keys (`keys`), every path and file name
 (`layout`), shard membership (`shards`), the jobs with their resources and fusing (`jobs`) and what
-must exist before any job (`preflight`). Imports `datasets`, `config` and the model manifest
-(`models.weights`), never a network.
+must exist before any job (`preflight`). Imports `declarations`, `provenance`, `datasets`,
+`config` and, of `models`, the weights manifest and the visible GPUs; never a network.
 """

@@ -21,7 +21,7 @@ import pandas as pd
 
 from amodal.plan import layout
 from amodal.datasets.table import OK
-from amodal.plan.declarations import STAGES, resolve
+from amodal.declarations import STAGES, resolve
 from amodal.plan.keys import Declarations, Plan, device_class
 from amodal.plan.shards import shards
 
@@ -103,7 +103,7 @@ def models_on_gpu(config: dict) -> bool:
 @lru_cache(maxsize=1)
 def _gpu_visible() -> bool:
     """Whether this machine shows a GPU (asked once per process: it may run nvidia-smi)."""
-    from amodal.run.devices import candidate_ids
+    from amodal.models.devices import candidate_ids
 
     return bool(candidate_ids())
 

@@ -13,7 +13,7 @@ import json
 import re
 from dataclasses import dataclass, field
 
-from amodal.plan.declarations import STAGE_ORDER, STAGES, Stage
+from amodal.declarations import STAGE_ORDER, STAGES, Stage
 
 Declarations = dict[str, Stage]
 

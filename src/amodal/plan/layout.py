@@ -2,7 +2,7 @@
 
 The stage folder of one instance is the unit Snakemake caches: it is declared as one output
 (a directory) of the shard job that makes it, and holds the files named in `STAGE_FILES`
-(each stage's declaration, amodal.plan.declarations, gives its file names).
+(each stage's declaration, amodal.declarations, gives its file names).
 Every path of a run's results folder is built here (stage folders and their files, a
 completion's pass files, collected deliverables, synthetic scene folders, shard manifests,
 logs, benchmarks), so the workflow, the in-process benchmark and the tests agree on them. The
@@ -13,10 +13,10 @@ files inside a synthetic scene's folder are the benchmark's own format
 
 from __future__ import annotations
 
-from amodal.plan.declarations import STAGES
+from amodal.declarations import STAGES
 
 # Each stage's files, the files it reads from earlier stages, and the instance's own files it
-# opens: from its declaration (amodal.plan.declarations).
+# opens: from its declaration (amodal.declarations).
 STAGE_FILES: dict[str, dict[str, str]] = {name: stage.writes for name, stage in STAGES.items()}
 # name a stage reads it under -> (stage that wrote it, name of the file there)
 STAGE_READS: dict[str, dict[str, tuple[str, str]]] = {name: stage.reads for name, stage in STAGES.items()}

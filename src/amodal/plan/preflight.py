@@ -9,7 +9,7 @@ from __future__ import annotations
 
 from pathlib import Path
 
-from amodal.plan.declarations import STAGES, resolve
+from amodal.declarations import STAGES, resolve
 
 
 def weights_needed(spec: dict) -> dict[str, list[str]]:
@@ -151,7 +151,7 @@ def lisa_row(experiment: str, spec: dict, models: dict | None) -> tuple[str, str
 def report(experiment: str, spec: dict, models: dict | None) -> tuple[str, bool]:
     """A readable report and whether everything needed is there."""
     from amodal.models.cache import device_of
-    from amodal.run.provenance import versions
+    from amodal.provenance import versions
 
     lines = [f"experiment {experiment}"]
     ok = True

@@ -1,4 +1,4 @@
-"""What each stage does in a job, as its declaration names it (amodal.plan.declarations: `runs`).
+"""What each stage does in a job, as its declaration names it (amodal.declarations: `runs`).
 
 A per-instance body (spec, key, item, out, shared) reads one instance's files (`item`: its
 photo, ground truth, query and the upstream files under the names the stage reads them by),
@@ -14,7 +14,7 @@ from __future__ import annotations
 import logging
 
 from amodal.plan import layout
-from amodal.run import provenance
+from amodal import provenance
 
 log = logging.getLogger("amodal")
 

@@ -17,36 +17,18 @@ from __future__ import annotations
 
 import fcntl
 import os
-import subprocess
 import sys
 import tempfile
 import time
 from pathlib import Path
+
+from amodal.models.devices import candidate_ids
 
 _held: list = []  # open lock files: kept for the life of the process
 
 
 class NoDeviceError(RuntimeError):
     pass
-
-
-def candidate_ids(environ=None) -> list[str]:
-    environ = os.environ if environ is None else environ
-    for name in ("AMODAL_GPU_IDS", "CUDA_VISIBLE_DEVICES"):
-        value = environ.get(name, "").strip()
-        if value:
-            return [part.strip() for part in value.split(",") if part.strip()]
-    try:
-        listed = subprocess.run(
-            ["nvidia-smi", "--query-gpu=index", "--format=csv,noheader"],
-            capture_output=True,
-            text=True,
-            timeout=30,
-            check=True,
-        ).stdout
-    except (OSError, subprocess.SubprocessError):
-        return []
-    return [line.strip() for line in listed.splitlines() if line.strip()]
 
 
 def lock_dir(environ=None) -> Path:

@@ -11,7 +11,7 @@ from __future__ import annotations
 import shutil
 from pathlib import Path
 
-from amodal.plan.declarations import STAGE_ORDER as STAGES
+from amodal.declarations import STAGE_ORDER as STAGES
 
 
 def stage_folders(results, stage: str, instances, dataset: str | None = None, key: str | None = None) -> list[Path]:

@@ -14,7 +14,7 @@ import sys
 import time
 
 from amodal.plan import layout
-from amodal.plan.declarations import STAGES, resolve
+from amodal.declarations import STAGES, resolve
 
 log = logging.getLogger("amodal")
 

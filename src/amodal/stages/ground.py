@@ -73,7 +73,7 @@ def ground_lisa(
     """LISA's mask for the query from the LISA Gradio app at `models.lisa.url` (docs/lisa.md),
     then the seed's validity test with score 1, the score the seed gives LISA's mask. LISA runs
     in its own server, so this stage only waits on the network: it is CPU-class (not in
-    amodal.plan.declarations) and claims no GPU. A call that gives no usable mask fails this
+    amodal.declarations) and claims no GPU. A call that gives no usable mask fails this
     instance with status `remote_failed`; the shard's other instances go on."""
     from amodal.errors import RemoteFailure
     from amodal.models import lisa

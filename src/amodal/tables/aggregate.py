@@ -73,7 +73,7 @@ def model_facts(records: list[dict]) -> dict:
 
 
 def recorded_versions(records: list[dict]) -> dict[str, str]:
-    """The package versions the records say they were written with (`amodal.run.provenance`), each
+    """The package versions the records say they were written with (`amodal.provenance`), each
     package's distinct versions joined by ' / '; packages not installed are left out."""
     found: dict[str, list[str]] = {}
     for record in records:

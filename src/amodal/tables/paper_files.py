@@ -11,7 +11,7 @@ from __future__ import annotations
 from importlib import metadata
 
 from amodal.imaging import io
-from amodal.run.provenance import versions
+from amodal.provenance import versions
 from amodal.tables import bootstrap
 from amodal.tables.latex import booktabs
 from amodal.tables.paper_tables import (

@@ -93,6 +93,13 @@ def external_fingerprint(spec: dict, dataset: str, instance: str) -> dict:
     return {name: _stat(path) for name, path in external_files(spec, dataset, instance).items()}
 
 
+def external_item_fields(spec: dict, dataset: str, instance: str) -> dict:
+    """What each instance's item carries in the job (its declaration's `item_fields`): the file
+    it reads, with its size and mtime, so a replaced file changes the job's params and
+    Snakemake reruns its shard (docs/external.md)."""
+    return {"external": external_fingerprint(spec, dataset, instance)}
+
+
 def external_inputs(spec: dict, dataset: str, members: list[str]) -> list[str]:
     """The files of `members` that exist now (the job's inputs; a missing one is that
     instance's `no_output`, not a reason to stop the workflow)."""

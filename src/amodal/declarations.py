@@ -12,7 +12,8 @@ backend lists (`amodal.config.schema`) are all derived from `STAGES`; nothing el
 stage or a backend to decide what to do.
 
 Functions are named as "module:function" strings and imported only when called
-(`resolve`), so this module imports nothing heavy and planning never loads torch.
+(`resolve`): this module imports nothing of amodal, so every package may read it (the
+config schema at the bottom as well as planning and running), and planning never loads torch.
 """
 
 from __future__ import annotations
@@ -236,7 +237,7 @@ STAGES: dict[str, Stage] = {
                     shared=(),
                     runs=f"{BODIES}:external_shard",
                     job_inputs="amodal.stages.complete.external:external_inputs",
-                    item_fields="amodal.plan.declarations:external_item_fields",
+                    item_fields="amodal.stages.complete.external:external_item_fields",
                     settings_check="amodal.plan.preflight:external_folder_problem",
                     doctor_row="amodal.plan.preflight:external_folder_row",
                 ),
@@ -280,14 +281,6 @@ STAGES: dict[str, Stage] = {
 }
 
 STAGE_ORDER: tuple[str, ...] = tuple(STAGES)
-
-
-def external_item_fields(spec: dict, dataset: str, instance: str) -> dict:
-    """The file an external completion reads, with its size and mtime: a replaced file changes
-    the job's params, so Snakemake reruns its shard (docs/external.md)."""
-    from amodal.stages.complete.external import external_fingerprint
-
-    return {"external": external_fingerprint(spec, dataset, instance)}
 
 
 def gpu_backends(stages: dict[str, Stage] = STAGES) -> frozenset[tuple[str, str]]:
