@@ -10,15 +10,12 @@ import numpy as np
 import torch
 
 
-def clip_score_metric(checkpoint, config: dict | None = None):
-    """torchmetrics' CLIPScore on the open_clip model in `checkpoint` (architecture `config`),
-    wrapped in the shape of transformers' CLIP model and processor, as CLIPScore accepts."""
-    from torchmetrics.multimodal.clip_score import CLIPScore
+def as_transformers_clip(scorer, image_sign: float = 1.0):
+    """(model, processor) in the shape of transformers' CLIP model and processor, as torchmetrics'
+    CLIP score accepts them, over a `ClipScorer`'s open_clip model, preprocess and tokenizer. The
+    image features are multiplied by `image_sign` (-1 turns the clamped score of a negative cosine
+    into a positive one)."""
     from torchvision.transforms.functional import to_pil_image
-
-    from amodal.models.clip import load_clip
-
-    scorer = load_clip(checkpoint, config=config)
 
     class AsTransformersClip(torch.nn.Module):
         def __init__(self, model):
@@ -26,7 +23,7 @@ def clip_score_metric(checkpoint, config: dict | None = None):
             self.model, self.config = model, types.SimpleNamespace()
 
         def get_image_features(self, pixel_values):
-            return self.model.encode_image(pixel_values)
+            return image_sign * self.model.encode_image(pixel_values)
 
         def get_text_features(self, input_ids, attention_mask=None):
             return self.model.encode_text(input_ids)
@@ -37,7 +34,18 @@ def clip_score_metric(checkpoint, config: dict | None = None):
         ids = scorer.tokenizer(text)
         return {"input_ids": ids, "attention_mask": torch.ones_like(ids)}
 
-    return CLIPScore(model_name_or_path=lambda: (AsTransformersClip(scorer.model), processor))
+    return AsTransformersClip(scorer.model), processor
+
+
+def clip_score_metric(checkpoint, config: dict | None = None):
+    """torchmetrics' CLIPScore on the open_clip model in `checkpoint` (architecture `config`),
+    wrapped in the shape of transformers' CLIP model and processor, as CLIPScore accepts."""
+    from torchmetrics.multimodal.clip_score import CLIPScore
+
+    from amodal.models.clip import load_clip
+
+    scorer = load_clip(checkpoint, config=config)
+    return CLIPScore(model_name_or_path=lambda: as_transformers_clip(scorer))
 
 
 def chw(image: np.ndarray) -> torch.Tensor:

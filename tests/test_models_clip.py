@@ -20,6 +20,7 @@ from amodal.models.clip import (  # noqa: E402
 # tiny_models.CLIP has widths of 64, so the TorchScript test can compare with open_clip's own
 # OpenAI loader (which infers one head per 64 channels).
 from tiny_models import CLIP as TINY
+from metric_references import as_transformers_clip, chw
 
 
 @pytest.fixture(scope="module")
@@ -54,20 +55,67 @@ def test_probabilities_shape_dtype_sum(tiny):
         tiny.text_probabilities(_image().astype(np.float32), texts)
 
 
+def _torchmetrics_cosine(scorer, image, text):
+    """The cosine of `image` and `text` from torchmetrics' functional CLIP score on the scorer's own
+    model, preprocess and tokenizer: it is max(100 cos, 0), so the score with the image features
+    negated gives the negative part."""
+    from torchmetrics.functional.multimodal import clip_score
+
+    pixels = chw(image)
+    with torch.no_grad():
+        positive = clip_score(pixels, text, lambda: as_transformers_clip(scorer))
+        negative = clip_score(pixels, text, lambda: as_transformers_clip(scorer, image_sign=-1.0))
+    return (float(positive) - float(negative)) / 100.0
+
+
 def test_matches_independent_computation(tiny):
+    """cosine() is torchmetrics' CLIP score (same model) unclamped and over 100, text by text."""
     image = _image(3)
     texts = ["a photo of a cat", "a photo of a dog", "a photo of a traffic light"]
-    model = tiny.model
-    with torch.no_grad():
-        pixels = tiny.preprocess(Image.fromarray(image)).unsqueeze(0)
-        image_features = model.encode_image(pixels)
-        text_features = model.encode_text(open_clip.tokenize(texts))
-        image_features = image_features / image_features.norm(dim=-1, keepdim=True)
-        text_features = text_features / text_features.norm(dim=-1, keepdim=True)
-        cosines = (image_features @ text_features.T)[0].double()
-        expected = (100.0 * cosines).softmax(-1).numpy()
-    np.testing.assert_allclose(tiny.cosine(image, texts), cosines.numpy(), rtol=0, atol=1e-6)
-    np.testing.assert_allclose(tiny.text_probabilities(image, texts), expected, rtol=1e-4, atol=1e-12)
+    expected = np.array([_torchmetrics_cosine(tiny, image, text) for text in texts])
+    assert expected[0] > 0 > expected[1]  # both signs are exercised
+    np.testing.assert_allclose(tiny.cosine(image, texts), expected, rtol=0, atol=1e-6)
+
+
+class FixedEmbeddings(torch.nn.Module):
+    """A stand-in CLIP model with fixed features: the image's is (2, 0) whatever the pixels, each
+    text's is 3 (c, sqrt(1 - c^2)), so its cosine with the image is c. It records the images (as
+    arrays) and texts that the scorer handed to its preprocess and tokenizer."""
+
+    def __init__(self, cosines: dict[str, float]):
+        super().__init__()
+        self.anchor = torch.nn.Parameter(torch.zeros(1))  # the scorer takes its dtype from a parameter
+        self.texts = list(cosines)
+        self.features = torch.tensor([[3 * c, 3 * (1 - c * c) ** 0.5] for c in cosines.values()])
+        self.images, self.tokenized = [], []
+
+    def preprocess(self, picture):
+        self.images.append(np.asarray(picture))
+        return torch.zeros(3, 2, 2)
+
+    def tokenizer(self, texts):
+        self.tokenized.append(list(texts))
+        return torch.tensor([self.texts.index(text) for text in texts])
+
+    def encode_image(self, pixels):
+        return torch.tensor([[2.0, 0.0]]).expand(len(pixels), 2)
+
+    def encode_text(self, tokens):
+        return self.features[tokens]
+
+
+def _fixed(cosines):
+    model = FixedEmbeddings(cosines)
+    return model, ClipScorer(model, model.preprocess, model.tokenizer, "cpu")
+
+
+def test_probabilities_are_the_softmax_of_100_cosines():
+    model, scorer = _fixed({"a": 0.30, "b": 0.29, "c": 0.31})
+    np.testing.assert_allclose(scorer.cosine(_image(), ["a", "b", "c"]), [0.30, 0.29, 0.31], atol=1e-7)
+    # logits 30, 29, 31: exp(0, -1, 1) / (1 + 1/e + e) by hand
+    probabilities = scorer.text_probabilities(_image(), ["a", "b", "c"])
+    np.testing.assert_allclose(probabilities, [0.2447284711, 0.0900305732, 0.6652409558], atol=1e-6)
+    assert model.tokenized[-1] == ["a", "b", "c"]
 
 
 def test_preprocess_is_openai(tiny):
@@ -82,23 +130,35 @@ def test_preprocess_is_openai(tiny):
     np.testing.assert_allclose(got, expected, atol=1e-5)
 
 
-def test_choose_prompt_argmax_dedup_and_template(tiny):
+def test_choose_prompt_argmax_dedup_and_template():
+    cosines = {"a photo of a cat": 0.30, "a photo of a dog": 0.29, "a photo of a mug": 0.31}
+    model, scorer = _fixed(cosines)
     image, mask = _image(1), _mask()
-    result = tiny.choose_prompt(image, mask, ["cat", "dog", "cat", "mug"], "dog")
-    names = list(result["candidates"])
-    assert names == ["cat", "dog", "mug"]
-    probabilities = np.array(list(result["candidates"].values()))
-    assert probabilities.sum() == pytest.approx(1.0, abs=1e-9)
-    assert result["prompt"] == names[int(np.argmax(probabilities))]
-    # the probabilities are those of the templated texts on the masked image
-    masked = np.where(mask[..., None], image, 0).astype(np.uint8)
-    expected = tiny.text_probabilities(masked, [f"a photo of a {n}" for n in names])
-    np.testing.assert_allclose(probabilities, expected, rtol=1e-12)
+    result = scorer.choose_prompt(image, mask, ["cat", "dog", "cat", "mug"], "dog")
+    # one templated text per distinct candidate, in first-seen order, the query deduplicated too
+    assert model.tokenized == [["a photo of a cat", "a photo of a dog", "a photo of a mug"]]
     assert PROMPT_TEMPLATE.format("cat") == "a photo of a cat"
+    # the image scored is the photo inside the mask (rows 8..29, cols 10..39) and black outside
+    (received,) = model.images
+    assert received.shape == (40, 56, 3) and received.dtype == np.uint8
+    np.testing.assert_array_equal(received[8:30, 10:40], image[8:30, 10:40])
+    outside = np.ones((40, 56), bool)
+    outside[8:30, 10:40] = False
+    assert not received[outside].any() and image[outside].any()
+    # softmax of logits 30, 29, 31 (see test_probabilities_are_the_softmax_of_100_cosines): mug wins
+    assert result["prompt"] == "mug"
+    assert list(result["candidates"]) == ["cat", "dog", "mug"]
+    np.testing.assert_allclose(
+        list(result["candidates"].values()), [0.2447284711, 0.0900305732, 0.6652409558], atol=1e-6
+    )
 
-    only_query = tiny.choose_prompt(image, mask, [], "teapot")
-    assert only_query == {"prompt": "teapot", "candidates": {"teapot": pytest.approx(1.0)}}
-    assert "vase" in tiny.choose_prompt(image, mask, ["cat"], "vase")["candidates"]
+    _, alone = _fixed({"a photo of a teapot": -0.5})
+    assert alone.choose_prompt(image, mask, [], "teapot") == {"prompt": "teapot", "candidates": {"teapot": 1.0}}
+    model, scorer = _fixed({"a photo of a cat": 0.1, "a photo of a vase": 0.2})
+    assert list(scorer.choose_prompt(image, mask, ["cat"], "vase")["candidates"]) == ["cat", "vase"]
+    assert model.tokenized == [["a photo of a cat", "a photo of a vase"]]
+    with pytest.raises(ValueError):
+        scorer.choose_prompt(image, mask, [], None)
 
 
 def test_choose_prompt_ties_pick_first():

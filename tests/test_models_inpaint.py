@@ -124,7 +124,18 @@ def test_uncached_repo_id_raises(tmp_path, monkeypatch):
     assert "amodal weights fetch sd2_inpainting" in str(err.value)
 
 
-def test_mismatched_lengths_rejected(inpainter):
-    a, _ = _inputs()
-    with pytest.raises(ValueError):
-        inpainter.inpaint([a[0]], [a[1]], ["cat"], [1, 2], steps=STEPS, size=SIZE)
+def test_mismatched_lengths_rejected(inpainter, monkeypatch):
+    """Our check, before the pipeline is called (diffusers would raise a ValueError of its own)."""
+    calls = []
+    monkeypatch.setattr(inpainter, "pipeline", lambda *args, **kwargs: calls.append(kwargs))
+    a, b = _inputs()
+    cases = [
+        (([a[0]], [a[1]], ["cat"], [1, 2]), "got 1, 1, 1, 2"),
+        (([a[0], b[0]], [a[1]], ["cat", "dog"], [1, 2]), "got 2, 1, 2, 2"),
+        (([a[0], b[0]], [a[1], b[1]], ["cat"], [1, 2]), "got 2, 2, 1, 2"),
+    ]
+    for arguments, counts in cases:
+        message = f"images, masks, prompts, seeds must have equal lengths, {counts}$"
+        with pytest.raises(ValueError, match=message):
+            inpainter.inpaint(*arguments, steps=STEPS, size=SIZE)
+    assert calls == []

@@ -162,14 +162,22 @@ def test_the_order_backend_decides_by_the_seeds_threshold(monkeypatch):
     assert [p["p_occludes_target"] for p in record["pairs"]] == [0.7, 0.2, 0.5]
 
 
-def test_the_order_stage_with_a_small_checkpoint(tmp_path):
+@pytest.mark.parametrize("logit", [2.0, -2.0])
+def test_the_order_stage_with_a_small_checkpoint(tmp_path, logit):
+    """A small checkpoint whose occlusion head ignores its input (weights 0, bias (0, logit)), so
+    every pair's P is (sigmoid(logit) + sigmoid(0)) / 2 whatever the random backbone computes:
+    0.690399 for logit 2 (both segments occlude the target), 0.309601 for -2 (neither)."""
     from amodal.imaging import io
     from amodal.plan.preflight import weights_needed
     from amodal.stages.order import run_order
     from amodal.config.schema import validated
 
     torch.manual_seed(0)
-    path = released_layout(tmp_path, build_instaorder(TINY).state_dict())
+    network = build_instaorder(TINY)
+    with torch.no_grad():
+        network.fc_occ.weight.zero_()
+        network.fc_occ.bias.copy_(torch.tensor([0.0, logit]))
+    path = released_layout(tmp_path, network.state_dict())
     models = {
         "device": "cpu",
         "paths": {"instaorder_od": str(path)},
@@ -180,8 +188,8 @@ def test_the_order_stage_with_a_small_checkpoint(tmp_path):
     visible = np.zeros((40, 50), bool)
     visible[10:30, 10:30] = True
     segments = np.zeros((2, 40, 50), bool)
-    segments[0, 5:15, 25:45] = True
-    segments[1, 30:40, :] = True
+    segments[0, 5:15, 25:45] = True  # 200 px, 25 of them (rows 10..14, cols 25..29) on the target
+    segments[1, 30:40, :] = True  # 500 px, just below the target
     io.write_mask(tmp_path / "visible.png", visible)
     io.write_mask_stack(tmp_path / "segments.npz", segments)
     (tmp_path / "segments.json").write_text(json.dumps({"segments": [{"label": "a"}, {"label": "b"}]}))
@@ -198,11 +206,24 @@ def test_the_order_stage_with_a_small_checkpoint(tmp_path):
         image_path=tmp_path / "image.png",
         models=models,
     )
-    assert record["backend"] == "instaorder" and len(record["pairs"]) == 2
-    assert all(0 <= p["p_occludes_target"] <= 1 for p in record["pairs"])
-    expected = np.zeros_like(visible)
-    for i in record["occluders"]:
-        expected |= segments[i]
-    assert np.array_equal(occluders, expected & ~visible)
+    p = 0.690399 if logit > 0 else 0.309601
+    assert record["backend"] == "instaorder" and [pair["label"] for pair in record["pairs"]] == ["a", "b"]
+    for pair in record["pairs"]:
+        assert pair["p_occludes_target"] == pytest.approx(p, abs=1e-6)
+        assert pair["p_target_occludes"] == pytest.approx(p, abs=1e-6)
+    if logit > 0:
+        assert record["occluders"] == [0, 1]
+        assert record["matrix"] == [[-1, 1, 1], [1, -1, -1], [1, -1, -1]]
+        # both segments, less segment 0's 25 px on the target: 175 + 500 px
+        expected = np.zeros((40, 50), bool)
+        expected[5:15, 25:45] = True
+        expected[10:15, 25:30] = False
+        expected[30:40, :] = True
+        assert occluders.sum() == 675
+        assert np.array_equal(occluders, expected)
+    else:
+        assert record["occluders"] == []
+        assert record["matrix"] == [[-1, 0, 0], [0, -1, -1], [0, -1, -1]]
+        assert occluders.shape == (40, 50) and not occluders.any()
     full = validated({"order": {"backend": "instaorder"}}, "experiment.schema.yaml")
     assert "instaorder_od" in weights_needed(full)

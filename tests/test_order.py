@@ -66,6 +66,11 @@ def test_far_segments_are_not_considered():
 
 def test_occluder_mask_never_covers_the_target():
     visible = rect(10, 30, 10, 30)
-    overlapping = rect(20, 40, 20, 40)
-    mask = occluder_mask(np.stack([overlapping]), [0], visible)
-    np.testing.assert_array_equal(mask, overlapping & ~visible)
+    overlapping = rect(20, 40, 20, 40)  # 400 px, 100 of them (rows 20..29, cols 20..29) on the target
+    unlisted = rect(0, 10, 100, 120)  # not an occluder: left out
+    inside = rect(12, 16, 12, 16)  # an occluder wholly on the target: adds nothing
+    mask = occluder_mask(np.stack([overlapping, unlisted, inside]), [0, 2], visible)
+    assert mask.shape == SHAPE and mask.sum() == 300
+    # an L: rows 20..29 right of the target (cols 30..39) and rows 30..39 below it (cols 20..39)
+    np.testing.assert_array_equal(mask, rect(20, 30, 30, 40) | rect(30, 40, 20, 40))
+    assert not occluder_mask(np.stack([overlapping]), [], visible).any()

@@ -1,5 +1,4 @@
 import numpy as np
-from skimage.morphology import disk, erosion
 
 from amodal.stages.segment import background_segments, with_background
 
@@ -14,12 +13,23 @@ def rect(shape, y0, y1, x0, x1):
 
 def test_background_is_the_eroded_complement_split_by_objects():
     shape = (60, 100)
-    wall = rect(shape, 0, 60, 48, 52)  # splits the image into a left and a right part
-    regions = background_segments([wall], shape, erode_radius=2, min_area=100)
-    expected = erosion((~wall).astype(np.uint8), disk(2)) > 0
+    wall = rect(shape, 0, 60, 30, 34)  # cols 30..33: splits the image into a left and a right part
+    block = rect(shape, 20, 24, 60, 64)  # a 4 x 4 object inside the right part
+    regions = background_segments([wall, block], shape, erode_radius=2, min_area=100)
     assert len(regions) == 2
-    np.testing.assert_array_equal(regions[0] | regions[1], expected)
-    assert not (regions[0] & regions[1]).any()
+    left, right = sorted(regions, key=lambda region: np.nonzero(region)[1].min())
+    # disk(2) reaches 2 px along rows and columns and 1 px diagonally; the image border does not
+    # erode (skimage reflects there). Left: cols 0..27 of every row, 60 x 28 px.
+    assert left.sum() == 1680
+    np.testing.assert_array_equal(left, rect(shape, 0, 60, 0, 28))
+    # Right: cols 36..99 (60 x 64 px) less the block grown by the disk: its 8 x 8 box (rows 18..25,
+    # cols 58..65) without three pixels at each corner, 64 - 12 = 52 px.
+    hole = rect(shape, 18, 26, 58, 66)
+    for y, x, dy, dx in ((18, 58, 1, 1), (18, 65, 1, -1), (25, 58, -1, 1), (25, 65, -1, -1)):
+        hole[y, x] = hole[y + dy, x] = hole[y, x + dx] = False
+    assert hole.sum() == 52
+    assert right.sum() == 60 * 64 - 52 == 3788
+    np.testing.assert_array_equal(right, rect(shape, 0, 60, 36, 100) & ~hole)
 
 
 def test_small_pockets_are_dropped_and_holes_stay_empty():

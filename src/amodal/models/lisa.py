@@ -30,6 +30,8 @@ FAILURES = ("unreachable", "timeout", "server_error", "bad_output")
 # Asked again: the app may be restarting, busy or short of memory. A malformed answer is not:
 # the same image and prompt give the same answer.
 RETRIED = ("unreachable", "timeout", "server_error")
+# The wait between attempts; a module attribute, so that a test can record the waits instead of waiting.
+pause = time.sleep
 
 
 class LisaError(Exception):
@@ -82,7 +84,7 @@ def segment(
         Image.fromarray(image).save(sent)
         for attempt in range(1, attempts + 1):
             if attempt > 1:
-                time.sleep(backoff_s * 2 ** (attempt - 2))
+                pause(backoff_s * 2 ** (attempt - 2))
             answers = Path(folder) / f"answer_{attempt}"
             answers.mkdir()
             try:
