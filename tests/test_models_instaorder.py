@@ -145,18 +145,19 @@ def test_a_small_random_network_end_to_end_and_independent_of_its_batch():
 
 
 def test_the_order_backend_decides_by_the_seeds_threshold(monkeypatch):
-    from amodal.models import cache as loaded
+    from amodal.models.cache import ModelCache
     from amodal.stages.order import instaorder_order
 
     class Fixed:
         def both_ways(self, image, target, others):
             return np.array([0.7, 0.2, 0.5]), np.array([0.1, 0.9, 0.5])
 
-    monkeypatch.setattr(loaded, "order_predictor", lambda *args: Fixed())
+    models = ModelCache()
+    monkeypatch.setattr(models, "order_predictor", lambda *args: Fixed())
     segments = np.zeros((3, 4, 4), bool)
     records = [{"label": name} for name in ("cup", "hand", "table")]
     spec = {"backend": "instaorder", "instaorder": {"model": "instaorder_od", "input_size": 384, "threshold": 0.5}}
-    record = instaorder_order(np.zeros((4, 4, 3), np.uint8), np.ones((4, 4), bool), segments, records, spec, None)
+    record = instaorder_order(np.zeros((4, 4, 3), np.uint8), np.ones((4, 4), bool), segments, records, spec, models)
     assert record["occluders"] == [0]  # 0.5 is not above 0.5
     assert record["matrix"][1][0] == 1 and record["matrix"][0][2] == 1 and record["matrix"][3][0] == 0
     assert [p["p_occludes_target"] for p in record["pairs"]] == [0.7, 0.2, 0.5]
@@ -164,6 +165,7 @@ def test_the_order_backend_decides_by_the_seeds_threshold(monkeypatch):
 
 def test_the_order_stage_with_a_small_checkpoint(tmp_path):
     from amodal.imaging import io
+    from amodal.models.cache import ModelCache
     from amodal.plan.preflight import weights_needed
     from amodal.stages.order import run_order
     from amodal.config.schema import validated
@@ -196,7 +198,7 @@ def test_the_order_stage_with_a_small_checkpoint(tmp_path):
         "",
         "inst",
         image_path=tmp_path / "image.png",
-        models=models,
+        models=ModelCache(models),
     )
     assert record["backend"] == "instaorder" and len(record["pairs"]) == 2
     assert all(0 <= p["p_occludes_target"] <= 1 for p in record["pairs"])

@@ -14,6 +14,7 @@ import sys
 import time
 from typing import Callable
 
+from amodal.models.cache import ModelCache
 from amodal.plan import layout
 from amodal.run import provenance
 
@@ -165,7 +166,7 @@ def with_query(item: dict) -> dict:
 
 def run_stage_job(stage: str, spec: dict, key: str, items: list[dict], shared: dict | None = None) -> dict[str, str]:
     """Run one stage over a shard; returns each instance's status ("ok", "failed" or "remote_failed").
-    `shared` holds the job's shared input files (the wallpaper) and the run's `models` config."""
+    `shared` holds the job's shared input files (the wallpaper) and its `models` (a ModelCache)."""
     from amodal.run.isolation import run_stage
 
     body, shared = STAGE_BODIES[stage], shared or {}
@@ -305,22 +306,25 @@ def run_job(
     gpus: int = 0,
     models: dict | None = None,
     context: dict | None = None,
+    cache: ModelCache | None = None,
 ) -> dict[str, str]:
     """Run one planned job (amodal.plan.jobs.Job fields), then write its manifest; a GPU job
-    first claims its devices. Returns each instance's status."""
+    first claims its devices. The stages get their networks from `cache`, the job's own
+    ModelCache made from the `models` config when None. Returns each instance's status."""
     from amodal.imaging import io
 
     _claim(gpus)
+    cache = cache if cache is not None else ModelCache(models)
     if kind == "scenes":
         run_scenes_job(spec, items)
     elif kind == "complete" and spec["backend"] == "external":
         statuses = run_external_job(spec, key, items)
     elif kind == "complete":
-        statuses = run_complete_job(spec, key, items, dict(shared or {}, models=models, context=context))
+        statuses = run_complete_job(spec, key, items, dict(shared or {}, models=cache, context=context))
     elif kind == "collect":
         run_collect_job(items)
     else:
-        statuses = run_stage_job(kind, spec, key, items, dict(shared or {}, models=models))
+        statuses = run_stage_job(kind, spec, key, items, dict(shared or {}, models=cache))
     if kind in ("scenes", "collect"):
         statuses = {item["id"]: "ok" for item in items}
     io.write_json(manifest, {"kind": kind, "key": key, "instances": statuses})
@@ -328,13 +332,20 @@ def run_job(
     return statuses
 
 
-def run_fused_job(members: list[dict], shared: dict | None = None, gpus: int = 0, models: dict | None = None) -> None:
+def run_fused_job(
+    members: list[dict],
+    shared: dict | None = None,
+    gpus: int = 0,
+    models: dict | None = None,
+    cache: ModelCache | None = None,
+) -> None:
     """Run a fused job's stage jobs (amodal.plan.jobs.fuse) one after another in this process:
-    the devices are claimed once, and a model one stage loaded serves the next
-    (`amodal.models.cache`). Each member writes its files and its manifest as if it were a job
-    of its own. `members`: dicts of run_job's arguments (kind, spec, key, instances, manifest,
-    context)."""
+    the devices are claimed once, and one ModelCache (`cache`, else made from the `models`
+    config) serves every stage, so a model one stage loaded serves the next. Each member writes
+    its files and its manifest as if it were a job of its own. `members`: dicts of run_job's
+    arguments (kind, spec, key, instances, manifest, context)."""
     _claim(gpus)
+    cache = cache if cache is not None else ModelCache(models)
     for member in members:
         start = time.perf_counter()
         run_job(
@@ -344,8 +355,8 @@ def run_fused_job(members: list[dict], shared: dict | None = None, gpus: int = 0
             member["instances"],
             manifest=member["manifest"],
             shared=shared,
-            models=models,
             context=member["context"],
+            cache=cache,
         )
         log.info("fused: %s %s done in %.2f s", member["kind"], member["key"], time.perf_counter() - start)
     _release(gpus)
