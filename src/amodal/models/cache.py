@@ -167,8 +167,8 @@ class ModelCache:
         diffusers folder or a Hugging Face id already in the local cache. The CPU runs float32."""
         from amodal.models.weights import load_manifest
 
-        configured = self.config.get("paths", {}).get(model)
-        source = self.checkpoint(model) if model in load_manifest() else (configured or model)
+        named = model in load_manifest()
+        source = self.checkpoint(model) if named else (self.config.get("paths", {}).get(model) or model)
         device = self.device
         dtype = dtype if device.startswith("cuda") else "float32"
 
@@ -178,7 +178,7 @@ class ModelCache:
             return load_inpainter(str(source), device=device, dtype=dtype, scheduler=scheduler, **self._arch(model))
 
         # a Hugging Face id is its own key: where the cache keeps it is diffusers' to find
-        local = model in load_manifest() or os.path.exists(os.path.expanduser(str(source)))
+        local = named or os.path.exists(os.path.expanduser(str(source)))
         key = self._key("inpaint", model, [source] if local else [], dtype, scheduler, None if local else str(source))
         return self._once(key, build)
 
