@@ -61,19 +61,17 @@ def write_checkpoints(folder: Path, smoke: bool) -> dict:
     return write_full(folder, ("sam_vit_h", "groundingdino_swint_ogc", "instaorder_od"))
 
 
-def measure_loads(models: dict, segment: dict, order: dict, sync: bool) -> None:
-    from amodal.models import cache as loaded
-
+def measure_loads(models, segment: dict, order: dict, sync: bool) -> None:
     params = segment["grounded_sam"]
     loads = {}
     _, loads["grounding_dino"] = timed(
-        lambda: loaded.grounder(
-            params["detector"], params["text_encoder"], models, params["box_threshold"], params["text_threshold"]
+        lambda: models.grounder(
+            params["detector"], params["text_encoder"], params["box_threshold"], params["text_threshold"]
         ),
         sync,
     )
-    _, loads["sam"] = timed(lambda: loaded.sam_segmenter(params["sam"], models), sync)
-    _, loads["instaorder"] = timed(lambda: loaded.order_predictor(order["instaorder"]["model"], models), sync)
+    _, loads["sam"] = timed(lambda: models.sam_segmenter(params["sam"]), sync)
+    _, loads["instaorder"] = timed(lambda: models.order_predictor(order["instaorder"]["model"]), sync)
     RESULT["load_s"] = loads
 
 
@@ -109,15 +107,14 @@ def measure_check(backend, pairs, sync: bool) -> None:
     RESULT["check"] = {"completions": len(pairs), "s": seconds, "log": records}
 
 
-def measure_phrases(models: dict, segment: dict, image: np.ndarray, caption: str) -> None:
+def measure_phrases(models, segment: dict, image: np.ndarray, caption: str) -> None:
     from groundingdino.util.utils import get_phrases_from_posmap
 
-    from amodal.models import cache as loaded
     from amodal.models.grounding_dino import normalize_caption
 
     params = segment["grounded_sam"]
-    grounder = loaded.grounder(
-        params["detector"], params["text_encoder"], models, params["box_threshold"], params["text_threshold"]
+    grounder = models.grounder(
+        params["detector"], params["text_encoder"], params["box_threshold"], params["text_threshold"]
     )
     caption = normalize_caption(caption)
     with torch.inference_mode():
@@ -149,11 +146,10 @@ def measure_phrases(models: dict, segment: dict, image: np.ndarray, caption: str
     }
 
 
-def measure_order(models: dict, order: dict, pairs, segments: int, sync: bool) -> None:
-    from amodal.models import cache as loaded
+def measure_order(models, order: dict, pairs, segments: int, sync: bool) -> None:
     from amodal.models.instaorder import prepare
 
-    predictor = loaded.order_predictor(order["instaorder"]["model"], models)
+    predictor = models.order_predictor(order["instaorder"]["model"])
     rng = np.random.default_rng(1)
     size = pairs[0][1].shape[0]
     stacks = [rng.random((segments, size, size)) > 0.7 for _ in pairs]
@@ -204,12 +200,13 @@ def main() -> None:
     parser.add_argument("--smoke", action="store_true")
     args = parser.parse_args()
     args.out.mkdir(parents=True, exist_ok=True)
-    from amodal.stages.complete.diffusion import DiffusersBackend
     from amodal.config.schema import load_experiment
+    from amodal.models.cache import ModelCache
+    from amodal.stages.complete.diffusion import DiffusersBackend
 
     sync = not args.smoke
     start = time.perf_counter()
-    models = write_checkpoints(Path(tempfile.mkdtemp()), args.smoke)
+    models = ModelCache(write_checkpoints(Path(tempfile.mkdtemp()), args.smoke))  # one for every measurement
     RESULT["checkpoints_written_s"] = time.perf_counter() - start
     _, spec = load_experiment("paper")
     segment = dict(spec["segment"], grounded_sam=dict(spec["segment"]["grounded_sam"], max_boxes=args.max_boxes))

@@ -170,34 +170,34 @@ def run_fused(args, models: dict, experiments: Path) -> None:
 
 def run_seed(args, models: dict, experiments: Path) -> None:
     """complete_image per instance, in the seed's pattern of model use."""
-    from amodal.models import cache as loaded
     from amodal.models import grounding_dino
+    from amodal.models.cache import ModelCache
     from amodal.run.one_image import complete_image
 
     scenes = sorted((args.work / "ours" / "results" / "datasets" / "bench").glob("scene_*"))[: args.seed_n]
     if not scenes:
         raise SystemExit("the seed schedule runs on ours' scenes: run --parts ours first (same --work)")
     counts = {"sam_rebuilds": 0, "dino_calls": 0, "reloads": 0}
-    original_sam, original_detect = loaded.sam_segmenter, grounding_dino.Grounder.detect
+    cache = ModelCache(models)  # every instance's models, kept between them as the seed keeps them
+    original_sam, original_detect = cache.sam_segmenter, grounding_dino.Grounder.detect
 
-    def rebuilt_sam(name, models_):  # the seed builds SAM from its checkpoint on every segmentation
-        for key in [k for k in loaded._LOADED if k[0] == "sam"]:
-            del loaded._LOADED[key]
+    def rebuilt_sam(name):  # the seed builds SAM from its checkpoint on every segmentation
+        cache.forget("sam")
         counts["sam_rebuilds"] += 1
-        return original_sam(name, models_)
+        return original_sam(name)
 
     def detect_twice(self, image, caption):  # the seed runs GroundingDINO twice per segmentation
         counts["dino_calls"] += 2
         original_detect(self, image, caption)
         return original_detect(self, image, caption)
 
-    loaded.sam_segmenter, grounding_dino.Grounder.detect = rebuilt_sam, detect_twice
+    cache.sam_segmenter, grounding_dino.Grounder.detect = rebuilt_sam, detect_twice
     per_instance = []
     start = time.perf_counter()
     try:
         for i, scene in enumerate(scenes):
             if i % 5 == 0:  # the seed's batch script reloads every model every 5 images
-                loaded._LOADED.clear()
+                cache.forget()
                 counts["reloads"] += 1
             query = json.loads((scene / "scene.json").read_text())["query"]
             t0 = time.perf_counter()
@@ -208,6 +208,7 @@ def run_seed(args, models: dict, experiments: Path) -> None:
                 experiments_dir=experiments,
                 out=args.work / "seed" / scene.name,
                 models=models,
+                cache=cache,
             )
             per_instance.append({"instance": scene.name, "s": time.perf_counter() - t0, "status": done["status"]})
             wall = time.perf_counter() - start  # saved after every instance: a killed run keeps its rate so far
@@ -221,16 +222,17 @@ def run_seed(args, models: dict, experiments: Path) -> None:
             save(args.out)
             print(f"seed schedule: {scene.name} in {per_instance[-1]['s']:.1f} s", flush=True)
     finally:
-        loaded.sam_segmenter, grounding_dino.Grounder.detect = original_sam, original_detect
+        grounding_dino.Grounder.detect = original_detect
 
 
 def run_floor(args, models: dict, experiments: Path) -> None:
     """FLOPs of one instance run our way (models loaded before counting), and the matmul ceiling."""
     from torch.utils.flop_counter import FlopCounterMode
 
-    from amodal.models import cache as loaded
+    from amodal.models.cache import ModelCache
     from amodal.run.one_image import complete_image
 
+    cache = ModelCache(models)  # the warm-up's models serve the counted run
     # The first scene that completes (a random-weight grounding can reject a query: no inpainting then).
     for scene in sorted((args.work / "ours" / "results" / "datasets" / "bench").glob("scene_*")):
         query = json.loads((scene / "scene.json").read_text())["query"]
@@ -241,6 +243,7 @@ def run_floor(args, models: dict, experiments: Path) -> None:
             experiments_dir=experiments,
             out=args.work / "floor_warm" / scene.name,
             models=models,
+            cache=cache,
         )  # loads every model outside the count
         if done["status"] == "ok":
             break
@@ -253,6 +256,7 @@ def run_floor(args, models: dict, experiments: Path) -> None:
             experiments_dir=experiments,
             out=args.work / "floor",
             models=models,
+            cache=cache,
         )
     flops = counter.get_total_flops()
     by_module = {
@@ -262,7 +266,7 @@ def run_floor(args, models: dict, experiments: Path) -> None:
         )[:12]
     }
     unet_flops = None
-    pipe = next((v for k, v in loaded._LOADED.items() if k[0] == "inpaint"), None)
+    pipe = next(iter(cache.loaded("inpaint")), None)
     if pipe is not None:
         unet = pipe.pipeline.unet
         size = 8 if args.smoke else 64

@@ -126,14 +126,14 @@ class RecordingScorer:
     ],
 )
 def test_the_tags_only_prompt_leaves_the_query_out(monkeypatch, candidates, tags, asked, prompt):
-    from amodal.models import cache as loaded
+    from amodal.models.cache import ModelCache
 
-    scorer = RecordingScorer()
-    monkeypatch.setattr(loaded, "clip_scorer", lambda name, models: scorer)
+    scorer, models = RecordingScorer(), ModelCache()
+    monkeypatch.setattr(models, "clip_scorer", lambda name: scorer)
     spec = validated({"prompt": {"backend": "clip", "clip": {"candidates": candidates}}}, "experiment.schema.yaml")[
         "prompt"
     ]
     image, visible = np.zeros((4, 4, 3), np.uint8), np.ones((4, 4), bool)
-    record = prompt_clip(image, visible, tags, "the cat", spec, None)
+    record = prompt_clip(image, visible, tags, "the cat", spec, models)
     assert record["prompt"] == prompt
     assert scorer.asked == ([] if asked is None else [asked])

@@ -122,9 +122,10 @@ def run_diffusers_loop(monkeypatch, fake, items, models=None):
     """The diffusers backend's loop over `items` with `fake` as its inpainter and each completion
     taken as it is (no re-segmentation)."""
     from amodal.stages.complete import diffusion
-    from amodal.models import cache as loaded
+    from amodal.models.cache import ModelCache
 
-    monkeypatch.setattr(loaded, "inpainter", lambda *args: fake)
+    models = ModelCache(models)
+    monkeypatch.setattr(models, "inpainter", lambda *args: fake)
     backend = diffusion.DiffusersBackend(
         {
             "size": 64,

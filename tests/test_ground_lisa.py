@@ -23,6 +23,7 @@ from amodal.imaging import io
 from amodal.cli.main import main as cli
 from amodal.stages.ground import run_ground
 from amodal.models import lisa
+from amodal.models.cache import ModelCache
 from amodal.models.lisa import LisaError, read_answer
 from amodal.run.job import run_stage_job
 from amodal.config.schema import validated
@@ -97,7 +98,7 @@ def lisa_spec(template: str = "{}") -> dict:
 
 
 def ground(app, image, query, template="{}", **remote):
-    models = {"lisa": dict(FAST, url=app.url, **remote)}
+    models = ModelCache({"lisa": dict(FAST, url=app.url, **remote)})
     return run_ground(lisa_spec(template), image, "", "inst", query=query, models=models)
 
 
@@ -242,7 +243,7 @@ def test_a_server_that_accepts_and_never_answers_times_out(tmp_path, pauses):
 def test_without_an_address_the_backend_says_which_setting_is_missing(tmp_path):
     image, _ = box_image(tmp_path)
     with pytest.raises(ValueError, match="models.lisa.url"):
-        run_ground(lisa_spec(), image, "", "inst", query="box", models={})
+        run_ground(lisa_spec(), image, "", "inst", query="box", models=ModelCache())
 
 
 # The app's outputs as gradio_client hands them over, built by hand: what the server cannot send.
@@ -305,7 +306,7 @@ def test_one_instance_whose_call_fails_leaves_the_other_of_its_shard_running(app
         for name, query in [("first", "shard broken box"), ("second", "shard white box")]
     ]
     statuses = run_stage_job(
-        "ground", lisa_spec(), "lisa-00000000", items, {"models": {"lisa": dict(FAST, url=app.url)}}
+        "ground", lisa_spec(), "lisa-00000000", items, {"models": ModelCache({"lisa": dict(FAST, url=app.url)})}
     )
     assert statuses == {"first": "remote_failed", "second": "ok"}
     failed = io.read_json(tmp_path / "first" / "ground.json")

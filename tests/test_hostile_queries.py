@@ -11,6 +11,7 @@ import yaml
 from amodal.imaging import io
 from amodal.stages.ground import run_ground
 from amodal.stages.prompt import run_prompt
+from amodal.models.cache import ModelCache
 from amodal.stages.segment import detect_and_segment
 from tiny_models import write_tiny_checkpoints
 from workflow_helpers import ROOT
@@ -22,7 +23,7 @@ LONG = "cat " * 260 + "dog " * 40
 
 @pytest.fixture(scope="module")
 def models(tmp_path_factory):
-    return write_tiny_checkpoints(tmp_path_factory.mktemp("weights"))
+    return ModelCache(write_tiny_checkpoints(tmp_path_factory.mktemp("weights")))
 
 
 def ground_spec(box_threshold=0.0):

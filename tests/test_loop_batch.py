@@ -8,7 +8,7 @@ import pytest
 
 from amodal.stages.complete.diffusion import DiffusersBackend
 from amodal.stages.complete.loop import LoopInstance, run_loop
-from amodal.models import cache as loaded
+from amodal.models.cache import ModelCache
 from amodal.config.schema import load_experiment
 
 from tiny_models import write_tiny_checkpoints
@@ -44,14 +44,13 @@ def run(names, models):
     tags = {name: ["dog", "table", "background"] for name in names}
     # two completions per SAM encoder call and per inpainting call: batches across instances at every step
     backend = DiffusersBackend(
-        complete, segment, spec["order"], tags, dict(models, batch={"sam_encoder": 2, "inpaint": 2})
+        complete, segment, spec["order"], tags, ModelCache(dict(models, batch={"sam_encoder": 2, "inpaint": 2}))
     )
     instances = [scene(int(name[-1]), name) for name in names]
     return run_loop(instances, complete, np.full((32, 32, 3), 128, np.uint8), backend)
 
 
-def test_an_instance_alone_and_in_a_batch_gives_the_same_result(models, monkeypatch):
-    monkeypatch.setattr(loaded, "_LOADED", {})  # models built here, for this test only
+def test_an_instance_alone_and_in_a_batch_gives_the_same_result(models):
     alone = run(["i1"], models)[0]
     together = run(["i0", "i1", "i2"], models)
     batched = together[1]

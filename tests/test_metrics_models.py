@@ -19,6 +19,7 @@ from amodal.plan.keys import device_class
 from amodal.metrics import is_missing
 from amodal.metrics import model_based
 from amodal.models import CheckpointMismatch
+from amodal.models.cache import ModelCache
 from amodal.models.clip import build_clip
 from amodal.models.lpips import load_lpips
 from amodal.config.schema import validated
@@ -41,7 +42,7 @@ def weights(tmp_path_factory):
 
 
 @pytest.fixture(scope="module")
-def models(weights):
+def config(weights):
     return {
         "device": "cpu",
         "paths": {
@@ -52,6 +53,12 @@ def models(weights):
         },
         "architectures": {"clip_vit_b32_openai": {"config": CLIP}, "resnet50_imagenet1k_v2": RESNET50},
     }
+
+
+@pytest.fixture(scope="module")
+def models(config):
+    """One cache for the module's tests, as a job has one for its instances."""
+    return ModelCache(config)
 
 
 @pytest.fixture
@@ -254,7 +261,7 @@ def test_an_absent_encoder_makes_feature_similarity_missing_naming_the_file_and_
     monkeypatch.setattr(huggingface_hub.constants, "HF_HUB_CACHE", str(tmp_path / "hf"))
     image, visible, rgba, offset = photo_and_output()
     entries, facts = model_metric_entries(
-        features_only(model), {"device": "cpu"}, image, visible, rgba, offset, "cat", None
+        features_only(model), ModelCache({"device": "cpu"}), image, visible, rgba, offset, "cat", None
     )
     assert facts == {}
     entry = entries["feature_similarity"]
@@ -384,7 +391,9 @@ def test_absent_weights_make_every_model_metric_missing_naming_the_file_and_the_
     monkeypatch.setenv("HF_HOME", str(tmp_path / "hf"))
     image, visible, rgba, offset = photo_and_output()
     truth = GroundTruth(visible, visible, rgba, offset)
-    entries, facts = model_metric_entries(spec(), {"device": "cpu"}, image, visible, rgba, offset, "cat", truth)
+    entries, facts = model_metric_entries(
+        spec(), ModelCache({"device": "cpu"}), image, visible, rgba, offset, "cat", truth
+    )
     assert facts == {}
     for name in ("clip_score", "feature_similarity"):
         assert is_missing(entries[name]) and entries[name]["value"] is None
@@ -395,7 +404,9 @@ def test_absent_weights_make_every_model_metric_missing_naming_the_file_and_the_
         assert "amodal weights fetch lpips_alex" in entries[name]["missing"]
 
 
-def test_turned_off_metrics_are_missing_and_only_metrics_that_are_on_with_weights_make_the_stage_gpu_class(models):
+def test_turned_off_metrics_are_missing_and_only_metrics_that_are_on_with_weights_make_the_stage_gpu_class(
+    models, config
+):
     image, visible, rgba, offset = photo_and_output()
     off = spec(clip_score={"enabled": False}, lpips={"enabled": False}, feature_similarity={"enabled": False})
     entries, facts = model_metric_entries(
@@ -404,10 +415,10 @@ def test_turned_off_metrics_are_missing_and_only_metrics_that_are_on_with_weight
     assert facts == {}
     assert entries["clip_score"]["missing"] == "turned off (evaluate clip_score.enabled: false)"
     assert entries["hidden_lpips"]["missing"] == "turned off (evaluate lpips.enabled: false)"
-    assert device_class("evaluate", off, models) == "cpu"
-    assert device_class("evaluate", spec(), models) == "gpu"
+    assert device_class("evaluate", off, config) == "cpu"
+    assert device_class("evaluate", spec(), config) == "gpu"
     assert (
-        device_class("evaluate", spec(clip_score={"enabled": False}, feature_similarity={"enabled": False}), models)
+        device_class("evaluate", spec(clip_score={"enabled": False}, feature_similarity={"enabled": False}), config)
         == "gpu"
     )
     # on, but no checkpoint on this machine: the metrics are missing and the job needs no GPU

@@ -10,7 +10,7 @@ import pytest
 import torch
 
 from amodal.models import CheckpointMismatch, MissingCheckpoint
-from amodal.models import cache as loaded
+from amodal.models.cache import ModelCache, checkpoint_label
 from amodal.models.features import Preprocess, build_dinov2, build_resnet50, load_dinov2, load_resnet50
 from amodal.models.weights.locate import locate
 from tiny_models import DINOV2, DINOV2_CROP, RESNET50, write_resnet50_checkpoint, write_tiny_dinov2
@@ -89,11 +89,10 @@ def test_dinov2_is_found_in_the_hugging_face_cache_and_recorded_as_repo_and_comm
     shutil.copytree(dinov2, repo / "snapshots" / commit)
     monkeypatch.setattr(huggingface_hub.constants, "HF_HUB_CACHE", str(tmp_path / "hub"))
     monkeypatch.setenv("AMODAL_WEIGHTS", str(tmp_path / "empty"))
-    monkeypatch.setattr(loaded, "_LOADED", {})  # nothing loaded by another test under the same config
     found = locate("dinov2_base")
     assert found == repo / "snapshots" / commit
-    assert loaded.checkpoint_label(found) == "facebook/dinov2-base@0123456789ab"
-    encoder = loaded.feature_encoder("dinov2_base", {"device": "cpu"})
+    assert checkpoint_label(found) == "facebook/dinov2-base@0123456789ab"
+    encoder = ModelCache({"device": "cpu"}).feature_encoder("dinov2_base")
     assert encoder.input_size == DINOV2_CROP
     (repo / "snapshots" / commit / "preprocessor_config.json").unlink()
     assert locate("dinov2_base") is None  # every file of the entry, or none
@@ -104,11 +103,9 @@ def test_resnet50_is_found_in_the_torch_hub_cache_and_loaded_strictly(tmp_path, 
     path = write_resnet50_checkpoint(checkpoints / "resnet50-11ad3fa6.pth")
     monkeypatch.setenv("TORCH_HOME", str(tmp_path / "torch"))
     monkeypatch.setenv("AMODAL_WEIGHTS", str(tmp_path / "empty"))
-    monkeypatch.setattr(loaded, "_LOADED", {})
     assert locate("resnet50_imagenet1k_v2") == path
-    encoder = loaded.feature_encoder(
-        "resnet50_imagenet1k_v2", {"device": "cpu", "architectures": {"resnet50_imagenet1k_v2": RESNET50}}
-    )
+    models = ModelCache({"device": "cpu", "architectures": {"resnet50_imagenet1k_v2": RESNET50}})
+    encoder = models.feature_encoder("resnet50_imagenet1k_v2")
     assert isinstance(encoder.network.fc, torch.nn.Identity) and encoder.input_size == 224
     assert encoder.image_embeddings([np.zeros((5, 5, 3), np.uint8)]).shape == (1, 2048)
     state = torch.load(path, weights_only=True)
@@ -146,4 +143,4 @@ def test_the_full_size_builds_have_the_released_key_names_and_shapes():
 
 def test_unknown_feature_weights_are_refused():
     with pytest.raises(ValueError, match="unknown feature-similarity weights"):
-        loaded.feature_encoder("lpips_alex", {})
+        ModelCache().feature_encoder("lpips_alex")

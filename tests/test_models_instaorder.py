@@ -145,18 +145,19 @@ def test_a_small_random_network_end_to_end_and_independent_of_its_batch():
 
 
 def test_the_order_backend_decides_by_the_seeds_threshold(monkeypatch):
-    from amodal.models import cache as loaded
+    from amodal.models.cache import ModelCache
     from amodal.stages.order import instaorder_order
 
     class Fixed:
         def both_ways(self, image, target, others):
             return np.array([0.7, 0.2, 0.5]), np.array([0.1, 0.9, 0.5])
 
-    monkeypatch.setattr(loaded, "order_predictor", lambda *args: Fixed())
+    models = ModelCache()
+    monkeypatch.setattr(models, "order_predictor", lambda *args: Fixed())
     segments = np.zeros((3, 4, 4), bool)
     records = [{"label": name} for name in ("cup", "hand", "table")]
     spec = {"backend": "instaorder", "instaorder": {"model": "instaorder_od", "input_size": 384, "threshold": 0.5}}
-    record = instaorder_order(np.zeros((4, 4, 3), np.uint8), np.ones((4, 4), bool), segments, records, spec, None)
+    record = instaorder_order(np.zeros((4, 4, 3), np.uint8), np.ones((4, 4), bool), segments, records, spec, models)
     assert record["occluders"] == [0]  # 0.5 is not above 0.5
     assert record["matrix"][1][0] == 1 and record["matrix"][0][2] == 1 and record["matrix"][3][0] == 0
     assert [p["p_occludes_target"] for p in record["pairs"]] == [0.7, 0.2, 0.5]
@@ -168,6 +169,7 @@ def test_the_order_stage_with_a_small_checkpoint(tmp_path, logit):
     every pair's P is (sigmoid(logit) + sigmoid(0)) / 2 whatever the random backbone computes:
     0.690399 for logit 2 (both segments occlude the target), 0.309601 for -2 (neither)."""
     from amodal.imaging import io
+    from amodal.models.cache import ModelCache
     from amodal.plan.preflight import weights_needed
     from amodal.stages.order import run_order
     from amodal.config.schema import validated
@@ -204,7 +206,7 @@ def test_the_order_stage_with_a_small_checkpoint(tmp_path, logit):
         "",
         "inst",
         image_path=tmp_path / "image.png",
-        models=models,
+        models=ModelCache(models),
     )
     p = 0.690399 if logit > 0 else 0.309601
     assert record["backend"] == "instaorder" and [pair["label"] for pair in record["pairs"]] == ["a", "b"]

@@ -18,6 +18,7 @@ import pytest
 import torch
 
 from amodal.models import CheckpointMismatch, MissingCheckpoint
+from amodal.models.cache import ModelCache
 from amodal.models.ram_plus import build_ram_plus, load_ram_plus, prepare
 from amodal.config.schema import validated
 from amodal.stages.tag import run_tag
@@ -179,7 +180,7 @@ def tag(tmp_path, models, **params):
     from PIL import Image
 
     Image.fromarray(np.random.default_rng(0).integers(0, 255, (40, 60, 3), dtype=np.uint8)).save(image)
-    return run_tag(spec, None, "photo", image_path=image, models=models)
+    return run_tag(spec, None, "photo", image_path=image, models=ModelCache(models))
 
 
 def test_the_seed_threshold_the_per_class_thresholds_and_background(tmp_path):

@@ -188,12 +188,11 @@ def test_segment_many_embeds_in_batches_and_equals_segment_alone(model):
         BoxSegmenter(model, "cpu", encoder_batch=0)
 
 
-def test_the_encoder_batch_comes_from_config_models_batch(tmp_path, monkeypatch):
-    from amodal.models import cache as loaded
+def test_the_encoder_batch_comes_from_config_models_batch(tmp_path):
+    from amodal.models.cache import ModelCache
 
     path = tmp_path / "tiny_sam.pth"
     torch.save(build_sam("vit_b", tiny=TINY).state_dict(), path)
     models = {"device": "cpu", "paths": {"sam_vit_b": str(path)}, "architectures": {"sam_vit_b": {"tiny": TINY}}}
-    monkeypatch.setattr(loaded, "_LOADED", {})
-    assert loaded.sam_segmenter("sam_vit_b", models).encoder_batch == 1  # the default
-    assert loaded.sam_segmenter("sam_vit_b", dict(models, batch={"sam_encoder": 3})).encoder_batch == 3
+    assert ModelCache(models).sam_segmenter("sam_vit_b").encoder_batch == 1  # the default
+    assert ModelCache(dict(models, batch={"sam_encoder": 3})).sam_segmenter("sam_vit_b").encoder_batch == 3

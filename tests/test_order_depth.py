@@ -7,6 +7,7 @@ import numpy as np
 import pytest
 
 from amodal.imaging import io
+from amodal.models.cache import ModelCache
 from amodal.stages.order import depth_order_from_nearness, run_order
 from amodal.config.schema import validated
 from tiny_models import write_tiny_depth
@@ -55,7 +56,7 @@ def test_only_the_strip_along_the_border_counts():
 
 def test_a_tiny_depth_model_through_the_order_stage(tmp_path):
     folder = write_tiny_depth(tmp_path / "depth")
-    models = {"device": "cpu", "paths": {"depth_anything_v2_small": str(folder)}}
+    models = ModelCache({"device": "cpu", "paths": {"depth_anything_v2_small": str(folder)}})
     visible, segments, records = scene()
     image = np.random.default_rng(0).integers(0, 256, (100, 100, 3), dtype=np.uint8)
     io.write_image(tmp_path / "image.png", image)

@@ -1,8 +1,8 @@
 """The paper's model-based metrics: CLIP score, LPIPS and feature similarity.
 
-Each takes a loaded network (`amodal.models.cache`: a `ClipScorer`, an `Lpips`, or for feature
-similarity the configured image encoder: CLIP's, DINOv2 or ResNet-50, `amodal.models.features`;
-loaded once per shard job) and the arrays of one instance, and returns the raw quantity with the value:
+Each takes a loaded network (from the job's `ModelCache`, `amodal.models.cache`: a `ClipScorer`, an
+`Lpips`, or for feature similarity the configured image encoder: CLIP's, DINOv2 or ResNet-50,
+`amodal.models.features`) and the arrays of one instance, and returns the raw quantity with the value:
 
     clip_score           {"cosine", "value" = 100 x max(cosine, 0), "text"}
     feature_similarity   {"cosine", "value" = cosine}

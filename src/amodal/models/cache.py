@@ -1,19 +1,26 @@
-"""Models loaded once per process (one shard job) from the run's `models` config.
+"""The models of one job: a `ModelCache` built from the run's `models` config and handed to
+every stage function that needs a network.
 
-A stage backend asks for a model by its weights name (`sam_vit_h`, ...); the first request
-resolves the checkpoint (`models.paths`, `$AMODAL_WEIGHTS`, the Hugging Face cache: see
-`amodal.models.weights`), builds and loads it on the configured device, and every later
-request in the same process gets the same object. `models.architectures.<name>` holds extra
-arguments for the loader (a smaller architecture for tests or a custom checkpoint).
+The job that runs the stages (`amodal.run.job`: one per shard job, one for all the stages of a
+fused job; `amodal.run.one_image` for its one image) makes one `ModelCache` and passes it down;
+nothing is kept at module level. A stage backend asks it for a model by its weights name
+(`sam_vit_h`, ...): the cache resolves the checkpoint (`models.paths`, `$AMODAL_WEIGHTS`, the
+Hugging Face and torch hub caches: see `amodal.models.weights`), and the first request for a
+key builds and loads the model; every later request for the same key gets the same object.
+The key holds every input of the load: the family, the weights name, the resolved checkpoint
+path(s), the device, the dtype, the loader's extra arguments (`models.architectures.<name>`: a
+smaller architecture for tests or a custom checkpoint) and the family's own settings
+(thresholds, batch size, input size, scheduler). So the same weights name found at another path
+(`$AMODAL_WEIGHTS` changed) or asked for on another device is another model.
 """
 
 from __future__ import annotations
 
+import copy
 import json
 import logging
+import os
 import time
-
-_LOADED: dict[tuple, object] = {}
 
 SAM_VARIANTS = {"sam_vit_h": "vit_h", "sam_vit_l": "vit_l", "sam_vit_b": "vit_b"}
 DINO_CONFIGS = {"groundingdino_swint_ogc": "swint_ogc", "groundingdino_swinb": "swinb"}
@@ -29,34 +36,13 @@ FEATURE_MODELS = {"clip_vit_b32_openai": "clip", "dinov2_base": "dinov2", "resne
 
 
 def device_of(models: dict | None) -> str:
-    """The torch device of the config: `auto` is cuda when torch sees a GPU, else cpu."""
+    """The torch device of a `models` config: `auto` is cuda when torch sees a GPU, else cpu."""
     device = (models or {}).get("device", "auto")
     if device != "auto":
         return device
     import torch
 
     return "cuda" if torch.cuda.is_available() else "cpu"
-
-
-def _once(key: tuple, models: dict | None, build):
-    full = key + (json.dumps(models or {}, sort_keys=True),)
-    if full not in _LOADED:
-        start = time.perf_counter()
-        _LOADED[full] = build()
-        # The job's log (stderr) records what each model cost to load.
-        logging.getLogger(__name__).info("loaded %s %s in %.2f s", key[0], key[1], time.perf_counter() - start)
-    return _LOADED[full]
-
-
-def _path(name: str, models: dict | None, config_key: str):
-    from amodal.models.weights.locate import resolve
-
-    return resolve(name, (models or {}).get("paths", {}).get(name), config_key=config_key)
-
-
-def checkpoint(name: str, models: dict | None):
-    """Where checkpoint `name` is on this machine (MissingCheckpoint when nowhere)."""
-    return _path(name, models, f"models.paths.{name}")
 
 
 def checkpoint_label(path) -> str:
@@ -71,158 +57,195 @@ def checkpoint_label(path) -> str:
     return path.name
 
 
-def _arch(name: str, models: dict | None) -> dict:
-    return dict((models or {}).get("architectures", {}).get(name, {}))
+class ModelCache:
+    """The models one job loaded, each under the key of everything its load read.
 
+    `models` is the run's `models` config section (device, paths, architectures, batch, lisa);
+    the cache keeps its own copy, so editing the dict afterwards changes nothing here.
+    """
 
-def sam_segmenter(name: str, models: dict | None):
-    """A `BoxSegmenter` on SAM checkpoint `name` (bf16 autocast on CUDA)."""
+    def __init__(self, models: dict | None = None):
+        self.config: dict = copy.deepcopy(dict(models or {}))
+        self._loaded: dict[tuple, object] = {}
+        self._device: str | None = None
 
-    def build():
-        from amodal.models.sam import BoxSegmenter, load_sam
+    # --------------------------------------------------------------------- what stages read
 
-        device = device_of(models)
-        model = load_sam(
-            _path(name, models, f"models.paths.{name}"), SAM_VARIANTS[name], device=device, **_arch(name, models)
-        )
-        batch = (models or {}).get("batch", {}).get("sam_encoder")
-        return BoxSegmenter(
-            model, device, autocast_bf16=device.startswith("cuda"), **({"encoder_batch": batch} if batch else {})
-        )
+    @property
+    def device(self) -> str:
+        """The torch device of the config (`auto` resolved once: cuda when torch sees a GPU)."""
+        if self._device is None:
+            self._device = device_of(self.config)
+        return self._device
 
-    return _once(("sam", name), models, build)
+    def batch(self, name: str, default=None):
+        """`models.batch.<name>`, else `default`."""
+        return (self.config.get("batch") or {}).get(name, default)
 
+    def lisa_settings(self) -> dict:
+        """The `models.lisa` section with the schema's defaults (`amodal.models.lisa.settings`)."""
+        from amodal.models import lisa
 
-def grounder(name: str, text_encoder: str, models: dict | None, box_threshold: float, text_threshold: float):
-    """A `Grounder` on GroundingDINO checkpoint `name` with BERT folder `text_encoder`."""
+        return lisa.settings(self.config)
 
-    def build():
-        from amodal.models.grounding_dino import Grounder, load_grounding_dino
-
-        device = device_of(models)
-        model = load_grounding_dino(
-            _path(name, models, f"models.paths.{name}"),
-            DINO_CONFIGS[name],
-            _path(text_encoder, models, f"models.paths.{text_encoder}"),
-            device=device,
-            **_arch(name, models),
-        )
-        return Grounder(model, device, box_threshold=box_threshold, text_threshold=text_threshold)
-
-    return _once(("grounding_dino", name, text_encoder, box_threshold, text_threshold), models, build)
-
-
-def clip_scorer(name: str, models: dict | None):
-    """A `ClipScorer` on CLIP checkpoint `name`."""
-
-    def build():
-        path = _path(name, models, f"models.paths.{name}")  # first: a missing file costs no torch import
-
-        from amodal.models.clip import load_clip
-
-        return load_clip(path, CLIP_MODELS[name], device=device_of(models), **_arch(name, models))
-
-    return _once(("clip", name), models, build)
-
-
-def inpainter(model: str, models: dict | None, dtype: str, scheduler: str):
-    """An `Inpainter` on `model`: a weights name of the manifest (`sd2_inpainting`), a local
-    diffusers folder or a Hugging Face id already in the local cache. The CPU runs float32."""
-
-    def build():
-        from amodal.models.inpaint import load_inpainter
+    def checkpoint(self, name: str):
+        """Where checkpoint `name` is on this machine (MissingCheckpoint when nowhere)."""
         from amodal.models.weights.locate import resolve
+
+        return resolve(name, self.config.get("paths", {}).get(name), config_key=f"models.paths.{name}")
+
+    def keys(self) -> list[tuple]:
+        """The keys of the models loaded so far, in loading order."""
+        return list(self._loaded)
+
+    def loaded(self, family: str) -> list:
+        """The models of `family` (`sam`, `inpaint`, ...) loaded so far, in loading order."""
+        return [model for key, model in self._loaded.items() if key[0] == family]
+
+    def forget(self, family: str | None = None) -> None:
+        """Drop the loaded models of `family` (all when None), so the next request loads again."""
+        for key in [k for k in self._loaded if family is None or k[0] == family]:
+            del self._loaded[key]
+
+    # --------------------------------------------------------------------------- the loading
+
+    def _arch(self, name: str) -> dict:
+        return dict(self.config.get("architectures", {}).get(name, {}))
+
+    def _key(self, family: str, name: str, paths, dtype: str, *settings) -> tuple:
+        where = tuple(os.path.abspath(os.path.expanduser(str(p))) for p in paths)
+        return (family, name, where, self.device, dtype, json.dumps(self._arch(name), sort_keys=True), *settings)
+
+    def _once(self, key: tuple, build):
+        if key not in self._loaded:
+            start = time.perf_counter()
+            self._loaded[key] = build()
+            # The job's log (stderr) records what each model cost to load.
+            logging.getLogger(__name__).info("loaded %s %s in %.2f s", key[0], key[1], time.perf_counter() - start)
+        return self._loaded[key]
+
+    def sam_segmenter(self, name: str):
+        """A `BoxSegmenter` on SAM checkpoint `name` (bf16 autocast on CUDA)."""
+        path, device = self.checkpoint(name), self.device
+        autocast = device.startswith("cuda")
+        batch = self.batch("sam_encoder")
+
+        def build():
+            from amodal.models.sam import BoxSegmenter, load_sam
+
+            model = load_sam(path, SAM_VARIANTS[name], device=device, **self._arch(name))
+            return BoxSegmenter(model, device, autocast_bf16=autocast, **({"encoder_batch": batch} if batch else {}))
+
+        return self._once(self._key("sam", name, [path], "bfloat16-autocast" if autocast else "float32", batch), build)
+
+    def grounder(self, name: str, text_encoder: str, box_threshold: float, text_threshold: float):
+        """A `Grounder` on GroundingDINO checkpoint `name` with BERT folder `text_encoder`."""
+        path, text_path, device = self.checkpoint(name), self.checkpoint(text_encoder), self.device
+
+        def build():
+            from amodal.models.grounding_dino import Grounder, load_grounding_dino
+
+            model = load_grounding_dino(path, DINO_CONFIGS[name], text_path, device=device, **self._arch(name))
+            return Grounder(model, device, box_threshold=box_threshold, text_threshold=text_threshold)
+
+        key = self._key("grounding_dino", name, [path, text_path], "float32", box_threshold, text_threshold)
+        return self._once(key, build)
+
+    def clip_scorer(self, name: str):
+        """A `ClipScorer` on CLIP checkpoint `name`."""
+        path = self.checkpoint(name)  # first: a missing file costs no torch import
+
+        def build():
+            from amodal.models.clip import load_clip
+
+            return load_clip(path, CLIP_MODELS[name], device=self.device, **self._arch(name))
+
+        return self._once(self._key("clip", name, [path], "float32"), build)
+
+    def inpainter(self, model: str, dtype: str, scheduler: str):
+        """An `Inpainter` on `model`: a weights name of the manifest (`sd2_inpainting`), a local
+        diffusers folder or a Hugging Face id already in the local cache. The CPU runs float32."""
         from amodal.models.weights.manifest import load_manifest
 
-        device = device_of(models)
-        configured = (models or {}).get("paths", {}).get(model)
-        if model in load_manifest():
-            source = resolve(model, configured, config_key=f"models.paths.{model}")
-        else:
-            source = configured or model
-        return load_inpainter(
-            str(source),
-            device=device,
-            dtype=dtype if device.startswith("cuda") else "float32",
-            scheduler=scheduler,
-            **_arch(model, models),
-        )
+        named = model in load_manifest()
+        source = self.checkpoint(model) if named else (self.config.get("paths", {}).get(model) or model)
+        device = self.device
+        dtype = dtype if device.startswith("cuda") else "float32"
 
-    return _once(("inpaint", model, dtype, scheduler), models, build)
+        def build():
+            from amodal.models.inpaint import load_inpainter
 
+            return load_inpainter(str(source), device=device, dtype=dtype, scheduler=scheduler, **self._arch(model))
 
-def order_predictor(name: str, models: dict | None, input_size: int = 384):
-    """An InstaOrder `OrderPredictor` on checkpoint `name`."""
-    if name not in ORDER_MODELS:
-        raise ValueError(f"unknown order model {name!r}; known: {list(ORDER_MODELS)}")
+        # a Hugging Face id is its own key: where the cache keeps it is diffusers' to find
+        local = named or os.path.exists(os.path.expanduser(str(source)))
+        key = self._key("inpaint", model, [source] if local else [], dtype, scheduler, None if local else str(source))
+        return self._once(key, build)
 
-    def build():
-        from amodal.models.instaorder import OrderPredictor, load_instaorder
+    def order_predictor(self, name: str, input_size: int = 384):
+        """An InstaOrder `OrderPredictor` on checkpoint `name`."""
+        if name not in ORDER_MODELS:
+            raise ValueError(f"unknown order model {name!r}; known: {list(ORDER_MODELS)}")
+        path, device = self.checkpoint(name), self.device
 
-        device = device_of(models)
-        model = load_instaorder(_path(name, models, f"models.paths.{name}"), device=device, **_arch(name, models))
-        return OrderPredictor(model, device, size=input_size)
+        def build():
+            from amodal.models.instaorder import OrderPredictor, load_instaorder
 
-    return _once(("instaorder", name, input_size), models, build)
+            return OrderPredictor(load_instaorder(path, device=device, **self._arch(name)), device, size=input_size)
 
+        return self._once(self._key("instaorder", name, [path], "float32", input_size), build)
 
-def depth_estimator(name: str, models: dict | None):
-    """A `DepthEstimator` on the depth model folder `name`."""
-    if name not in DEPTH_MODELS:
-        raise ValueError(f"unknown depth model {name!r}; known: {list(DEPTH_MODELS)}")
+    def depth_estimator(self, name: str):
+        """A `DepthEstimator` on the depth model folder `name`."""
+        if name not in DEPTH_MODELS:
+            raise ValueError(f"unknown depth model {name!r}; known: {list(DEPTH_MODELS)}")
+        path = self.checkpoint(name)
 
-    def build():
-        from amodal.models.depth import load_depth
+        def build():
+            from amodal.models.depth import load_depth
 
-        return load_depth(_path(name, models, f"models.paths.{name}"), device=device_of(models))
+            return load_depth(path, device=self.device)
 
-    return _once(("depth", name), models, build)
+        return self._once(self._key("depth", name, [path], "float32"), build)
 
+    def ram_tagger(self, name: str):
+        """A RAM++ `Tagger` on checkpoint `name` (the tag list and per-class thresholds it ships with)."""
+        if name not in TAG_MODELS:
+            raise ValueError(f"unknown tag model {name!r}; known: {list(TAG_MODELS)}")
+        path, device = self.checkpoint(name), self.device
 
-def ram_tagger(name: str, models: dict | None):
-    """A RAM++ `Tagger` on checkpoint `name` (the tag list and per-class thresholds it ships with)."""
-    if name not in TAG_MODELS:
-        raise ValueError(f"unknown tag model {name!r}; known: {list(TAG_MODELS)}")
+        def build():
+            from amodal.models.ram_plus import Tagger, load_ram_plus
 
-    def build():
-        from amodal.models.ram_plus import Tagger, load_ram_plus
+            return Tagger(load_ram_plus(path, device=device, **self._arch(name)), device)
 
-        device = device_of(models)
-        return Tagger(
-            load_ram_plus(_path(name, models, f"models.paths.{name}"), device=device, **_arch(name, models)), device
-        )
+        return self._once(self._key("ram_plus", name, [path], "float32"), build)
 
-    return _once(("ram_plus", name), models, build)
+    def lpips(self, name: str):
+        """An `Lpips` distance whose backbone is the torchvision checkpoint `name`."""
+        if name not in LPIPS_MODELS:
+            raise ValueError(f"unknown LPIPS weights {name!r}; known: {list(LPIPS_MODELS)}")
+        path = self.checkpoint(name)  # first: a missing file costs no torch import
 
+        def build():
+            from amodal.models.lpips import load_lpips
 
-def lpips(name: str, models: dict | None):
-    """An `Lpips` distance whose backbone is the torchvision checkpoint `name`."""
-    if name not in LPIPS_MODELS:
-        raise ValueError(f"unknown LPIPS weights {name!r}; known: {list(LPIPS_MODELS)}")
+            return load_lpips(path, LPIPS_MODELS[name], name, device=self.device)
 
-    def build():
-        path = _path(name, models, f"models.paths.{name}")  # first: a missing file costs no torch import
+        return self._once(self._key("lpips", name, [path], "float32"), build)
 
-        from amodal.models.lpips import load_lpips
+    def feature_encoder(self, name: str):
+        """The image encoder of feature similarity for weights `name`: the `ClipScorer` of a CLIP
+        checkpoint (shared with the CLIP score), else a `FeatureEncoder` (amodal.models.features)."""
+        if name not in FEATURE_MODELS:
+            raise ValueError(f"unknown feature-similarity weights {name!r}; known: {list(FEATURE_MODELS)}")
+        if FEATURE_MODELS[name] == "clip":
+            return self.clip_scorer(name)
+        path = self.checkpoint(name)  # first: a missing file costs no torch import
 
-        return load_lpips(path, LPIPS_MODELS[name], name, device=device_of(models))
+        def build():
+            from amodal.models.features import load_feature_encoder
 
-    return _once(("lpips", name), models, build)
+            return load_feature_encoder(path, FEATURE_MODELS[name], name, device=self.device, **self._arch(name))
 
-
-def feature_encoder(name: str, models: dict | None):
-    """The image encoder of feature similarity for weights `name`: the `ClipScorer` of a CLIP
-    checkpoint (shared with the CLIP score), else a `FeatureEncoder` (amodal.models.features)."""
-    if name not in FEATURE_MODELS:
-        raise ValueError(f"unknown feature-similarity weights {name!r}; known: {list(FEATURE_MODELS)}")
-    if FEATURE_MODELS[name] == "clip":
-        return clip_scorer(name, models)
-
-    def build():
-        path = _path(name, models, f"models.paths.{name}")  # first: a missing file costs no torch import
-
-        from amodal.models.features import load_feature_encoder
-
-        return load_feature_encoder(path, FEATURE_MODELS[name], name, device=device_of(models), **_arch(name, models))
-
-    return _once(("features", name), models, build)
+        return self._once(self._key("features", name, [path], "float32"), build)

@@ -15,6 +15,7 @@ import time
 
 from amodal.plan import layout
 from amodal.declarations import STAGES, resolve
+from amodal.models.cache import ModelCache
 
 log = logging.getLogger("amodal")
 
@@ -25,7 +26,7 @@ def run_stage_job(
     """Run one stage over a shard with what its declaration names (`runs`); returns each
     instance's status ("ok", "failed" or "remote_failed"). A per-instance body runs each
     instance under amodal.run.isolation.run_stage. `shared` holds the job's shared input files
-    (the wallpaper), the run's `models` config and the completion's `context`."""
+    (the wallpaper), its `models` (a ModelCache) and the completion's `context`."""
     from amodal.run.bodies import with_query
     from amodal.run.isolation import run_stage
 
@@ -84,18 +85,21 @@ def run_job(
     gpus: int = 0,
     models: dict | None = None,
     context: dict | None = None,
+    cache: ModelCache | None = None,
 ) -> dict[str, str]:
     """Run one planned job (amodal.plan.jobs.Job fields), then write its manifest; a GPU job
-    first claims its devices. Returns each instance's status."""
+    first claims its devices. The stages get their networks from `cache`, the job's own
+    ModelCache made from the `models` config when None. Returns each instance's status."""
     from amodal.imaging import io
 
     _claim(gpus)
+    cache = cache if cache is not None else ModelCache(models)
     if kind == "scenes":
         run_scenes_job(spec, items)
     elif kind == "collect":
         run_collect_job(items)
     else:
-        statuses = run_stage_job(kind, spec, key, items, dict(shared or {}, models=models, context=context))
+        statuses = run_stage_job(kind, spec, key, items, dict(shared or {}, models=cache, context=context))
     if kind in ("scenes", "collect"):
         statuses = {item["id"]: "ok" for item in items}
     io.write_json(manifest, {"kind": kind, "key": key, "instances": statuses})
@@ -103,13 +107,20 @@ def run_job(
     return statuses
 
 
-def run_fused_job(members: list[dict], shared: dict | None = None, gpus: int = 0, models: dict | None = None) -> None:
+def run_fused_job(
+    members: list[dict],
+    shared: dict | None = None,
+    gpus: int = 0,
+    models: dict | None = None,
+    cache: ModelCache | None = None,
+) -> None:
     """Run a fused job's stage jobs (amodal.plan.jobs.fuse) one after another in this process:
-    the devices are claimed once, and a model one stage loaded serves the next
-    (`amodal.models.cache`). Each member writes its files and its manifest as if it were a job
-    of its own. `members`: dicts of run_job's arguments (kind, spec, key, instances, manifest,
-    context)."""
+    the devices are claimed once, and one ModelCache (`cache`, else made from the `models`
+    config) serves every stage, so a model one stage loaded serves the next. Each member writes
+    its files and its manifest as if it were a job of its own. `members`: dicts of run_job's
+    arguments (kind, spec, key, instances, manifest, context)."""
     _claim(gpus)
+    cache = cache if cache is not None else ModelCache(models)
     for member in members:
         start = time.perf_counter()
         run_job(
@@ -119,8 +130,8 @@ def run_fused_job(members: list[dict], shared: dict | None = None, gpus: int = 0
             member["instances"],
             manifest=member["manifest"],
             shared=shared,
-            models=models,
             context=member["context"],
+            cache=cache,
         )
         log.info("fused: %s %s done in %.2f s", member["kind"], member["key"], time.perf_counter() - start)
     _gpu_work_done(gpus)

@@ -20,13 +20,17 @@ def complete_image(
     models: dict | None = None,
     experiments_dir=None,
     wallpaper=None,
+    cache=None,
 ) -> dict:
     """Complete the object `query` names in `image`; returns the instance's collected files and
-    status. `models` is a config `models` section (device, paths, architectures)."""
+    status. `models` is a config `models` section (device, paths, architectures); every stage
+    gets its networks from one ModelCache of it, or from `cache` (a `ModelCache` of the same
+    `models`, to keep the networks loaded across calls)."""
     from amodal.datasets.image_header import probe_image_header
     from amodal.datasets.table import COLUMNS, safe_id
     from amodal.plan.preflight import missing_settings, missing_weights
     from amodal.plan.keys import Plan
+    from amodal.models.cache import ModelCache
     from amodal.run.job import run_job
     from amodal.config.schema import WALLPAPER, load_experiment, validated
     from amodal.tables.render import aggregate_experiment
@@ -56,6 +60,7 @@ def complete_image(
     # as in the workflow, a photo beyond the size bound runs on a scaled working copy
     table = bound_images(table, DATASET, config["datasets"][DATASET]["max_side"], out, pd.Series([size]))
     work = Workplan(config, Plan({name: spec}, config["models"]), {DATASET: table})
+    cache = cache if cache is not None else ModelCache(config["models"])  # one for every job of the image
     for job in work.jobs:
         run_job(
             job.kind,
@@ -64,8 +69,8 @@ def complete_image(
             job.items,
             job.manifest,
             job.shared,
-            models=config["models"],
             context=job.context,
+            cache=cache,
         )
     folder = Path(out) / name / DATASET
     aggregate_experiment(

@@ -2,7 +2,7 @@
 
 The metric families live in `amodal.metrics` (masks, appearance, order, model_based) and their
 definitions in `amodal.metrics.definitions`; this module reads one instance's files, calls
-them, and loads the networks the model metrics need (once per shard job, `amodal.models.cache`).
+them, and asks the job's `ModelCache` (`amodal.models.cache`) for the networks the model metrics need.
 Dataset aggregation is `amodal.tables.aggregate`.
 
 Per-instance record (`metrics.json`)
@@ -43,6 +43,7 @@ from amodal.metrics.appearance import hidden_pair, hidden_region_quality, visibl
 from amodal.metrics.definitions import BACKGROUND, GT_MODEL_METRICS, MODEL_METRICS
 from amodal.metrics.masks import amodal_counts, amodal_in_frame_counts, iou, mask_counts
 from amodal.metrics.order import order_accuracy, order_counts
+from amodal.models.cache import ModelCache
 
 NOT_COMPUTED = "not computed (no network was given for it)"
 
@@ -158,31 +159,32 @@ def model_value(entry) -> float | None:
 
 
 def model_metric_entries(
-    spec: dict, models: dict | None, image, visible, rgba, offset: Offset, query: str, gt: GroundTruth | None
+    spec: dict, models: ModelCache | None, image, visible, rgba, offset: Offset, query: str, gt: GroundTruth | None
 ) -> tuple[dict, dict]:
     """(entry of every model metric, what each network reported about itself) for one instance,
-    with the networks the evaluate spec names, loaded once per process. A metric whose
+    with the networks the evaluate spec names, from the job's `models` cache. A metric whose
     checkpoint is absent or that the spec turns off is missing with the reason."""
     from amodal.datasets.queries import object_name
     from amodal.metrics import model_based
     from amodal.models import cache as loaded
 
+    models = models or ModelCache()
     background = tuple(spec["background"])
     entries, facts = {}, {}
     pair = visible_pair(image, visible, rgba, offset, background, pad=0)
     clip, lpips, features = spec["clip_score"], spec["lpips"], spec["feature_similarity"]
 
     def clip_network(settings):
-        scorer = loaded.clip_scorer(settings["model"], models)
+        scorer = models.clip_scorer(settings["model"])
         return scorer, {
             "weights": settings["model"],
-            "checkpoint": loaded.checkpoint(settings["model"], models).name,
+            "checkpoint": models.checkpoint(settings["model"]).name,
             "input_size": scorer.input_size,
         }
 
     def feature_network(settings):
         name = settings["model"]
-        encoder = loaded.feature_encoder(name, models)
+        encoder = models.feature_encoder(name)
         backbone = (
             f"clip {loaded.CLIP_MODELS[name]} image encoder"
             if loaded.FEATURE_MODELS[name] == "clip"
@@ -190,15 +192,15 @@ def model_metric_entries(
         )
         return encoder, {
             "weights": name,
-            "checkpoint": loaded.checkpoint_label(loaded.checkpoint(name, models)),
+            "checkpoint": loaded.checkpoint_label(models.checkpoint(name)),
             "backbone": backbone,
             "input_size": encoder.input_size,
         }
 
     def lpips_network(settings):
-        return loaded.lpips(settings["model"], models), {
+        return models.lpips(settings["model"]), {
             "weights": settings["model"],
-            "checkpoint": loaded.checkpoint(settings["model"], models).name,
+            "checkpoint": models.checkpoint(settings["model"]).name,
             "backbone": loaded.LPIPS_MODELS[settings["model"]],
             "size": settings["size"],
         }
@@ -264,7 +266,7 @@ def run_evaluate(
     gt,
     instance: str,
     query: str = "",
-    models: dict | None = None,
+    models: ModelCache | None = None,
 ) -> dict:
     """Load one instance's files and score it (the workflow's evaluate stage). `segments_*` and
     `order` are None for an experiment that plans no order stage (its order metric is None)."""

@@ -5,6 +5,7 @@ from __future__ import annotations
 import numpy as np
 
 from amodal.imaging.frames import Region
+from amodal.models.cache import ModelCache
 
 
 def check_query(mask: np.ndarray, score: float, min_score: float, min_area_fraction: float) -> tuple[str, str]:
@@ -37,25 +38,25 @@ def ground_oracle(truth, spec: dict) -> tuple[np.ndarray, dict]:
     return mask, ground_record(mask, 1.0, "oracle", spec)
 
 
-def ground_grounded_sam(image: np.ndarray, query: str, spec: dict, models: dict | None) -> tuple[np.ndarray, dict]:
+def ground_grounded_sam(
+    image: np.ndarray, query: str, spec: dict, models: ModelCache | None
+) -> tuple[np.ndarray, dict]:
     """The best-scoring GroundingDINO box for the query, segmented by SAM, then the seed's validity test.
     No box at all gives an empty mask with score 0 (an invalid query, not a failure)."""
-    from amodal.models import cache as loaded
-
-    params = spec["grounded_sam"]
+    params, models = spec["grounded_sam"], models or ModelCache()
     if not query.strip():
         mask = np.zeros(image.shape[:2], dtype=bool)
         record = dict(ground_record(mask, 0.0, "grounded_sam", spec), phrase="", detections=0)
         return mask, dict(record, status="invalid_query", reason="the query is empty")
-    grounder = loaded.grounder(
-        params["detector"], params["text_encoder"], models, params["box_threshold"], params["text_threshold"]
+    grounder = models.grounder(
+        params["detector"], params["text_encoder"], params["box_threshold"], params["text_threshold"]
     )
     detections = grounder.detect(image, query)
     if not detections:
         mask = np.zeros(image.shape[:2], dtype=bool)
         return mask, dict(ground_record(mask, 0.0, "grounded_sam", spec), phrase="", detections=0)
     best = max(detections, key=lambda d: d.score)  # the first of equal scores
-    masks, iou = loaded.sam_segmenter(params["sam"], models).segment(image, np.array([best.box_xyxy], dtype=np.float32))
+    masks, iou = models.sam_segmenter(params["sam"]).segment(image, np.array([best.box_xyxy], dtype=np.float32))
     mask = masks[0]
     record = ground_record(mask, best.score, "grounded_sam", spec)
     return mask, dict(
@@ -68,7 +69,7 @@ def ground_grounded_sam(image: np.ndarray, query: str, spec: dict, models: dict 
 
 
 def ground_lisa(
-    image: np.ndarray, query: str, spec: dict, models: dict | None, instance: str
+    image: np.ndarray, query: str, spec: dict, models: ModelCache | None, instance: str
 ) -> tuple[np.ndarray, dict]:
     """LISA's mask for the query from the LISA Gradio app at `models.lisa.url` (docs/lisa.md),
     then the seed's validity test with score 1, the score the seed gives LISA's mask. LISA runs
@@ -78,7 +79,7 @@ def ground_lisa(
     from amodal.errors import RemoteFailure
     from amodal.models import lisa
 
-    params, remote = spec["lisa"], lisa.settings(models)
+    params, remote = spec["lisa"], (models or ModelCache()).lisa_settings()
     if not remote["url"]:
         raise ValueError(
             "ground backend lisa needs models.lisa.url in the config: the address of the LISA "
@@ -119,8 +120,8 @@ def ground_lisa(
     )
 
 
-def run_ground(spec: dict, image_path, gt_path, instance: str, query: str = "", models: dict | None = None):
-    """Load what the backend needs, check it, and ground the query."""
+def run_ground(spec: dict, image_path, gt_path, instance: str, query: str = "", models: ModelCache | None = None):
+    """Load what the backend needs (from the job's `models`), check it, and ground the query."""
     from amodal.errors import InstanceError
     from amodal.imaging import io
     from amodal.datasets.truth import load_truth

@@ -11,6 +11,7 @@ import cv2
 import numpy as np
 
 from amodal.imaging.frames import Region
+from amodal.models.cache import ModelCache
 
 
 def _dilate(mask: np.ndarray, radius: int) -> np.ndarray:
@@ -92,14 +93,17 @@ def geometric_order(visible: np.ndarray, segments: np.ndarray, records: list[dic
 
 
 def instaorder_order(
-    image: np.ndarray, visible: np.ndarray, segments: np.ndarray, records: list[dict], spec: dict, models: dict | None
+    image: np.ndarray,
+    visible: np.ndarray,
+    segments: np.ndarray,
+    records: list[dict],
+    spec: dict,
+    models: ModelCache | None,
 ) -> dict:
     """InstaOrderNet^o,d on the whole image: every segment against the target in both orders, one
     batch; a segment occludes the target when P > threshold (the seed's 0.5)."""
-    from amodal.models import cache as loaded
-
     params = spec["instaorder"]
-    predictor = loaded.order_predictor(params["model"], models, params["input_size"])
+    predictor = (models or ModelCache()).order_predictor(params["model"], params["input_size"])
     front, behind = predictor.both_ways(image, visible, segments)
     decided = [
         (
@@ -146,7 +150,12 @@ def depth_order_from_nearness(
 
 
 def decide_order(
-    image: np.ndarray, visible: np.ndarray, segments: np.ndarray, records: list[dict], spec: dict, models: dict | None
+    image: np.ndarray,
+    visible: np.ndarray,
+    segments: np.ndarray,
+    records: list[dict],
+    spec: dict,
+    models: ModelCache | None,
 ) -> dict:
     """The order record of a backend that needs no ground truth (also used between completion passes)."""
     if spec["backend"] == "geometric":
@@ -154,9 +163,7 @@ def decide_order(
     if spec["backend"] == "instaorder":
         return instaorder_order(image, visible, segments, records, spec, models)
     if spec["backend"] == "depth":
-        from amodal.models import cache as loaded
-
-        nearness = loaded.depth_estimator(spec["depth"]["model"], models).nearness(image)
+        nearness = (models or ModelCache()).depth_estimator(spec["depth"]["model"]).nearness(image)
         return depth_order_from_nearness(nearness, visible, segments, records, spec)
     raise ValueError(f"order backend {spec['backend']!r} cannot decide without ground truth")
 
@@ -192,7 +199,7 @@ def run_order(
     gt_path,
     instance: str,
     image_path=None,
-    models: dict | None = None,
+    models: ModelCache | None = None,
 ):
     """Returns (order record, aggregated occluder mask)."""
     from amodal.imaging import io

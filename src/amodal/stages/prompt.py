@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 from amodal.datasets.queries import object_name
+from amodal.models.cache import ModelCache
 
 
 def prompt_query(query: str) -> dict:
@@ -10,20 +11,20 @@ def prompt_query(query: str) -> dict:
     return {"backend": "query", "prompt": object_name(query), "candidates": {}}
 
 
-def prompt_clip(image, visible, tags: list[str], query: str, spec: dict, models: dict | None) -> dict:
+def prompt_clip(image, visible, tags: list[str], query: str, spec: dict, models: ModelCache | None) -> dict:
     """The seed's choice: CLIP over "a photo of a {c}" for every tag and the query, on the photo
     with only the visible object's pixels kept; the most probable wins. Every score is recorded.
     `clip.candidates: tags` leaves the query out (the paper's tags-only ablation); with no tag
     to choose from, the query is the prompt."""
-    from amodal.models import cache as loaded
-
     name = prompt_query(query)["prompt"]
     with_query = spec["clip"].get("candidates", "tags_and_query") == "tags_and_query"
     names = [t for t in tags if t.strip()] if not with_query else list(tags)
     if not with_query and not names:
         return {"backend": "clip", "prompt": name, "candidates": {}, "reason": "no tag to choose from"}
-    chosen = loaded.clip_scorer(spec["clip"]["model"], models).choose_prompt(
-        image, visible, names, name if with_query else None
+    chosen = (
+        (models or ModelCache())
+        .clip_scorer(spec["clip"]["model"])
+        .choose_prompt(image, visible, names, name if with_query else None)
     )
     return {"backend": "clip", "prompt": chosen["prompt"], "candidates": chosen["candidates"]}
 
@@ -36,7 +37,7 @@ def run_prompt(
     visible_path=None,
     tags_path=None,
     instance: str = "?",
-    models: dict | None = None,
+    models: ModelCache | None = None,
 ) -> dict:
     from amodal.imaging import io
 

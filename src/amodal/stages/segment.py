@@ -5,6 +5,8 @@ from __future__ import annotations
 import cv2
 import numpy as np
 
+from amodal.models.cache import ModelCache
+
 
 def background_segments(
     masks: list[np.ndarray], shape, erode_radius: int = 2, min_area: float = 100
@@ -75,24 +77,27 @@ def strongest(detections: list, limit: int | None) -> list:
     return [d for i, d in enumerate(detections) if i in keep]
 
 
-def detect_and_segment(image: np.ndarray, labels: list[str], params: dict, models: dict | None):
+def detect_and_segment(image: np.ndarray, labels: list[str], params: dict, models: ModelCache | None):
     """GroundingDINO boxes for all labels in one caption (the seed's ". ".join), one SAM mask per
     box, every box decoded together on one image embedding. Returns ((N, H, W) masks, records,
     caption)."""
     return detect_and_segment_many([image], [labels], params, models)[0]
 
 
-def detect_and_segment_many(images: list[np.ndarray], label_lists: list[list[str]], params: dict, models: dict | None):
+def detect_and_segment_many(
+    images: list[np.ndarray], label_lists: list[list[str]], params: dict, models: ModelCache | None
+):
     """`detect_and_segment` for each (image, labels) pair: GroundingDINO image by image
     (`detect_many`), then SAM with the images embedded in batches (`segment_detections`)."""
     return segment_detections(images, detect_many(images, label_lists, params, models), params, models)
 
 
-def detect_many(images: list[np.ndarray], label_lists: list[list[str]], params: dict, models: dict | None):
+def detect_many(images: list[np.ndarray], label_lists: list[list[str]], params: dict, models: ModelCache | None):
     """For each (image, labels) pair, GroundingDINO's boxes for all labels in one caption (the
     `max_boxes` strongest) and that caption: [(detections, caption)]; no labels, no call."""
-    from amodal.models import cache as loaded
     from amodal.models.grounding_dino import caption_for
+
+    models = models or ModelCache()
 
     found = []
     for image, labels in zip(images, label_lists):
@@ -101,21 +106,19 @@ def detect_many(images: list[np.ndarray], label_lists: list[list[str]], params: 
             found.append(([], ""))
             continue
         caption = caption_for(labels)
-        grounder = loaded.grounder(
-            params["detector"], params["text_encoder"], models, params["box_threshold"], params["text_threshold"]
+        grounder = models.grounder(
+            params["detector"], params["text_encoder"], params["box_threshold"], params["text_threshold"]
         )
         found.append((strongest(grounder.detect(image, caption), params.get("max_boxes")), caption))
     return found
 
 
-def segment_detections(images: list[np.ndarray], found: list, params: dict, models: dict | None):
+def segment_detections(images: list[np.ndarray], found: list, params: dict, models: ModelCache | None):
     """One SAM mask per detected box (`detect_many`'s output), the images embedded in batches
     (`BoxSegmenter.segment_many`): [((N, H, W) masks, records, caption)]."""
-    from amodal.models import cache as loaded
-
     boxes = [np.array([d.box_xyxy for d in detections], dtype=np.float32).reshape(-1, 4) for detections, _ in found]
     if any(len(b) for b in boxes):
-        segmented = loaded.sam_segmenter(params["sam"], models).segment_many(images, boxes)
+        segmented = (models or ModelCache()).sam_segmenter(params["sam"]).segment_many(images, boxes)
     else:  # nothing detected: SAM is not loaded
         from amodal.models.sam import no_masks
 
@@ -135,7 +138,9 @@ def segment_detections(images: list[np.ndarray], found: list, params: dict, mode
     return out
 
 
-def segment_grounded_sam(image: np.ndarray, visible: np.ndarray, tags: list[str], spec: dict, models: dict | None):
+def segment_grounded_sam(
+    image: np.ndarray, visible: np.ndarray, tags: list[str], spec: dict, models: ModelCache | None
+):
     """Every tag detected and segmented (`detect_and_segment`), then background segments as for
     `oracle`.
 
@@ -160,7 +165,7 @@ def segment_grounded_sam(image: np.ndarray, visible: np.ndarray, tags: list[str]
 
 
 def run_segment(
-    spec: dict, visible_path, gt_path, instance: str, image_path=None, tags_path=None, models: dict | None = None
+    spec: dict, visible_path, gt_path, instance: str, image_path=None, tags_path=None, models: ModelCache | None = None
 ):
     from amodal.imaging import io
     from amodal.datasets.truth import load_truth

@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+from amodal.models.cache import ModelCache
+
 
 def tag_oracle(truth) -> dict:
     """The ground-truth categories of all objects, in object order, plus 'background' as the seed adds."""
@@ -26,13 +28,11 @@ def vocabulary(name: str) -> list[str]:
     return [line.strip() for line in path.read_text().splitlines() if line.strip()]
 
 
-def tag_clip_vocab(image, spec: dict, models: dict | None) -> dict:
+def tag_clip_vocab(image, spec: dict, models: ModelCache | None) -> dict:
     """CLIP zero-shot over a vocabulary ("a photo of a {c}"): the most probable names, then
     'background' as the seed adds to its tags."""
-    from amodal.models import cache as loaded
-
     params = spec["clip_vocab"]
-    scorer = loaded.clip_scorer(params["model"], models)
+    scorer = (models or ModelCache()).clip_scorer(params["model"])
     found = scorer.zero_shot_tags(image, vocabulary(params["vocabulary"]), params["top_k"], params["min_probability"])
     tags = [name for name, _ in found]
     return {
@@ -42,14 +42,12 @@ def tag_clip_vocab(image, spec: dict, models: dict | None) -> dict:
     }
 
 
-def tag_ram_plus(image, spec: dict, models: dict | None) -> dict:
+def tag_ram_plus(image, spec: dict, models: ModelCache | None) -> dict:
     """RAM++ tags (tag-list order) and 'background', as the seed appends it. With
     `seed_empty_tag` an image with no tag gives the seed's ['', 'background'] (its split of an
     empty tag string); otherwise just ['background']."""
-    from amodal.models import cache as loaded
-
     params = spec["ram_plus"]
-    tagger = loaded.ram_tagger(params["model"], models)
+    tagger = (models or ModelCache()).ram_tagger(params["model"])
     found = tagger.tags(image, params["threshold"], params["interpolation"])
     tags = [name for name, _ in found]
     if not tags and params["seed_empty_tag"]:
@@ -57,7 +55,7 @@ def tag_ram_plus(image, spec: dict, models: dict | None) -> dict:
     return {"backend": "ram_plus", "tags": tags + ["background"], "scores": {name: p for name, p in found}}
 
 
-def run_tag(spec: dict, gt_path, instance: str, image_path=None, models: dict | None = None) -> dict:
+def run_tag(spec: dict, gt_path, instance: str, image_path=None, models: ModelCache | None = None) -> dict:
     from amodal.imaging import io
     from amodal.datasets.truth import load_truth
 

@@ -16,6 +16,7 @@ import zlib
 
 import numpy as np
 
+from amodal.models.cache import ModelCache
 from amodal.run.gpu_memory import OutOfMemory, map_splitting
 from amodal.stages.complete.loop import PassInput, PassResult
 
@@ -49,7 +50,7 @@ class DiffusersBackend:
     single_pass = False
 
     def __init__(
-        self, spec: dict, segment_spec: dict, order_spec: dict, tags: dict[str, list[str]], models: dict | None
+        self, spec: dict, segment_spec: dict, order_spec: dict, tags: dict[str, list[str]], models: ModelCache | None
     ):
         if segment_spec["backend"] != "grounded_sam":
             raise ValueError(
@@ -63,15 +64,13 @@ class DiffusersBackend:
             )
         self.spec, self.params = spec, spec["diffusers"]
         self.segment_spec, self.order_spec = segment_spec, order_spec
-        self.tags, self.models = tags, models
+        self.tags, self.models = tags, models or ModelCache()
 
     def run_passes(self, states: list[PassInput]) -> list[PassResult | OutOfMemory]:
         """One batched inpainting call for every state (split on out-of-memory), then each
         completion checked; an instance that does not fit in GPU memory gets `OutOfMemory`."""
-        from amodal.models import cache as loaded
-
         params = self.params
-        inpainter = loaded.inpainter(params["model"], self.models, params["dtype"], params["scheduler"])
+        inpainter = self.models.inpainter(params["model"], params["dtype"], params["scheduler"])
 
         def inpaint(batch: list[PassInput]):
             return inpainter.inpaint(
@@ -86,9 +85,7 @@ class DiffusersBackend:
             )
 
         # config models.batch.inpaint bounds one call (peak memory); each chunk still halves on out-of-memory
-        completions = map_splitting(
-            inpaint, states, most=(self.models or {}).get("batch", {}).get("inpaint", INPAINT_BATCH)
-        )
+        completions = map_splitting(inpaint, states, most=self.models.batch("inpaint", INPAINT_BATCH))
         start = time.perf_counter()
         pairs = [
             (state, completion)
