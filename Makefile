@@ -35,9 +35,11 @@ demo: $(BIN)/.installed
 	@echo
 	@cat results/tables/bench.md
 
+# Whole modules to the workers, in collection order: tests/conftest.py puts the slowest first.
 test: $(BIN)/.installed $(LISA_SERVER)/.installed
+	tools/system_packages.sh
 	PATH=$(abspath $(BIN)):$$PATH AMODAL_LISA_SERVER_PYTHON=$(abspath $(LISA_SERVER))/bin/python \
-		$(BIN)/python -m pytest -n $(CORES) --dist loadfile tests
+		$(BIN)/python -m pytest -n $(CORES) --dist loadfile --no-loadscope-reorder tests
 
 # ruff (check and format, settings in pyproject.toml) and snakefmt in an environment of their own.
 LINT ?= build/lint

@@ -1,5 +1,5 @@
 """The real workflow, changed between runs: reruns, invalidation, a corrupt image, a growing
-dataset. Each test makes and owns its folder."""
+dataset. Each test owns its folder: a copy of the session's shared finished run, or its own run."""
 
 import json
 import os
@@ -11,7 +11,16 @@ import yaml
 from PIL import Image
 
 from amodal.cli.main import main as cli
-from workflow_helpers import ROOT, job_counts, make_workdir, planned_rules, snakemake, write_config
+from workflow_helpers import (
+    ROOT,
+    copy_run,
+    job_counts,
+    make_workdir,
+    planned_rules,
+    shared_run,
+    snakemake,
+    write_config,
+)
 
 DOWNSTREAM_OF_ORDER = {
     "order": 1,
@@ -28,14 +37,19 @@ DOWNSTREAM_OF_ORDER = {
 }
 
 
+@pytest.fixture
+def finished(tmp_path_factory, tmp_path):
+    """A finished run of the classical experiments on 4 scenes in shards of 3, this test's own."""
+    return copy_run(shared_run(tmp_path_factory, n_scenes=4, shard_size=3), tmp_path / "run")
+
+
 def stage_folder(workdir, experiment, instance, stage):
     stages = json.loads((workdir / "results" / experiment / "bench" / instance / "stages.json").read_text())
     return workdir / stages[stage]
 
 
-def test_rerun_is_a_no_op_and_a_removed_stage_folder_reruns_its_shard_and_what_follows(tmp_path):
-    workdir = make_workdir(tmp_path, n_scenes=4, shard_size=3)
-    snakemake(workdir)
+def test_rerun_is_a_no_op_and_a_removed_stage_folder_reruns_its_shard_and_what_follows(finished):
+    workdir = finished
     assert job_counts(snakemake(workdir, "--dry-run")) == {}
 
     folder = stage_folder(workdir, "baseline_classical", "scene_0001", "order")
@@ -53,9 +67,8 @@ def test_rerun_is_a_no_op_and_a_removed_stage_folder_reruns_its_shard_and_what_f
     assert job_counts(snakemake(workdir, "--dry-run")) == {}
 
 
-def test_amodal_invalidate_makes_the_next_run_recompute_one_instances_stage(tmp_path, capsys):
-    workdir = make_workdir(tmp_path, n_scenes=4, shard_size=3)
-    snakemake(workdir)
+def test_amodal_invalidate_makes_the_next_run_recompute_one_instances_stage(finished, capsys):
+    workdir = finished
     folder = stage_folder(workdir, "baseline_classical", "scene_0003", "order")
     key = folder.name
     assert (
@@ -114,9 +127,8 @@ def test_a_corrupt_image_fails_only_its_instance_and_its_shard_goes_on(tmp_path)
     }
 
 
-def test_appending_scenes_reruns_only_the_shards_that_gain_them(tmp_path):
-    workdir = make_workdir(tmp_path, n_scenes=4, shard_size=3)  # shards: 0-2, 3
-    snakemake(workdir)
+def test_appending_scenes_reruns_only_the_shards_that_gain_them(finished):
+    workdir = finished  # shards: 0-2, 3
     write_config(workdir, n_scenes=7, shard_size=3)  # shards: 0-2, 3-5, 6
     planned = snakemake(workdir, "--dry-run")
     rules = planned_rules(planned)

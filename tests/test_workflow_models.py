@@ -3,6 +3,7 @@ of the real architectures: 2 of the seed's example photos (no ground truth) and 
 scenes. The outputs are noise; every file, shape, range and record is checked."""
 
 import json
+import re
 
 import pytest
 import yaml
@@ -127,6 +128,18 @@ def test_model_stages_ran_in_shards_on_a_machine_without_a_gpu(run):
     for stage in ("ground", "tag", "segment", "prompt"):
         (manifest,) = list((manifests / stage).glob("*/s00000.json"))
         assert set(json.loads(manifest.read_text())["instances"]) == set(EXAMPLES)
+    # What Snakemake's log says of each job: the model stages are GPU-class jobs (the class's
+    # 16000 MB), asking for no GPU (config models.device: cpu), and none claimed a device.
+    (log,) = list((run / ".snakemake" / "log").glob("*.snakemake.log"))
+    jobs = re.findall(r"^(?:local)?rule (\w+):\n(?:    .*\n)*?    resources: (.*)$", log.read_text(), re.M)
+    resources = {rule: dict(item.split("=", 1) for item in text.split(", ")) for rule, text in jobs}
+    for dataset in ("examples", "bench"):
+        for stage in ("ground", "tag", "segment", "prompt", "complete"):
+            (rule,) = [rule for rule in resources if rule.startswith(f"{stage}__{dataset}__")]
+            assert (resources[rule]["mem_mb"], resources[rule]["gpu"]) == ("16000", "0"), rule
+            (job_log,) = list((run / "results" / "logs" / "stages" / dataset / stage).glob("*/s00000.log"))
+            assert "claimed GPU" not in job_log.read_text()
+    assert resources["scenes__bench__s00000"]["mem_mb"] == "1000"  # a CPU-class job, for contrast
 
 
 def test_one_image_from_the_command_line_writes_what_the_workflow_writes(run, tmp_path):

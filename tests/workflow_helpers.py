@@ -5,11 +5,13 @@ from __future__ import annotations
 import json
 import os
 import re
+import shutil
 import subprocess
 import sys
 from pathlib import Path
 
 import yaml
+from filelock import FileLock
 
 ROOT = Path(__file__).resolve().parent.parent
 SNAKEMAKE = Path(sys.executable).parent / "snakemake"
@@ -24,6 +26,31 @@ def make_workdir(folder: Path, n_scenes: int = 4, shard_size=3, **settings) -> P
     are further top-level config entries."""
     folder.mkdir(parents=True, exist_ok=True)
     write_config(folder, n_scenes, shard_size, **settings)
+    return folder
+
+
+def shared_run(tmp_path_factory, n_scenes: int = 4, shard_size=3) -> Path:
+    """The classical experiments' finished run on `n_scenes` scenes (make_workdir), made once per
+    test session and shared by every module and pytest-xdist worker (the first to ask runs it,
+    under a lock; the others wait for it). Only read it: a test that changes a run works on
+    copy_run's copy, so that no two tests share a mutable run."""
+    base = tmp_path_factory.getbasetemp()
+    if "PYTEST_XDIST_WORKER" in os.environ:
+        base = base.parent  # the workers' folders share this parent
+    folder = base / f"shared_run_{n_scenes}_{shard_size}"
+    done = folder.with_name(folder.name + ".done")
+    with FileLock(str(folder) + ".lock"):
+        if not done.is_file():
+            shutil.rmtree(folder, ignore_errors=True)
+            snakemake(make_workdir(folder, n_scenes, shard_size))
+            done.touch()
+    return folder
+
+
+def copy_run(run: Path, folder: Path) -> Path:
+    """A copy of the work folder `run` at `folder`, modification times kept: Snakemake finds the
+    copy as finished as the original."""
+    shutil.copytree(run, folder, symlinks=True)
     return folder
 
 

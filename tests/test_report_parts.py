@@ -1,6 +1,6 @@
 """The visual report's parts on constructed cases: the Markdown of the tables, the records read
 from metrics.csv, the tinted pictures and their cache. (The page itself is checked in a
-browser: tests/test_report_html.py.)"""
+browser: tests/test_report_in_browser.py.)"""
 
 import os
 
