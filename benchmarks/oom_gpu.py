@@ -1,5 +1,5 @@
 """Running out of GPU memory on a real GPU: the batched inpainting call split in halves
-(`amodal.run.gpu_memory.map_splitting`, as the diffusers completion backend calls it) against the
+(`amodal.models.gpu_memory.map_splitting`, as the diffusers completion backend calls it) against the
 same batch run unconstrained, full-size SD-2-inpainting at random weights (nothing downloaded).
 
     python benchmarks/oom_gpu.py --out DIR [--batch 8] [--steps 20] [--dtype float32]
@@ -43,7 +43,7 @@ def instances(n: int):
 
 
 def main() -> None:
-    from amodal.run.gpu_memory import OutOfMemory, map_splitting
+    from amodal.models.gpu_memory import OutOfMemory, map_splitting
     from amodal.models.inpaint import load_inpainter
 
     parser = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)

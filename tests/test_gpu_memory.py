@@ -8,7 +8,7 @@ import pytest
 import torch
 
 from amodal.imaging import io
-from amodal.run.gpu_memory import OutOfMemory, is_out_of_memory, map_splitting
+from amodal.models.gpu_memory import OutOfMemory, is_out_of_memory, map_splitting
 from amodal.stages.complete.loop import PassResult, run_loop
 from amodal.run.isolation import run_stage
 from test_loop import SPEC, WALLPAPER, Scripted, instance

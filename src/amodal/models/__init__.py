@@ -3,7 +3,10 @@ checkpoint in a second, explicit step, with device and dtype as arguments.
 
 Nothing here is downloaded at run time: checkpoints come from a configured local path or
 the user's caches (`amodal.models.weights`), and a missing one is a `MissingCheckpoint` that
-names the file and the command that fetches it.
+names the file and the command that fetches it. Besides the families: `cache` (`ModelCache`,
+the models of one job, handed to each stage), `weights/` (manifest, locate, verify, download),
+`devices` (the GPUs this machine offers) and `gpu_memory` (an instance that runs out of GPU
+memory fails alone; a batch is retried in halves). Imports `config` only.
 """
 
 from __future__ import annotations

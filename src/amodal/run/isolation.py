@@ -64,8 +64,8 @@ def run_stage(
 ) -> str:
     """Run `body` unless an input record failed; returns "ok", "failed" or the status of the
     InstanceError raised ("remote_failed"). Running out of GPU memory on this instance fails
-    only this instance (`amodal.run.gpu_memory`)."""
-    from amodal.run.gpu_memory import is_out_of_memory, release
+    only this instance (`amodal.models.gpu_memory`)."""
+    from amodal.models.gpu_memory import is_out_of_memory, release
 
     logging.basicConfig(stream=sys.stderr, level=logging.INFO, format="%(levelname)s %(message)s")
     status = "failed"

@@ -17,7 +17,7 @@ import zlib
 import numpy as np
 
 from amodal.models.cache import ModelCache
-from amodal.run.gpu_memory import OutOfMemory, map_splitting
+from amodal.models.gpu_memory import OutOfMemory, map_splitting
 from amodal.stages.complete.loop import PassInput, PassResult
 
 REORDER_BACKENDS = ("geometric", "instaorder", "depth")
