@@ -28,7 +28,7 @@ from snakemake.utils import validate
 
 from amodal.config.schema import SCHEMAS, validated
 from amodal.datasets.cache import load_dataset_cached
-from amodal.plan.keys import Plan
+from amodal.plan.keys import FolderKeys
 from amodal.report.html import build_report, instance_rows
 from amodal.tables.paper_files import write_ground_truth_tables, write_paper_tables
 from amodal.tables.render import aggregate_experiment, compare_experiments
@@ -38,7 +38,7 @@ from amodal.plan.jobs import Workplan
 ROOT = Path(__file__).resolve().parent.parent
 
 
-def load_config(path: Path, results: str) -> tuple[dict, Plan]:
+def load_config(path: Path, results: str) -> tuple[dict, FolderKeys]:
     config = yaml.safe_load(path.read_text())
     config["results"] = results
     validate(config, str(SCHEMAS / "config.schema.yaml"))
@@ -46,10 +46,10 @@ def load_config(path: Path, results: str) -> tuple[dict, Plan]:
     for name in config["experiments"]:
         spec = yaml.safe_load((ROOT / config["experiments_dir"] / f"{name}.yaml").read_text()) or {}
         experiments[name] = validated(spec, "experiment.schema.yaml")  # backend lists from the declarations
-    return config, Plan(experiments, config.get("models"))
+    return config, FolderKeys(experiments, config.get("models"))
 
 
-def run_in_process(config: dict, plan: Plan) -> dict[str, float]:
+def run_in_process(config: dict, plan: FolderKeys) -> dict[str, float]:
     """Seconds spent per job kind (scenes, each stage, collect, tables, report)."""
     spent: dict[str, float] = defaultdict(float)
     start = time.perf_counter()

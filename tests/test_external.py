@@ -15,7 +15,7 @@ from PIL import Image
 from amodal.imaging import io
 from amodal.plan.preflight import missing_settings, weights_needed
 from amodal.declarations import STAGE_ORDER as STAGES
-from amodal.plan.keys import Plan, planned_stages
+from amodal.plan.keys import FolderKeys, planned_stages
 from amodal.stages.complete.external import (
     BadExternalOutput,
     ExternalOutputMissing,
@@ -229,7 +229,7 @@ def test_an_external_experiment_plans_ground_complete_rgba_and_evaluate_only(tmp
     over_paper = validated(
         {**paper, "complete": {"backend": "external", "external": {"dir": str(tmp_path)}}}, "experiment.schema.yaml"
     )
-    plan = Plan({"paper": paper, "external": over_paper})
+    plan = FolderKeys({"paper": paper, "external": over_paper})
     assert list(plan.keys["external"]) == ["ground", "complete", "rgba", "evaluate"]
     assert plan.keys["external"]["ground"] == plan.keys["paper"]["ground"]  # the same visible masks
     assert plan.run("complete", plan.keys["external"]["complete"]).upstream == {"ground": plan.keys["paper"]["ground"]}
@@ -242,7 +242,7 @@ def test_the_workplan_reads_no_order_and_puts_each_file_into_the_job(tmp_path):
     folder = tmp_path / "outputs"
     save_rgba(folder / "photos" / "p1.png", np.full((H, W, 4), 255, np.uint8))
     spec = external_spec(folder, pattern="{dataset}/{instance}.png")
-    plan = Plan({"x": spec})
+    plan = FolderKeys({"x": spec})
     keys = plan.keys["x"]
     work = Workplan(config(shard_size=8), plan, {"photos": table(["p0", "p1"])})
     assert sorted({job.kind for job in work.jobs}) == ["collect", "complete", "evaluate", "ground", "rgba"]
@@ -294,7 +294,7 @@ def test_a_bad_instance_fails_alone_with_its_kind_and_the_others_are_scored(tmp_
     whole[2:12, 4:24] = (200, 10, 10, 255)
     save_rgba(folder / "good.png", whole)
     rgb_without_alpha(folder / "rgb.png")
-    plan = Plan({"x": spec})
+    plan = FolderKeys({"x": spec})
     work = Workplan(config(results=str(results), shard_size=8), plan, {"photos": frame})
     visible = np.zeros((H, W), bool)
     visible[2:12, 4:14] = True

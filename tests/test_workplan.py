@@ -9,7 +9,7 @@ import pytest
 import dataclasses
 
 from amodal.declarations import STAGES
-from amodal.plan.keys import Plan
+from amodal.plan.keys import FolderKeys
 from amodal.plan.jobs import Workplan, job_resources
 
 SPEC = {
@@ -57,7 +57,7 @@ def config(**extra):
 
 
 def test_jobs_cover_each_stage_key_once_per_shard_and_skip_instances_that_cannot_run():
-    plan = Plan({"a": SPEC, "b": dict(SPEC, order={"backend": "oracle"})})
+    plan = FolderKeys({"a": SPEC, "b": dict(SPEC, order={"backend": "oracle"})})
     work = Workplan(
         config(shard_size=2),
         plan,
@@ -72,7 +72,7 @@ def test_jobs_cover_each_stage_key_once_per_shard_and_skip_instances_that_cannot
 
 
 def test_a_stage_job_fills_its_instances_folders_and_needs_the_upstream_shard_manifests():
-    plan = Plan({"a": SPEC})
+    plan = FolderKeys({"a": SPEC})
     keys = plan.keys["a"]
     work = Workplan(config(shard_size=8), plan, {"photos": table(["p0", "p1"])})
     (job,) = work.by_kind("order")
@@ -111,7 +111,7 @@ def test_a_stage_job_fills_its_instances_folders_and_needs_the_upstream_shard_ma
 
 
 def test_a_job_needs_every_upstream_shard_that_holds_one_of_its_instances():
-    plan = Plan({"a": SPEC})
+    plan = FolderKeys({"a": SPEC})
     keys = plan.keys["a"]
     work = Workplan(
         config(shard_size={"cpu": 2, "gpu": 3}),
@@ -134,7 +134,7 @@ def test_a_job_needs_every_upstream_shard_that_holds_one_of_its_instances():
 
 
 def test_a_synthetic_scene_is_one_folder_made_by_a_scene_job_and_read_as_a_whole():
-    plan = Plan({"a": SPEC})
+    plan = FolderKeys({"a": SPEC})
     cfg = config(shard_size=3, datasets={"bench": {"format": "synthetic", "cutouts": "C", "backgrounds": "B"}})
     work = Workplan(cfg, plan, {"bench": table(["scene_0000", "scene_0001"])})
     (scenes,) = work.by_kind("scenes")
@@ -146,7 +146,7 @@ def test_a_synthetic_scene_is_one_folder_made_by_a_scene_job_and_read_as_a_whole
 
 
 def test_gpu_stages_take_the_gpu_shard_size_and_resources():
-    plan = Plan({"a": SPEC})
+    plan = FolderKeys({"a": SPEC})
     cfg = config(
         shard_size={"cpu": 2, "gpu": 5},
         models={"device": "cuda"},
@@ -167,24 +167,26 @@ def test_gpu_stages_take_the_gpu_shard_size_and_resources():
 
 
 def test_shard_size_one_gives_one_job_per_instance():
-    work = Workplan(config(shard_size=1), Plan({"a": SPEC}), {"photos": table(["p0", "p1", "p2"])})
+    work = Workplan(config(shard_size=1), FolderKeys({"a": SPEC}), {"photos": table(["p0", "p1", "p2"])})
     assert [job.shard for job in work.by_kind("evaluate")] == ["s00000", "s00001", "s00002"]
 
 
 @pytest.mark.parametrize("size", [0, "big", True])
 def test_a_bad_shard_size_is_refused(size):
     with pytest.raises(ValueError, match="shard"):
-        Workplan(config(shard_size=size), Plan({"a": SPEC}), {"photos": table(["p0"])})
+        Workplan(config(shard_size=size), FolderKeys({"a": SPEC}), {"photos": table(["p0"])})
 
 
 def test_a_class_left_out_of_shard_size_takes_its_default():
-    work = Workplan(config(shard_size={"gpu": 2}), Plan({"a": SPEC}), {"photos": table([f"p{i}" for i in range(20)])})
+    work = Workplan(
+        config(shard_size={"gpu": 2}), FolderKeys({"a": SPEC}), {"photos": table([f"p{i}" for i in range(20)])}
+    )
     assert [len(job.items) for job in work.by_kind("ground")] == [16, 4]  # cpu default 16
 
 
 def test_missing_outputs_are_the_gone_folders_of_jobs_that_wrote_their_manifest(tmp_path):
     cfg = config(shard_size=2, results=str(tmp_path / "R"))
-    work = Workplan(cfg, Plan({"a": SPEC}), {"photos": table(["p0", "p1", "p2"])})
+    work = Workplan(cfg, FolderKeys({"a": SPEC}), {"photos": table(["p0", "p1", "p2"])})
     assert work.missing_outputs() == []  # nothing ran: the manifests' absence already reruns
     first, second = work.by_kind("ground")
     for job in (first, second):
@@ -201,7 +203,7 @@ def test_missing_outputs_are_the_gone_folders_of_jobs_that_wrote_their_manifest(
 
 def test_an_oracle_backend_on_a_dataset_without_ground_truth_is_refused_before_any_job():
     with pytest.raises(ValueError, match=r"uses ground backend 'oracle', which needs ground truth.*'p0'"):
-        Workplan(config(), Plan({"a": SPEC}), {"photos": table(["p0", "p1"], gt=False)})
+        Workplan(config(), FolderKeys({"a": SPEC}), {"photos": table(["p0", "p1"], gt=False)})
 
 
 def test_every_stage_backend_that_loads_a_network_is_a_gpu_stage():
@@ -253,7 +255,9 @@ def test_a_shards_gpu_stages_are_one_job_but_not_past_a_cpu_stage_between_them()
         models={"device": "cuda"},
         resources={"gpu": {"runtime_base_min": 10, "runtime_per_instance_s": 30}},
     )
-    work = Workplan(cfg, Plan({"a": SPEC}), {"photos": table(["p0", "p1", "p2"])}, declarations=on_gpu(GPU_STAGES))
+    work = Workplan(
+        cfg, FolderKeys({"a": SPEC}), {"photos": table(["p0", "p1", "p2"])}, declarations=on_gpu(GPU_STAGES)
+    )
     each_unit_in_one_rule(work)
     (fused,) = [rule for rule in work.rules if rule.kind == "fused"]
     # complete reads order, a CPU stage that reads segment: it cannot join without a cycle
@@ -276,7 +280,7 @@ def test_experiments_sharing_upstream_stages_fuse_into_one_job_per_shard():
     cfg = config(shard_size={"cpu": 2, "gpu": 2}, fuse={"gpu": True})
     work = Workplan(
         cfg,
-        Plan({"a": SPEC, "b": other}),
+        FolderKeys({"a": SPEC, "b": other}),
         {"photos": table(["p0", "p1", "p2"])},
         declarations=on_gpu(GPU_STAGES | {("order", "geometric")}),
     )
@@ -298,7 +302,9 @@ def test_experiments_sharing_upstream_stages_fuse_into_one_job_per_shard():
 
 
 def test_fusing_cpu_stages_leaves_scenes_and_collect_apart_and_off_by_default():
-    work = Workplan(config(shard_size=2, fuse={"cpu": True}), Plan({"a": SPEC}), {"photos": table(["p0", "p1", "p2"])})
+    work = Workplan(
+        config(shard_size=2, fuse={"cpu": True}), FolderKeys({"a": SPEC}), {"photos": table(["p0", "p1", "p2"])}
+    )
     each_unit_in_one_rule(work)
     assert [(rule.kind, rule.shard) for rule in work.rules] == [
         ("fused", "s00000"),
@@ -316,7 +322,7 @@ def test_fusing_cpu_stages_leaves_scenes_and_collect_apart_and_off_by_default():
         "rgba",
         "evaluate",
     ]
-    unfused = Workplan(config(shard_size=2), Plan({"a": SPEC}), {"photos": table(["p0", "p1", "p2"])})
+    unfused = Workplan(config(shard_size=2), FolderKeys({"a": SPEC}), {"photos": table(["p0", "p1", "p2"])})
     assert unfused.rules == unfused.jobs and len(unfused.jobs) == 18
 
 
@@ -358,4 +364,4 @@ def test_groups_that_would_wait_on_each_other_are_left_apart():
 @pytest.mark.parametrize("fuse_value", [{"gpu": "yes"}, {"tpu": True}, ["gpu"]])
 def test_a_bad_fuse_setting_is_refused(fuse_value):
     with pytest.raises(ValueError, match="fuse"):
-        Workplan(config(fuse=fuse_value), Plan({"a": SPEC}), {"photos": table(["p0"])})
+        Workplan(config(fuse=fuse_value), FolderKeys({"a": SPEC}), {"photos": table(["p0"])})

@@ -6,7 +6,7 @@ from snakemake.utils import validate
 
 from amodal.datasets.cache import load_dataset_cached
 from amodal.plan.preflight import missing_settings, missing_weights
-from amodal.plan.keys import NAME_PATTERN, Plan
+from amodal.plan.keys import NAME_PATTERN, FolderKeys
 from amodal.report.html import instance_rows
 from amodal.config.schema import SCHEMAS, read_experiment, resolve_input_paths, validated
 from amodal.tables.paper_tables import METHOD_METRICS
@@ -53,18 +53,18 @@ def load_experiment(name):
         raise WorkflowError(f"experiment {name!r}: {error}") from None
 
 
-PLAN = Plan({name: load_experiment(name) for name in config["experiments"]}, config.get("models"))
-MISSING_WEIGHTS = missing_weights(PLAN.experiments, config.get("models"))
+FOLDER_KEYS = FolderKeys({name: load_experiment(name) for name in config["experiments"]}, config.get("models"))
+MISSING_WEIGHTS = missing_weights(FOLDER_KEYS.experiments, config.get("models"))
 if MISSING_WEIGHTS:
     raise WorkflowError("checkpoints are missing:\n" + "\n".join(MISSING_WEIGHTS))
-MISSING_SETTINGS = missing_settings(PLAN.experiments, config.get("models"))
+MISSING_SETTINGS = missing_settings(FOLDER_KEYS.experiments, config.get("models"))
 if MISSING_SETTINGS:
     raise WorkflowError("settings are missing:\n" + "\n".join(MISSING_SETTINGS))
 # Instance tables are cached per dataset version under results/.cache, so later parses (and
 # every cluster job, which parses the workflow again) neither rebuild them nor reopen images.
 WORK = Workplan(
     config,
-    PLAN,
+    FOLDER_KEYS,
     {name: load_dataset_cached(name, spec, RESULTS) for name, spec in config["datasets"].items()},
 )
 
@@ -126,16 +126,16 @@ def comparison_tables(wildcards):
 
 
 def experiment_description(wildcards):
-    return PLAN.experiments[wildcards.experiment].get("description", "")
+    return FOLDER_KEYS.experiments[wildcards.experiment].get("description", "")
 
 
 def experiment_evaluate(wildcards):
     """The experiment's evaluate settings, printed with its metric definitions."""
-    return PLAN.experiments[wildcards.experiment]["evaluate"]
+    return FOLDER_KEYS.experiments[wildcards.experiment]["evaluate"]
 
 
 def experiment_descriptions(wildcards):
-    return {name: PLAN.experiments[name].get("description", "") for name in config["experiments"]}
+    return {name: FOLDER_KEYS.experiments[name].get("description", "") for name in config["experiments"]}
 
 
 def instance_categories(wildcards):
@@ -213,7 +213,7 @@ def experiment_settings(wildcards):
     return {
         name: {
             "file": str(Path(config["experiments_dir"]) / f"{name}.yaml"),
-            "description": PLAN.experiments[name].get("description", ""),
+            "description": FOLDER_KEYS.experiments[name].get("description", ""),
         }
         for name in config["experiments"]
     }

@@ -22,7 +22,7 @@ import pandas as pd
 from amodal.plan import layout
 from amodal.datasets.table import OK
 from amodal.declarations import STAGES, resolve
-from amodal.plan.keys import Declarations, Plan, device_class
+from amodal.plan.keys import Declarations, FolderKeys, device_class
 from amodal.plan.shards import shards
 
 DEFAULT_SHARD_SIZE = {"cpu": 16, "gpu": 32}
@@ -122,7 +122,9 @@ class Workplan:
     its job, and whatever reads its manifest after it.
     """
 
-    def __init__(self, config: dict, plan: Plan, tables: dict[str, pd.DataFrame], declarations: Declarations = STAGES):
+    def __init__(
+        self, config: dict, plan: FolderKeys, tables: dict[str, pd.DataFrame], declarations: Declarations = STAGES
+    ):
         self.config = config
         self.declarations = declarations
         self.plan = plan

@@ -90,9 +90,10 @@ class StageRun:
     lineage: dict[str, str] = field(default_factory=dict)  # every ancestor stage -> key
 
 
-class Plan:
-    """All experiments of a run, indexed by stage folder key; `models` is the config's section
-    (where this machine keeps checkpoints: see `experiment_keys`)."""
+class FolderKeys:
+    """The stage folder keys of all experiments of a run (what made each folder: `StageRun`),
+    indexed by (stage, key); `models` is the config's section (where this machine keeps
+    checkpoints: see `experiment_keys`). The jobs that fill the folders are `amodal.plan.jobs.Workplan`'s."""
 
     def __init__(self, experiments: dict[str, dict], models: dict | None = None):
         for name in experiments:

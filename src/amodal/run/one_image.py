@@ -29,7 +29,7 @@ def complete_image(
     from amodal.datasets.image_header import probe_image_header
     from amodal.datasets.table import COLUMNS, safe_id
     from amodal.plan.preflight import missing_settings, missing_weights
-    from amodal.plan.keys import Plan
+    from amodal.plan.keys import FolderKeys
     from amodal.models.cache import ModelCache
     from amodal.run.job import run_job
     from amodal.config.schema import WALLPAPER, load_experiment, validated
@@ -59,7 +59,7 @@ def complete_image(
     table = pd.DataFrame([[instance, str(image), query, "", "ok", ""]], columns=COLUMNS)
     # as in the workflow, a photo beyond the size bound runs on a scaled working copy
     table = bound_images(table, DATASET, config["datasets"][DATASET]["max_side"], out, pd.Series([size]))
-    work = Workplan(config, Plan({name: spec}, config["models"]), {DATASET: table})
+    work = Workplan(config, FolderKeys({name: spec}, config["models"]), {DATASET: table})
     cache = cache if cache is not None else ModelCache(config["models"])  # one for every job of the image
     for job in work.jobs:
         run_job(
