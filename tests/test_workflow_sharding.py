@@ -12,7 +12,18 @@ import time
 import pandas as pd
 import pytest
 
-from workflow_helpers import EXPERIMENTS, command, environment, make_workdir, planned_rules, result_files, snakemake
+from workflow_helpers import (
+    EXPERIMENTS,
+    ROOT,
+    command,
+    copy_run,
+    environment,
+    make_workdir,
+    planned_rules,
+    result_files,
+    shared_run,
+    snakemake,
+)
 
 IDS = ["scene_0000", "scene_0001", "scene_0002", "scene_0003"]
 STAGE_FILES = {
@@ -38,9 +49,9 @@ STAGE_FILES = {
 
 @pytest.fixture(scope="module")
 def runs(tmp_path_factory):
-    """One complete run per shard size, each in its own folder."""
-    found = {}
-    for size in (1, 3, 16):
+    """One complete run per shard size, each in its own folder (size 3: the session's shared run)."""
+    found = {3: shared_run(tmp_path_factory, n_scenes=4, shard_size=3)}
+    for size in (1, 16):
         workdir = make_workdir(tmp_path_factory.mktemp(f"shard{size}"), n_scenes=4, shard_size=size)
         snakemake(workdir)
         found[size] = workdir
@@ -96,9 +107,67 @@ def test_experiments_share_upstream_stage_folders(runs):
         assert stages[EXPERIMENTS[0]][stage] != stages[EXPERIMENTS[1]][stage]
 
 
-def test_oracle_order_is_perfect_on_the_benchmark(runs):
-    summary = json.loads((runs[3] / "results" / "oracle_order" / "bench" / "summary.json").read_text())
+def read(workdir, *parts):
+    return json.loads(workdir.joinpath(*parts).read_text())
+
+
+def test_the_oracle_order_names_the_occluders_the_scene_files_list(runs):
+    workdir, occluded = runs[3], 0
+    for instance in IDS:
+        # the truth as written: scene.json's pairs [front, behind], the target being object 0
+        scene = read(workdir, "results", "datasets", "bench", instance, "scene.json")
+        true_occluders = {front for front, behind in scene["occludes"] if behind == 0}
+        stages = read(workdir, "results", "oracle_order", "bench", instance, "stages.json")
+        segments = read(workdir, stages["segment"], "segments.json")["segments"]
+        order = read(workdir, stages["order"], "order.json")
+        named = {segments[i]["gt_index"] for i in order["occluders"]}
+        segmented = {record["gt_index"] for record in segments if "gt_index" in record}
+        assert named == true_occluders & segmented, instance
+        occluded += bool(named)
+    assert occluded >= 2  # not vacuous: most scenes hide part of the target
+
+
+def test_order_accuracy_scores_a_wrong_order_by_the_scene_files(runs, tmp_path):
+    from amodal.config.schema import load_experiment
+    from amodal.stages.evaluate import run_evaluate
+
+    workdir = runs[3]
+    summary = read(workdir, "results", "oracle_order", "bench", "summary.json")
     assert summary["metrics"]["order_accuracy"]["pooled"] == 1.0
+    spec = load_experiment("oracle_order", ROOT / "config" / "experiments")[1]["evaluate"]
+    for name in ("clip_score", "lpips", "feature_similarity"):  # no weights here
+        spec[name]["enabled"] = False
+    instance = "scene_0002"
+    dataset = workdir / "results" / "datasets" / "bench" / instance
+    # scene_0002 of seed 1, by its scene.json: the target (object 0) and objects 1 and 2; object 1
+    # occludes the target, the target occludes object 2. Two candidate pairs, one of them occluding.
+    scene = read(dataset, "scene.json")
+    assert len(scene["objects"]) == 3 and {front for front, behind in scene["occludes"] if behind == 0} == {1}
+    stages = read(workdir, "results", "oracle_order", "bench", instance, "stages.json")
+    segments = read(workdir, stages["segment"], "segments.json")["segments"]
+    by_object = {record["gt_index"]: i for i, record in enumerate(segments) if "gt_index" in record}
+
+    def accuracy(occluders):
+        order = tmp_path / f"order_{len(list(tmp_path.iterdir()))}.json"
+        order.write_text(json.dumps({"backend": "oracle", "occluders": occluders, "pairs": []}))
+        record = run_evaluate(
+            spec,
+            image=dataset / "image.png",
+            visible=workdir / stages["ground"] / "visible_mask.png",
+            segments_npz=workdir / stages["segment"] / "segments.npz",
+            segments_json=workdir / stages["segment"] / "segments.json",
+            order=order,
+            rgba=workdir / stages["rgba"] / "amodal.png",
+            placement=workdir / stages["rgba"] / "placement.json",
+            gt=dataset / "scene.json",
+            instance=instance,
+        )
+        return record["order"], record["metrics"]["order_accuracy"]
+
+    assert accuracy([by_object[1]]) == ({"tp": 1, "fp": 0, "fn": 0, "tn": 1, "pairs": 2}, 1.0)
+    assert accuracy([]) == ({"tp": 0, "fp": 0, "fn": 1, "tn": 1, "pairs": 2}, 0.5)
+    assert accuracy([by_object[2]]) == ({"tp": 0, "fp": 1, "fn": 1, "tn": 0, "pairs": 2}, 0.0)
+    assert accuracy([by_object[1], by_object[2]]) == ({"tp": 1, "fp": 1, "fn": 0, "tn": 0, "pairs": 2}, 0.5)
 
 
 def test_fused_stage_jobs_give_the_same_files_and_a_lost_folder_reruns_only_its_shard(runs, tmp_path):
@@ -123,8 +192,8 @@ def test_fused_stage_jobs_give_the_same_files_and_a_lost_folder_reruns_only_its_
     assert result_files(workdir) == result_files(runs[3])
 
 
-def test_lint_is_clean(runs):
-    assert "Congratulations" in snakemake(runs[3], "--lint")
+def test_lint_is_clean(runs, tmp_path):
+    assert "Congratulations" in snakemake(copy_run(runs[3], tmp_path / "run"), "--lint")
 
 
 def _kill_during_a_completion(workdir, *args, since: float = 0.0):
