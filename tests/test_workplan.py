@@ -10,7 +10,8 @@ import dataclasses
 
 from amodal.declarations import STAGES
 from amodal.plan.keys import FolderKeys
-from amodal.plan.jobs import Workplan, job_resources
+from amodal.plan.jobs import Workplan
+from amodal.plan.resources import job_resources
 
 SPEC = {
     "ground": {"backend": "oracle"},
@@ -327,7 +328,8 @@ def test_fusing_cpu_stages_leaves_scenes_and_collect_apart_and_off_by_default():
 
 
 def test_groups_that_would_wait_on_each_other_are_left_apart():
-    from amodal.plan.jobs import Job, fuse
+    from amodal.plan.fusing import fuse
+    from amodal.plan.job import Job
 
     def job(rule, device, shard, inputs):
         return Job(

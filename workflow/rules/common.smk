@@ -11,7 +11,8 @@ from amodal.report.html import instance_rows
 from amodal.config.schema import SCHEMAS, read_experiment, resolve_input_paths, validated
 from amodal.tables.paper_tables import METHOD_METRICS
 from amodal.tables.reference import read_reference
-from amodal.plan.jobs import Workplan, job_resources
+from amodal.plan.jobs import Workplan
+from amodal.plan.resources import job_resources
 
 # The repository holding this workflow (workflow/rules/ is two levels down).
 REPOSITORY = Path(workflow.current_basedir.get_path_or_uri(secret_free=True)).parents[1]

@@ -3,7 +3,7 @@
 # per-instance folders it fills (so a missing one reruns the job) and the shard's manifest;
 # its inputs are the manifests of the upstream shards holding its instances (or, for the
 # first stages, the instances' source files). With config `fuse`, one rule runs several stage
-# jobs of a shard in one process (amodal.plan.jobs.fuse): it has every member's outputs.
+# jobs of a shard in one process (amodal.plan.fusing.fuse): it has every member's outputs.
 for job in WORK.rules:
     job_threads, job_resources_ = resources_of(job)
 

@@ -12,100 +12,16 @@ work. Nothing here imports Snakemake.
 
 from __future__ import annotations
 
-import math
-import re
-from functools import lru_cache
-from dataclasses import dataclass, field
-
 import pandas as pd
 
 from amodal.plan import layout
+from amodal.plan.fusing import fuse, fused_classes
+from amodal.plan.job import Job, rule_name
+from amodal.plan.resources import shard_size
 from amodal.datasets.table import OK
 from amodal.declarations import STAGES, resolve
 from amodal.plan.keys import Declarations, FolderKeys, device_class
 from amodal.plan.shards import shards
-
-DEFAULT_SHARD_SIZE = {"cpu": 16, "gpu": 32}
-DEFAULT_RESOURCES = {
-    "cpu": {"threads": 1, "mem_mb": 1000, "gpu": 0, "runtime_base_min": 5, "runtime_per_instance_s": 10},
-    "gpu": {"threads": 4, "mem_mb": 16000, "gpu": 1, "runtime_base_min": 10, "runtime_per_instance_s": 60},
-}
-
-
-@dataclass
-class Job:
-    """One shard job: what it reads, the folders it makes, and each instance's files."""
-
-    rule: str
-    kind: str  # "scenes", a stage name, or "collect"
-    dataset: str
-    shard: str
-    key: str  # the stage folder key; the experiment name for collect; "" for scenes
-    spec: dict
-    items: list[dict]
-    inputs: list[str]  # upstream shard manifests (or source files) the job needs
-    outputs: list[str]  # the instance folders it fills
-    manifest: str  # written last: the shard's ids and statuses
-    log: str
-    benchmark: str  # Snakemake's timing of the job
-    device: str = "cpu"
-    shared: dict = field(default_factory=dict)  # job-wide input files by name (e.g. the wallpaper), besides `inputs`
-    context: dict = field(default_factory=dict)  # upstream stage specs a backend needs (complete: segment, order)
-    members: list["Job"] = field(default_factory=list)  # a fused job: the jobs it runs, in order (`fuse`)
-
-    @property
-    def manifests(self) -> list[str]:
-        """The manifests the job writes: its own, or each member's."""
-        return [member.manifest for member in self.members] if self.members else [self.manifest]
-
-    @property
-    def instance_runs(self) -> int:
-        """Instances times stages the job processes (what its runtime grows with)."""
-        return sum(len(member.items) for member in self.members) if self.members else len(self.items)
-
-
-def rule_name(*parts: str) -> str:
-    """A rule name (a Python identifier) made of the parts."""
-    return "__".join(re.sub(r"[^A-Za-z0-9]", "_", part) for part in parts)
-
-
-def shard_size(config: dict, device: str) -> int:
-    sizes = config.get("shard_size", DEFAULT_SHARD_SIZE)
-    if isinstance(sizes, dict):
-        return sizes.get(device, DEFAULT_SHARD_SIZE[device])
-    if isinstance(sizes, int) and not isinstance(sizes, bool):
-        return sizes
-    raise ValueError(f"config 'shard_size' must be an integer or {{cpu: n, gpu: n}}, got {sizes!r}")
-
-
-def job_resources(config: dict, job: Job) -> dict:
-    """threads, mem_mb (before scaling by attempt), runtime in minutes and gpu count; a GPU-class
-    job asks for no GPU when config `models.device` is cpu (or auto on a machine without one)."""
-    spec = dict(DEFAULT_RESOURCES[job.device], **(config.get("resources", {}).get(job.device) or {}))
-    runtime = spec["runtime_base_min"] + math.ceil(spec["runtime_per_instance_s"] * job.instance_runs / 60)
-    gpu = spec["gpu"] if models_on_gpu(config) else 0
-    return {"threads": spec["threads"], "mem_mb": spec["mem_mb"], "runtime": runtime, "gpu": gpu}
-
-
-def fused_classes(config: dict) -> set[str]:
-    """The device classes whose stage jobs are fused per shard (config `fuse`)."""
-    fuse = config.get("fuse") or {}
-    if not isinstance(fuse, dict) or set(fuse) - {"cpu", "gpu"} or not all(isinstance(v, bool) for v in fuse.values()):
-        raise ValueError(f"config 'fuse' must be {{cpu: true|false, gpu: true|false}}, got {fuse!r}")
-    return {device for device, on in fuse.items() if on}
-
-
-def models_on_gpu(config: dict) -> bool:
-    device = (config.get("models") or {}).get("device", "auto")
-    return _gpu_visible() if device == "auto" else device.startswith("cuda")
-
-
-@lru_cache(maxsize=1)
-def _gpu_visible() -> bool:
-    """Whether this machine shows a GPU (asked once per process: it may run nvidia-smi)."""
-    from amodal.models.devices import candidate_ids
-
-    return bool(candidate_ids())
 
 
 class Workplan:
@@ -352,89 +268,3 @@ class Workplan:
                 benchmark=layout.shard_benchmark(self.results, dataset, "collect", experiment, shard),
             )
         )
-
-
-# ---------------------------------------------------------------------- fusing
-
-
-def fuse(jobs: list[Job], classes: set[str], results: str) -> list[Job]:
-    """`jobs` with, for each dataset and shard of a device class in `classes`, its stage jobs
-    replaced by one job that runs them in order in one process: each model is loaded once and
-    the process starts once (a shard's GPU stages load GroundingDINO, SAM and CLIP two or three
-    times otherwise). A stage job joins only if no path leads from the group to it through a job
-    outside the group (a CPU stage between two GPU stages keeps the later one apart), and groups
-    whose fusing would make jobs wait on each other are left apart; so the fused jobs' order is
-    the stages' order."""
-    from graphlib import CycleError, TopologicalSorter
-
-    producer = {job.manifest: job.rule for job in jobs}
-    children: dict[str, list[str]] = {job.rule: [] for job in jobs}
-    for job in jobs:
-        for path in job.inputs:
-            if path in producer:
-                children[producer[path]].append(job.rule)
-    candidates: dict[tuple, list[Job]] = {}
-    for job in jobs:
-        if job.kind not in ("scenes", "collect") and job.device in classes:
-            candidates.setdefault((job.dataset, job.device, job.shard), []).append(job)
-    groups = [g for g in (_convex(members, children) for members in candidates.values()) if len(g) > 1]
-    while True:
-        group_of = {member.rule: n for n, group in enumerate(groups) for member in group}
-        node = {job.rule: ("group", group_of[job.rule]) if job.rule in group_of else ("job", job.rule) for job in jobs}
-        graph = {n: set() for n in node.values()}
-        for job in jobs:
-            for child in children[job.rule]:
-                if node[child] != node[job.rule]:
-                    graph[node[child]].add(node[job.rule])
-        try:
-            TopologicalSorter(graph).prepare()
-            break
-        except CycleError as error:  # leave apart every group on the cycle
-            apart = {n for kind, n in error.args[1] if kind == "group"}
-            if not apart:  # the stage jobs themselves wait on each other: a planning error
-                raise
-            groups = [group for n, group in enumerate(groups) if n not in apart]
-    fused = {group[0].rule: _fused_job(group, results) for group in groups}
-    inside = {member.rule for group in groups for member in group}
-    return [fused.get(job.rule, job) for job in jobs if job.rule in fused or job.rule not in inside]
-
-
-def _convex(members: list[Job], children: dict[str, list[str]]) -> list[Job]:
-    """The members no path reaches from a member through a job that is not one."""
-    while True:
-        inside = {member.rule for member in members}
-        reached, frontier = set(), [c for m in members for c in children[m.rule] if c not in inside]
-        while frontier:
-            rule = frontier.pop()
-            if rule not in reached:
-                reached.add(rule)
-                frontier.extend(children[rule])
-        kept = [member for member in members if member.rule not in reached]
-        if len(kept) == len(members):
-            return kept
-        members = kept
-
-
-def _fused_job(members: list[Job], results: str) -> Job:
-    first = members[0]
-    made = {member.manifest for member in members}
-    shared = {}
-    for member in members:
-        shared.update(member.shared)
-    return Job(
-        rule=rule_name("fused", first.dataset, first.device, first.shard),
-        kind="fused",
-        dataset=first.dataset,
-        shard=first.shard,
-        key=first.device,
-        spec={},
-        items=[],
-        inputs=list(dict.fromkeys(path for member in members for path in member.inputs if path not in made)),
-        outputs=[folder for member in members for folder in member.outputs],
-        manifest=members[-1].manifest,  # the last written; `manifests` lists them all
-        log=layout.shard_log(results, first.dataset, "fused", first.device, first.shard),
-        benchmark=layout.shard_benchmark(results, first.dataset, "fused", first.device, first.shard),
-        device=first.device,
-        shared=shared,
-        members=members,
-    )

@@ -87,7 +87,7 @@ def run_job(
     context: dict | None = None,
     cache: ModelCache | None = None,
 ) -> dict[str, str]:
-    """Run one planned job (amodal.plan.jobs.Job fields), then write its manifest; a GPU job
+    """Run one planned job (amodal.plan.job.Job fields), then write its manifest; a GPU job
     first claims its devices. The stages get their networks from `cache`, the job's own
     ModelCache made from the `models` config when None. Returns each instance's status."""
     from amodal.imaging import io
@@ -114,7 +114,7 @@ def run_fused_job(
     models: dict | None = None,
     cache: ModelCache | None = None,
 ) -> None:
-    """Run a fused job's stage jobs (amodal.plan.jobs.fuse) one after another in this process:
+    """Run a fused job's stage jobs (amodal.plan.fusing.fuse) one after another in this process:
     the devices are claimed once, and one ModelCache (`cache`, else made from the `models`
     config) serves every stage, so a model one stage loaded serves the next. Each member writes
     its files and its manifest as if it were a job of its own. `members`: dicts of run_job's
