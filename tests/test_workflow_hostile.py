@@ -113,6 +113,7 @@ def run(tmp_path_factory):
                 "max_side": MAX_SIDE,
             }
         },
+        "fuse": {"gpu": True},  # the model stages in one process (the same files: test_workflow_sharding)
     }
     (workdir / "config").mkdir()
     (workdir / "config" / "config.yaml").write_text(yaml.safe_dump(config))

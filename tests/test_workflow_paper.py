@@ -29,6 +29,7 @@ def run(tmp_path_factory):
         scene_seed=5,
         scenes=1,
         timeout=2400,
+        fuse={"gpu": True},  # the model stages in one process: each tiny model loaded once
     )
 
 

@@ -44,7 +44,7 @@ def run(tmp_path_factory):
     }
     config["tables"] = {"bootstrap": {"resamples": 200, "seed": 3}, "reference": "published.yaml"}
     (workdir / "config" / "config.yaml").write_text(yaml.safe_dump(config))
-    snakemake(workdir, "tables")
+    snakemake(workdir)
     snakemake(workdir, "--report", str(workdir.parent / "report.zip"))
     return workdir
 

@@ -135,10 +135,12 @@ def run_with_tiny_models(
     scene_seed: int,
     scenes: int = 2,
     timeout: float = 900,
+    fuse: dict | None = None,
 ) -> Path:
     """Seed example photos `examples` (no ground truth; none: no such dataset) and `scenes`
     benchmark scenes through the workflow with one experiment, on the tiny random-weight
-    checkpoints; returns `workdir`."""
+    checkpoints; returns `workdir`. `fuse`: the config's (fused stage jobs give the same files,
+    tests/test_workflow_sharding.py; they start one process and load each model once)."""
     from tiny_models import write_tiny_checkpoints
 
     seed = ROOT / "data" / "seed_examples"
@@ -170,6 +172,7 @@ def run_with_tiny_models(
         "wallpaper": str(seed / "gray_wallpaper.jpeg"),
         "models": write_tiny_checkpoints(workdir / "weights"),
         "datasets": datasets,
+        **({"fuse": fuse} if fuse else {}),
     }
     (workdir / "config").mkdir()
     (workdir / "config" / "config.yaml").write_text(yaml.safe_dump(config))
