@@ -41,19 +41,20 @@ test: $(BIN)/.installed $(LISA_SERVER)/.installed
 	PATH=$(abspath $(BIN)):$$PATH AMODAL_LISA_SERVER_PYTHON=$(abspath $(LISA_SERVER))/bin/python \
 		$(BIN)/python -m pytest -n $(CORES) --dist loadfile --no-loadscope-reorder tests
 
-# ruff (check and format, settings in pyproject.toml) and snakefmt in an environment of their own.
-LINT ?= build/lint
-$(LINT)/.installed: tools/lint.lock
-	$(PYTHON) -m venv $(LINT)
-	$(LINT)/bin/$(PIP_INSTALL) -r tools/lint.lock
+# ruff (check and format, settings in pyproject.toml) and snakefmt in an environment of their own
+# (LINT_ENV: make predefines LINT, so `LINT ?=` would not take).
+LINT_ENV ?= build/lint
+$(LINT_ENV)/.installed: tools/lint.lock
+	$(PYTHON) -m venv $(LINT_ENV)
+	$(LINT_ENV)/bin/$(PIP_INSTALL) -r tools/lint.lock
 	touch $@
 
 LINTED := src tests benchmarks tools workflow
 
-lint: $(BIN)/.installed $(LINT)/.installed
-	$(LINT)/bin/ruff check $(LINTED)
-	$(LINT)/bin/ruff format --check $(LINTED)
-	$(LINT)/bin/snakefmt --check Snakefile workflow/rules
+lint: $(BIN)/.installed $(LINT_ENV)/.installed
+	$(LINT_ENV)/bin/ruff check $(LINTED)
+	$(LINT_ENV)/bin/ruff format --check $(LINTED)
+	$(LINT_ENV)/bin/snakefmt --check Snakefile workflow/rules
 	PATH=$(abspath $(BIN)):$$PATH snakemake --lint --cores 1
 
 # The demo's work in one process on one core, then the demo workflow on $(CORES) cores, and their ratio.
