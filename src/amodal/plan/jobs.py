@@ -136,9 +136,7 @@ class Workplan:
                         needs = self._manifests(dataset, "scenes", "synthetic", members, shard_of["cpu"])
                     else:
                         rows = self.rows[dataset]
-                        needs = [
-                            rows[i][name] for i in members for name in layout.INSTANCE_READS[stage] if rows[i][name]
-                        ]
+                        needs = [rows[i][name] for i in members for name in declared.instance_reads if rows[i][name]]
                     if declared.backend(spec).job_inputs:
                         needs = needs + resolve(declared.backend(spec).job_inputs)(spec, dataset, members)
                     self._stage_job(dataset, stage, key, spec, device, shard, members, needs)
@@ -200,7 +198,7 @@ class Workplan:
             # a stage reads what its experiment planned (an external completion plans no order stage)
             reads = {
                 name: layout.stage_outputs(folders[up], up)[file]
-                for name, (up, file) in layout.STAGE_READS[stage].items()
+                for name, (up, file) in declared.reads.items()
                 if up in folders
             }
             items.append(

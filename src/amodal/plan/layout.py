@@ -1,4 +1,4 @@
-"""Where every file lives, and which files each stage reads.
+"""Where every file lives.
 
 The stage folder of one instance is the unit Snakemake caches: it is declared as one output
 (a directory) of the shard job that makes it, and holds the files named in `STAGE_FILES`
@@ -15,12 +15,8 @@ from __future__ import annotations
 
 from amodal.declarations import STAGES
 
-# Each stage's files, the files it reads from earlier stages, and the instance's own files it
-# opens: from its declaration (amodal.declarations).
+# Each stage's files, from its declaration (amodal.declarations; what it reads is declared there too).
 STAGE_FILES: dict[str, dict[str, str]] = {name: stage.writes for name, stage in STAGES.items()}
-# name a stage reads it under -> (stage that wrote it, name of the file there)
-STAGE_READS: dict[str, dict[str, tuple[str, str]]] = {name: stage.reads for name, stage in STAGES.items()}
-INSTANCE_READS: dict[str, tuple[str, ...]] = {name: stage.instance_reads for name, stage in STAGES.items()}
 
 # What `collect` copies into an experiment's instance folder: name -> (stage, file name).
 DELIVERABLES: dict[str, tuple[str, str]] = {

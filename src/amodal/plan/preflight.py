@@ -87,15 +87,14 @@ def missing_settings(experiments: dict[str, dict], models: dict | None) -> list[
     lacks (each backend's declared `settings_check`): the address of a remote model (whether it
     answers is `amodal doctor`'s question: at parse time the app may not be up yet), the folder
     of another method's outputs (a missing file is only its instance's `no_output`; a missing
-    folder is a mistake in the experiment). Experiments sharing a problem share its line."""
-    lines: list[str] = []
-    for name, spec in experiments.items():
-        for _, backend in backends_in_use(spec):
-            if backend.settings_check:
-                line = resolve(backend.settings_check)(name, spec, models)
-                if line and line not in lines:
-                    lines.append(line)
-    return lines
+    folder is a mistake in the experiment). Each line names its experiment."""
+    lines = [
+        resolve(backend.settings_check)(name, spec, models)
+        for name, spec in experiments.items()
+        for _, backend in backends_in_use(spec)
+        if backend.settings_check
+    ]
+    return [line for line in lines if line]
 
 
 def lisa_address_problem(experiment: str, spec: dict, models: dict | None) -> str | None:
