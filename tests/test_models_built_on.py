@@ -32,7 +32,7 @@ def loaders(models):
             "swint_ogc",
             paths["bert_base_uncased"],
             device=device,
-            **arch["groundingdino_swint_ogc"],
+            overrides=arch["groundingdino_swint_ogc"]["overrides"],  # its input size is the Grounder's
         ),
         "ram_plus": lambda device: ram_plus.load_ram_plus(
             paths["ram_plus_swin_large_14m"], device=device, **arch["ram_plus_swin_large_14m"]

@@ -125,3 +125,33 @@ def test_what_stages_read_from_the_config():
     assert cache.batch("inpaint", 64) == 2 and cache.batch("sam_encoder") is None
     assert cache.lisa_settings()["url"] == "http://x:1/"
     assert ModelCache().lisa_settings()["url"] in (None, "")
+
+
+def test_a_grounding_dino_input_size_goes_to_the_grounder_and_not_to_the_loader(tmp_path, monkeypatch):
+    import torch
+
+    import amodal.models.grounding_dino as gd
+
+    loader_calls = []
+
+    def loader(path, config, text_path, device="cpu", **arch):
+        loader_calls.append(arch)
+        model = torch.nn.Linear(1, 1)
+        model.tokenizer = None
+        return model
+
+    monkeypatch.setattr(gd, "load_grounding_dino", loader)
+    (tmp_path / "dino.pth").write_bytes(b"")
+    (tmp_path / "bert").mkdir()
+    paths = {"groundingdino_swint_ogc": str(tmp_path / "dino.pth"), "bert_base_uncased": str(tmp_path / "bert")}
+    overrides = {"enc_layers": 1}
+
+    def grounder(arch):
+        cache = ModelCache({"device": "cpu", "paths": paths, "architectures": {"groundingdino_swint_ogc": arch}})
+        return cache.grounder("groundingdino_swint_ogc", "bert_base_uncased", 0.3, 0.25)
+
+    small = grounder({"overrides": overrides, "resize": 160, "max_size": 267})
+    assert (small.resize, small.max_size) == (160, 267)
+    default = grounder({"overrides": overrides})
+    assert (default.resize, default.max_size) == (800, 1333)  # groundingdino's load_image
+    assert loader_calls == [{"overrides": overrides}, {"overrides": overrides}]

@@ -196,3 +196,34 @@ def test_the_encoder_batch_comes_from_config_models_batch(tmp_path):
     models = {"device": "cpu", "paths": {"sam_vit_b": str(path)}, "architectures": {"sam_vit_b": {"tiny": TINY}}}
     assert ModelCache(models).sam_segmenter("sam_vit_b").encoder_batch == 1  # the default
     assert ModelCache(dict(models, batch={"sam_encoder": 3})).sam_segmenter("sam_vit_b").encoder_batch == 3
+
+
+def test_a_tiny_build_is_segment_anythings_own_at_the_same_seed():
+    from segment_anything.build_sam import _build_sam
+
+    released = {key: value for key, value in TINY.items() if key != "image_size"}  # 1024 px
+    torch.manual_seed(3)
+    ours = build_sam("vit_b", tiny=released).state_dict()
+    torch.manual_seed(3)
+    theirs = _build_sam(**released, checkpoint=None).state_dict()
+    assert list(ours) == list(theirs)
+    assert all(torch.equal(ours[k], theirs[k]) for k in ours)
+
+
+def test_a_smaller_image_size_gives_a_smaller_embedding_and_the_predictors_masks():
+    from segment_anything import SamPredictor
+
+    torch.manual_seed(0)
+    small = build_sam("vit_b", tiny=TINY)
+    assert tuple(small.prompt_encoder.image_embedding_size) == (16, 16)  # 256 / 16
+    img = photo(9)
+    masks, iou = BoxSegmenter(small, "cpu").segment(img, BOXES)
+    assert masks.shape == (3, H, W)
+    predictor = SamPredictor(small)
+    predictor.set_image(img)
+    for i, box in enumerate(BOXES):
+        expected, scores, _ = predictor.predict(box=box, multimask_output=False)
+        assert np.array_equal(masks[i], expected[0])
+        assert iou[i] == pytest.approx(scores[0], abs=1e-5)
+    with pytest.raises(ValueError, match="image_size"):
+        build_sam("vit_b", tiny=dict(TINY, image_sise=256))

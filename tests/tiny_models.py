@@ -7,7 +7,15 @@ from __future__ import annotations
 import json
 from pathlib import Path
 
-SAM = {"encoder_embed_dim": 32, "encoder_depth": 2, "encoder_num_heads": 2, "encoder_global_attn_indexes": [1]}
+# SAM's tiny image encoder at 256 px (a 16 x 16 embedding): the mask decoder, full size as
+# released, attends over the embedding for every box, 16 times fewer positions than at 1024 px.
+SAM = {
+    "encoder_embed_dim": 32,
+    "encoder_depth": 2,
+    "encoder_num_heads": 2,
+    "encoder_global_attn_indexes": [1],
+    "image_size": 256,
+}
 # Widths of 64 give one head per tower under both open_clip's config (head_width 64) and the
 # architecture open_clip infers from an OpenAI state dict (width // 64). The tokenizer needs
 # vocab 49408 and context 77.
@@ -40,6 +48,10 @@ DINOV2_CROP = 56
 # ResNet-50's key names and widths with one bottleneck block per stage.
 RESNET50 = {"layers": [1, 1, 1, 1]}
 GROUNDING_DINO = dict(enc_layers=1, dec_layers=1, num_queries=12, dim_feedforward=64)
+# The workflow runs feed it images of 160 px on the shorter side: the Swin-T backbone is full
+# size (groundingdino-py fixes it by name), and at the seed's 800 px one call costs about 10 s on
+# one CPU thread, at 160 px 0.3 s.
+GROUNDING_DINO_INPUT = {"resize": 160, "max_size": 267}
 BERT_VOCAB = [
     "[PAD]",
     "[UNK]",
@@ -127,7 +139,7 @@ def write_tiny_checkpoints(folder: Path) -> dict:
         "architectures": {
             "sam_vit_b": {"tiny": SAM},
             "sam_vit_h": {"tiny": SAM},
-            "groundingdino_swint_ogc": {"overrides": GROUNDING_DINO},
+            "groundingdino_swint_ogc": {"overrides": GROUNDING_DINO, **GROUNDING_DINO_INPUT},
             "clip_vit_b32_openai": {"config": CLIP},
             "ram_plus_swin_large_14m": RAM_PLUS,
             "instaorder_od": INSTAORDER,

@@ -9,8 +9,9 @@ Hugging Face and torch hub caches: see `amodal.models.weights`), and the first r
 key builds and loads the model; every later request for the same key gets the same object.
 The key holds every input of the load: the family, the weights name, the resolved checkpoint
 path(s), the device, the dtype, the loader's extra arguments (`models.architectures.<name>`: a
-smaller architecture for tests or a custom checkpoint) and the family's own settings
-(thresholds, batch size, input size, scheduler). So the same weights name found at another path
+smaller architecture for tests or a custom checkpoint; for GroundingDINO also its input size,
+`resize` and `max_size`) and the family's own settings (thresholds, batch size, input size,
+scheduler). So the same weights name found at another path
 (`$AMODAL_WEIGHTS` changed) or asked for on another device is another model.
 """
 
@@ -142,11 +143,16 @@ class ModelCache:
         """A `Grounder` on GroundingDINO checkpoint `name` with BERT folder `text_encoder`."""
         path, text_path, device = self.checkpoint(name), self.checkpoint(text_encoder), self.device
 
+        arch = self._arch(name)
+        # the input size (the seed's shorter side 800, longer at most 1333) is the Grounder's, not the
+        # loader's: a test's tiny build runs at a small size, where the Swin backbone costs little
+        sizes = {key: arch.pop(key) for key in ("resize", "max_size") if key in arch}
+
         def build():
             from amodal.models.grounding_dino import Grounder, load_grounding_dino
 
-            model = load_grounding_dino(path, DINO_CONFIGS[name], text_path, device=device, **self._arch(name))
-            return Grounder(model, device, box_threshold=box_threshold, text_threshold=text_threshold)
+            model = load_grounding_dino(path, DINO_CONFIGS[name], text_path, device=device, **arch)
+            return Grounder(model, device, box_threshold=box_threshold, text_threshold=text_threshold, **sizes)
 
         key = self._key("grounding_dino", name, [path, text_path], "float32", box_threshold, text_threshold)
         return self._once(key, build)

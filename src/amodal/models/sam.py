@@ -54,27 +54,65 @@ def _check_variant(variant: str) -> None:
 def build_sam(variant: str = "vit_h", tiny: dict | None = None) -> torch.nn.Module:
     """The SAM architecture with random weights, in eval mode, on the CPU in float32.
 
-    `tiny`, if given, is a dict with exactly the keys encoder_embed_dim, encoder_depth,
-    encoder_num_heads and encoder_global_attn_indexes: a small image encoder of the same
-    architecture (image size 1024, patch 16, same prompt encoder and mask decoder); `variant`
-    is then only a name.
+    `tiny`, if given, holds the keys encoder_embed_dim, encoder_depth, encoder_num_heads and
+    encoder_global_attn_indexes, and optionally image_size (default 1024, the released one): a
+    small image encoder of the same architecture (patch 16, the released prompt encoder and mask
+    decoder, built in segment_anything's order, so a seed gives the same weights as its
+    `_build_sam`). A smaller image_size makes a smaller embedding (image_size / 16 on a side),
+    over which the mask decoder attends for every box; `variant` is then only a name.
     """
-    from segment_anything.build_sam import _build_sam, sam_model_registry
+    from segment_anything.build_sam import sam_model_registry
 
     _check_variant(variant)
-    if tiny is not None:
-        if set(tiny) != set(TINY_KEYS):
-            raise ValueError(f"tiny SAM needs exactly the keys {', '.join(TINY_KEYS)}; got {sorted(tiny)}")
-        model = _build_sam(
-            encoder_embed_dim=int(tiny["encoder_embed_dim"]),
-            encoder_depth=int(tiny["encoder_depth"]),
-            encoder_num_heads=int(tiny["encoder_num_heads"]),
-            encoder_global_attn_indexes=[int(i) for i in tiny["encoder_global_attn_indexes"]],
-            checkpoint=None,
+    if tiny is None:
+        return sam_model_registry[variant](checkpoint=None).eval()
+    unknown, missing = set(tiny) - set(TINY_KEYS) - {"image_size"}, set(TINY_KEYS) - set(tiny)
+    if unknown or missing:
+        raise ValueError(
+            f"tiny SAM needs exactly the keys {', '.join(TINY_KEYS)} (and may have image_size); got {sorted(tiny)}"
         )
-    else:
-        model = sam_model_registry[variant](checkpoint=None)
-    return model.eval()
+    return _tiny_sam(tiny).eval()
+
+
+def _tiny_sam(tiny: dict) -> torch.nn.Module:
+    """segment_anything's Sam with the image encoder of `tiny` (see `build_sam`)."""
+    from functools import partial
+
+    from segment_anything.modeling import ImageEncoderViT, MaskDecoder, PromptEncoder, Sam, TwoWayTransformer
+
+    image_size, patch, embed = int(tiny.get("image_size", 1024)), 16, 256
+    grid = image_size // patch
+    encoder = ImageEncoderViT(
+        depth=int(tiny["encoder_depth"]),
+        embed_dim=int(tiny["encoder_embed_dim"]),
+        img_size=image_size,
+        mlp_ratio=4,
+        norm_layer=partial(torch.nn.LayerNorm, eps=1e-6),
+        num_heads=int(tiny["encoder_num_heads"]),
+        patch_size=patch,
+        qkv_bias=True,
+        use_rel_pos=True,
+        global_attn_indexes=[int(i) for i in tiny["encoder_global_attn_indexes"]],
+        window_size=14,
+        out_chans=embed,
+    )
+    prompts = PromptEncoder(
+        embed_dim=embed, image_embedding_size=(grid, grid), input_image_size=(image_size, image_size), mask_in_chans=16
+    )
+    decoder = MaskDecoder(
+        num_multimask_outputs=3,
+        transformer=TwoWayTransformer(depth=2, embedding_dim=embed, mlp_dim=2048, num_heads=8),
+        transformer_dim=embed,
+        iou_head_depth=3,
+        iou_head_hidden_dim=256,
+    )
+    return Sam(
+        image_encoder=encoder,
+        prompt_encoder=prompts,
+        mask_decoder=decoder,
+        pixel_mean=[123.675, 116.28, 103.53],
+        pixel_std=[58.395, 57.12, 57.375],
+    )
 
 
 def load_sam(
