@@ -299,7 +299,7 @@ def test_installed_complete_from_another_folder_reads_the_shipped_experiments(in
     assert bad.returncode == 2 and "paper.yaml" in bad.stderr
     mistyped.write_text("complete: {max_passes: many}\n")
     bad = run_installed((site, env), *photo, "--experiment", str(mistyped), cwd=tmp_path)
-    assert bad.returncode == 2 and "experiment.schema.yaml: complete/max_passes" in bad.stderr
+    assert bad.returncode == 2 and "mistyped.yaml: complete/max_passes" in bad.stderr
     assert sorted(p.name for p in tmp_path.iterdir()) == ["mistyped.yaml", "no_weights"]  # nothing ran
 
 

@@ -54,6 +54,11 @@ def run(workdir, config, experiment=None):
             {"datasets": {"bench": GOOD_DATASET}, "tables": {"reference": "no_such_file.yaml"}},
             "reference file no_such_file.yaml: cannot be read",
         ),
+        ({"datasets": {"bench": GOOD_DATASET}, "shard_sise": 1}, "`shard_sise`: unknown; did you mean `shard_size`?"),
+        (
+            {"datasets": {"bench": {**GOOD_DATASET, "image_sise": 64}}},
+            "`datasets.bench.image_sise`: unknown; did you mean `image_size`?",
+        ),
     ],
 )
 def test_a_bad_config_key_is_named_before_any_job(tmp_path, config, named):
@@ -84,3 +89,15 @@ def test_an_annotation_file_that_is_not_json_is_named_with_its_line(tmp_path):
     output = done.stdout + done.stderr
     assert done.returncode != 0 and str(tmp_path / "ann.json") in output and "line 3" in output, output[-2000:]
     assert not (tmp_path / "run" / "results" / "shards").exists()
+
+
+def test_a_misspelt_experiment_setting_is_named_with_its_file_before_any_job(tmp_path):
+    done = run(
+        tmp_path,
+        {"datasets": {"bench": GOOD_DATASET}, "experiments": ["mine"], "experiments_dir": str(tmp_path / "exps")},
+        experiment={"complete": {"backend": "classical", "classical": {"methd": "ns"}}},
+    )
+    output = done.stdout + done.stderr
+    assert done.returncode != 0, output[-2000:]
+    assert f"{tmp_path / 'exps' / 'mine.yaml'}: `complete.classical.methd`: unknown; did you mean `method`?" in output
+    assert not (tmp_path / "results" / "shards").exists()

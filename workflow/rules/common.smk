@@ -9,6 +9,7 @@ from amodal.plan.preflight import missing_settings, missing_weights
 from amodal.plan.keys import NAME_PATTERN, FolderKeys
 from amodal.report.html import instance_rows
 from amodal.config.schema import SCHEMAS, read_experiment, resolve_input_paths, validated
+from amodal.config.strict import unknown_keys
 from amodal.tables.paper_tables import METHOD_METRICS
 from amodal.tables.reference import read_reference
 from amodal.plan.jobs import Workplan
@@ -23,6 +24,12 @@ resolve_input_paths(config, root=REPOSITORY)
 # First without filling defaults: filling walks the schema into values of the wrong type (a
 # string where an object belongs) and would fail with an AttributeError instead of naming the key.
 # The schemas are the package's (amodal.config.schema.SCHEMAS): the library checks against them too.
+# A key the schema does not know, at any depth, is refused before anything else (a misspelt
+# setting would otherwise leave its default in place unseen).
+UNKNOWN_KEYS = unknown_keys(config, yaml.safe_load((SCHEMAS / "config.schema.yaml").read_text()))
+if UNKNOWN_KEYS:
+    CONFIG_FILES = ", ".join(str(f) for f in workflow.configfiles) or "--config"
+    raise WorkflowError(f"config ({CONFIG_FILES}):\n" + "\n".join(UNKNOWN_KEYS))
 validate(config, str(SCHEMAS / "config.schema.yaml"), set_default=False)
 validate(config, str(SCHEMAS / "config.schema.yaml"))
 
@@ -49,7 +56,7 @@ def load_experiment(name):
         raise WorkflowError(f"experiment {name!r}: {error}") from None
     # amodal's validation: the schema's backend lists come from the stage declarations
     try:
-        return validated(spec, "experiment.schema.yaml")
+        return validated(spec, "experiment.schema.yaml", source=str(path))
     except ValueError as error:
         raise WorkflowError(f"experiment {name!r}: {error}") from None
 

@@ -39,17 +39,24 @@ def _with_defaults(validator_class):
     return validators.extend(validator_class, {"properties": fill_then_check})
 
 
-def validated(data: dict, schema_name: str) -> dict:
-    """`data` (changed in place and returned) with defaults filled; ValueError naming the problem."""
+def validated(data: dict, schema_name: str, source: str | None = None) -> dict:
+    """`data` (changed in place and returned) with defaults filled; ValueError naming the problem,
+    after `source` (the file the settings came from; default the schema's name). A key the schema
+    does not know is refused first, wherever it is (`amodal.config.strict`)."""
     from jsonschema import Draft202012Validator
     from jsonschema.exceptions import ValidationError
 
+    from amodal.config.strict import unknown_keys
+
     schema = _schema(schema_name)
+    unknown = unknown_keys(data, schema)
+    if unknown:
+        raise ValueError(f"{source or schema_name}: " + "\n".join(unknown))
     try:
         _with_defaults(Draft202012Validator)(schema).validate(data)
     except ValidationError as error:
         where = "/".join(str(p) for p in error.absolute_path) or "(top level)"
-        raise ValueError(f"{schema_name}: {where}: {error.message}") from None
+        raise ValueError(f"{source or schema_name}: {where}: {error.message}") from None
     return data
 
 
@@ -63,7 +70,7 @@ def load_experiment(name_or_path: str, experiments_dir=None) -> tuple[str, dict]
         raise FileNotFoundError(
             f"experiment file {path} not found; give a name in {experiments_dir or EXPERIMENTS} or a .yaml path"
         )
-    return path.stem, validated(read_experiment(path), "experiment.schema.yaml")
+    return path.stem, validated(read_experiment(path), "experiment.schema.yaml", source=f"experiment {path}")
 
 
 def read_experiment(path: Path, _seen: tuple = ()) -> dict:
