@@ -30,9 +30,18 @@ GT_METRICS = ["visible_iou", "amodal_iou", "hidden_psnr", "hidden_ssim", "hidden
 
 def test_equal_values_give_a_zero_width_interval_at_the_value():
     assert mean_interval([0.1] * 7) == Interval(0.1, 0.1, 0.1, 7)
-    assert mean_interval([0.3]) == Interval(0.3, 0.3, 0.3, 1)  # one value: scipy would refuse it
+    assert mean_interval([0.3, 0.3]) == Interval(0.3, 0.3, 0.3, 2)
     assert mean_interval([]) == Interval(None, None, None, 0)
     assert mean_interval([None, float("nan")]) == Interval(None, None, None, 0)
+
+
+def test_one_instance_has_a_mean_and_no_interval():
+    from amodal.tables.paper_tables import cell_text
+
+    one = mean_interval([0.987, None])
+    assert one == Interval(0.987, None, None, 1)
+    assert cell_text(one) == "0.987 [n/a]"  # not the zero-width 0.987 [0.987, 0.987]
+    assert cell_text(mean_interval([0.5, 0.5])) == "0.500 [0.500, 0.500]"
 
 
 @pytest.mark.parametrize("ones", [5, 2])
@@ -364,9 +373,9 @@ def test_the_ground_truth_tables_break_means_down_by_category(tmp_path):
     for metric in GT_METRICS:
         found = tuple(car[[f"{metric}_mean", f"{metric}_ci_low", f"{metric}_ci_high"]])
         assert found == pytest.approx(expected_car[metric]), metric
-        assert tuple(dog[[f"{metric}_mean", f"{metric}_ci_low", f"{metric}_ci_high"]]) == pytest.approx(
-            (expected_dog[metric],) * 3
-        ), metric
+        # one scored dog: its mean, and no interval
+        assert dog[f"{metric}_mean"] == pytest.approx(expected_dog[metric]), metric
+        assert dog[[f"{metric}_ci_low", f"{metric}_ci_high"]].isna().all(), metric
     overall = pd.read_csv(out / "ground_truth.csv").set_index("experiment").loc["exp"]
     assert overall["visible_iou_mean"] == pytest.approx((0.5 + 0.75 + 0.25) / 3)
     assert (overall["n"], overall["scored"], overall["order_accuracy_n"]) == (4, 3, 3)
@@ -374,7 +383,7 @@ def test_the_ground_truth_tables_break_means_down_by_category(tmp_path):
     header, rows = markdown_rows(out / "ground_truth_by_category.md")
     assert header == ["experiment", "category", "n", "scored", *GT_METRICS]
     assert [row[:4] for row in rows] == [["exp", "car", "2", "2"], ["exp", "dog", "2", "1"]]
-    assert numbers(rows[0][4]) == (0.625, 0.5, 0.75) and numbers(rows[1][6]) == (10.0, 10.0, 10.0)
+    assert numbers(rows[0][4]) == (0.625, 0.5, 0.75) and rows[1][6] == "10.000 [n/a]"  # one scored dog
     assert latex_rows(out / "ground_truth_by_category.tex") == rows
     _, overall_rows = markdown_rows(out / "ground_truth.md")
     assert numbers(overall_rows[0][3]) == tuple(

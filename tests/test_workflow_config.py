@@ -101,3 +101,20 @@ def test_a_misspelt_experiment_setting_is_named_with_its_file_before_any_job(tmp
     assert done.returncode != 0, output[-2000:]
     assert f"{tmp_path / 'exps' / 'mine.yaml'}: `complete.classical.methd`: unknown; did you mean `method`?" in output
     assert not (tmp_path / "results" / "shards").exists()
+
+
+def test_the_local_profile_prints_no_empty_shell_commands(tmp_path):
+    # Every rule runs a script: with printshellcmds, each job printed "Shell command: None".
+    (tmp_path / "config").mkdir()
+    (tmp_path / "config" / "config.yaml").write_text(yaml.safe_dump({"datasets": {"bench": GOOD_DATASET}}))
+    command = [str(SNAKEMAKE), "--profile", str(ROOT / "profiles" / "local"), "--snakefile", str(ROOT / "Snakefile")]
+    done = subprocess.run(
+        [*command, "--directory", str(tmp_path), "--dry-run"],
+        capture_output=True,
+        text=True,
+        env=environment(),
+        timeout=300,
+    )
+    output = done.stdout + done.stderr
+    assert done.returncode == 0 and "rule scenes__bench__s00000" in output, output[-2000:]
+    assert "Shell command" not in output

@@ -24,7 +24,8 @@ BATCH = 256
 
 @dataclass(frozen=True)
 class Interval:
-    """Mean of `n` values and its bootstrap interval [low, high]; all None when n is 0."""
+    """Mean of `n` values and its bootstrap interval [low, high]; all None when n is 0, the
+    interval None when n is 1."""
 
     mean: float | None
     low: float | None
@@ -46,14 +47,17 @@ def mean_interval(
 ) -> Interval:
     """Mean of `values` (None and NaN left out) with its percentile bootstrap interval.
 
-    Equal values (one value included) give the interval [v, v]: every resample has that mean,
-    and scipy refuses a sample of one.
+    One value has no interval (low and high None: resampling one instance says nothing about the
+    spread, and a zero-width interval would claim certainty). Two or more equal values give
+    [v, v]: every resample has that mean.
     """
     x = np.asarray([float(v) for v in values if v is not None], dtype=float)
     x = x[~np.isnan(x)]
     if x.size == 0:
         return Interval(None, None, None, 0)
     mean = float(np.mean(x))
+    if x.size == 1:
+        return Interval(mean, None, None, 1)
     if np.all(x == x[0]):
         return Interval(float(x[0]), float(x[0]), float(x[0]), int(x.size))
     found = stats.bootstrap(

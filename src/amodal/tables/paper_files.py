@@ -131,7 +131,7 @@ def notes(table: Table, results: list[Result], boot: dict) -> str:
             f"Mean over the scored instances, with its {_percent(boot['confidence'])} confidence interval in brackets: "
             f"percentile bootstrap, instances resampled with replacement ({boot['resamples']} resamples, seed "
             f"{boot['seed']}; scipy.stats.bootstrap). n: instances; scored: instances that did not fail (failures "
-            "count only in failures.md); (n k): only k instances have a value; n/a: no value (no ground truth, "
+            "count only in failures.md); (n k): only k instances have a value; [n/a]: one instance has a value, and one has no interval; n/a: no value (no ground truth, "
             "or no instance scored); missing: could not be computed (below)."
         )
     else:

@@ -89,7 +89,8 @@ def cell_text(cell, scored: int | None = None, copied: bool = False) -> str:
         return "n/a"
     if is_missing(cell):
         return "missing"
-    text = f"{cell.mean:.3f} [{cell.low:.3f}, {cell.high:.3f}]"
+    interval = "n/a" if cell.low is None else f"{cell.low:.3f}, {cell.high:.3f}"  # n/a: one instance
+    text = f"{cell.mean:.3f} [{interval}]"
     if scored is not None and cell.n != scored:
         text += f" (n {cell.n})"
     return text + (" (copied)" if copied else "")
