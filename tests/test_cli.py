@@ -219,3 +219,29 @@ def test_the_installed_command_prints_no_traceback(tmp_path, args, message):
     assert done.stderr.strip().splitlines() == [done.stderr.strip()] and done.stderr.startswith(message), done.stderr
     assert "Traceback" not in done.stderr and done.stdout == ""
     assert not (tmp_path / "b").exists()
+
+
+def test_experiments_lists_each_with_the_weights_and_ground_truth_it_needs(tmp_path, capsys):
+    import yaml
+
+    folder = tmp_path / "exps"
+    folder.mkdir()
+    (folder / "weight_free.yaml").write_text(yaml.safe_dump({"description": "Oracle all the way. More text."}))
+    models = {
+        "ground": {"backend": "grounded_sam", "grounded_sam": {"sam": "sam_vit_b"}},
+        "tag": {"backend": "clip_vocab"},
+        "segment": {"backend": "oracle"},
+        "order": {"backend": "geometric"},
+        "prompt": {"backend": "query"},
+    }
+    (folder / "models.yaml").write_text(yaml.safe_dump(models))
+    (folder / "typo.yaml").write_text(yaml.safe_dump({"complete": {"max_pases": 1}}))
+    assert cli(["experiments", "--experiments-dir", str(folder)]) == 1  # the bad file
+    lines = {line.split()[0]: line for line in capsys.readouterr().out.splitlines() if line.strip()}
+    # the defaults ground, tag and segment with the oracle, order geometric, complete classically
+    assert lines["weight_free"].split()[1:6] == ["none", "ground/oracle,", "tag/oracle,", "segment/oracle", "Oracle"]
+    assert lines["weight_free"].rstrip().endswith("Oracle all the way")
+    fields = lines["models"].split()
+    assert fields[1:5] == ["groundingdino_swint_ogc,", "bert_base_uncased,", "sam_vit_b,", "clip_vit_b32_openai"]
+    assert fields[5] == "segment/oracle"
+    assert "`complete.max_pases`: unknown" in lines["typo"]

@@ -26,6 +26,7 @@ from amodal.cli.arguments import (
 )
 from amodal.cli.commands import complete_one, instances, invalidate, make_benchmark
 from amodal.cli.doctor import doctor
+from amodal.cli.experiments import experiments_list
 from amodal.cli.weights import weights_fetch, weights_list, weights_verify
 from amodal.synthetic.params import default as scene_default
 
@@ -149,6 +150,17 @@ def build_parser() -> argparse.ArgumentParser:
     checking.add_argument("names", nargs="*", type=weights_name, help="weights names (default: all)")
     checking.add_argument("--no-sha256", action="store_true", help="compare sizes only (fast)")
     checking.set_defaults(run=weights_verify, command_parser=checking)
+
+    listed = commands.add_parser(
+        "experiments", help="every experiment, with the checkpoints it loads and the ground truth it reads"
+    )
+    listed.add_argument(
+        "--experiments-dir",
+        default=None,
+        type=existing_dir,
+        help="folder of experiment files (default: the shipped experiments)",
+    )
+    listed.set_defaults(run=experiments_list, command_parser=listed)
 
     check = commands.add_parser(
         "doctor", help="what an experiment needs here: checkpoints (found or missing), device, versions"
