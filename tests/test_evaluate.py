@@ -242,6 +242,7 @@ def test_an_experiments_table_counts_failures_by_kind_and_groups_missing_reasons
     assert "- clip_score, lpips: no CLIP at /w/ViT-B-32.pt" in table
     compare_experiments(
         [files["summary.json"]] * 2,
+        [files["metrics.csv"]] * 2,
         experiments=["x", "y"],
         descriptions={},
         dataset="d",
@@ -251,4 +252,50 @@ def test_an_experiments_table_counts_failures_by_kind_and_groups_missing_reasons
     compared = (tmp_path / "d.md").read_text()
     assert "- clip_score, lpips (x, y): no CLIP at /w/ViT-B-32.pt" in compared
     assert compared.count("Metric definitions:") == 1  # the same settings: printed once
-    assert "| x | 3 | 0.667 |" in compared and "1.000 (copied)" in compared
+    assert "| x | 3 | 1 | 0.667 |" in compared and "1.000 (copied)" in compared
+
+
+def test_experiments_are_compared_over_the_instances_every_one_scored(tmp_path):
+    import pandas as pd
+
+    from amodal.tables.render import compare_experiments
+
+    def experiment(name, ious):
+        """metrics.csv and summary.json of an experiment whose instance i has visible IoU ious[i]
+        (None: the instance failed); the summary's own means are over its own scored instances."""
+        folder = tmp_path / name
+        folder.mkdir()
+        rows = [
+            {"id": f"i{k}", "status": "failed" if v is None else "ok", "visible_iou": "" if v is None else v}
+            for k, v in enumerate(ious)
+        ]
+        pd.DataFrame(rows).to_csv(folder / "metrics.csv", index=False)
+        scored = [v for v in ious if v is not None]
+        summary = {
+            "n": len(ious),
+            "failures": len(ious) - len(scored),
+            "failure_rate": 1 - len(scored) / len(ious),
+            "metrics": {metric: None for metric in METRICS},
+        }
+        summary["metrics"]["visible_iou"] = {"mean": sum(scored) / len(scored), "pooled": 0.5, "n": len(scored)}
+        io.write_json(folder / "summary.json", summary)
+        return folder
+
+    full = experiment("full", [0.9, 0.6, 0.3])
+    partial = experiment("partial", [0.8, None, None])  # its own mean 0.8, over one instance
+    compare_experiments(
+        [full / "summary.json", partial / "summary.json"],
+        [full / "metrics.csv", partial / "metrics.csv"],
+        experiments=["full", "partial"],
+        descriptions={},
+        dataset="d",
+        table_path=tmp_path / "d.md",
+        csv_path=tmp_path / "d.csv",
+    )
+    text = (tmp_path / "d.md").read_text()
+    # both over i0 only: full's 0.900 (not its 0.600 over three) beside partial's 0.800
+    assert "| full | 3 | 3 | 0.000 | 0.900 |" in text and "| partial | 3 | 1 | 0.667 | 0.800 |" in text
+    assert "Means over the 1 instances that every experiment scored" in text
+    table = pd.read_csv(tmp_path / "d.csv").set_index("experiment")
+    assert table.loc["full", "visible_iou_mean"] == pytest.approx(0.9) and table.loc["full", "compared"] == 1
+    assert table.loc["partial", "scored"] == 1 and table.loc["full", "visible_iou_pooled_own_scored"] == 0.5

@@ -38,6 +38,10 @@ rule compare:
             f"{RESULTS}/{{experiment}}/{{{{dataset}}}}/summary.json",
             experiment=config["experiments"],
         ),
+        metrics=expand(
+            f"{RESULTS}/{{experiment}}/{{{{dataset}}}}/metrics.csv",
+            experiment=config["experiments"],
+        ),
     output:
         table=report(
             f"{RESULTS}/tables/{{dataset}}.md",

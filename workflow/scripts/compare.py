@@ -6,6 +6,7 @@ from amodal.tables.render import compare_experiments
 
 compare_experiments(
     list(snakemake.input.summaries),
+    list(snakemake.input.metrics),
     experiments=snakemake.params.experiments,
     descriptions=snakemake.params.descriptions,
     dataset=snakemake.wildcards.dataset,

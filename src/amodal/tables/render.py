@@ -157,34 +157,55 @@ def aggregate_experiment(
     io.write_json(summary_path, summary)
 
 
-def compare_experiments(summary_paths, *, experiments, descriptions, dataset, table_path, csv_path):
-    """One row per experiment: the mean of each metric (pooled value in the CSV too), the
-    failures by kind, then each experiment's missing metrics and the definitions (once when
-    every experiment was scored with the same settings)."""
+def compare_experiments(summary_paths, metric_paths, *, experiments, descriptions, dataset, table_path, csv_path):
+    """One row per experiment: n, scored (its instances that did not fail), the failure rate and
+    each metric's mean over the instances that *every* compared experiment scored (read from the
+    experiments' metrics.csv, `metric_paths`), so that no two means of a column cover different
+    instances; then each experiment's missing metrics and the definitions (once when every
+    experiment was scored with the same settings). The CSV's pooled values are over each
+    experiment's own scored instances (its summary), as the column names say."""
     summaries = [io.read_json(path) for path in summary_paths]
+    frames = [pd.read_csv(path, dtype={"id": str, "status": str}, keep_default_na=False) for path in metric_paths]
+    scored_ids = [set(frame.loc[frame["status"] == "ok", "id"]) for frame in frames]
+    common = set.intersection(*scored_ids) if scored_ids else set()
     rows, lines = [], []
-    header = ["experiment", "n", "failure_rate", *TABLE_METRICS]
+    header = ["experiment", "n", "scored", "failure_rate", *TABLE_METRICS]
     lines += [f"# {dataset}: experiments compared", "", "| " + " | ".join(header) + " |", "|" + "---|" * len(header)]
-    for name, summary in zip(experiments, summaries):
+    for name, summary, frame, own in zip(experiments, summaries, frames, scored_ids):
         metrics = summary["metrics"]
-        cells = [name, str(summary["n"]), format_value(summary["failure_rate"])]
+        shared = frame[frame["id"].isin(common)]
+        cells = [name, str(summary["n"]), str(len(own)), format_value(summary["failure_rate"])]
+        means = {}
         for metric in TABLE_METRICS:
-            cell = format_value(metrics[metric])
+            entry = metrics[metric]
+            values = pd.to_numeric(shared[metric], errors="coerce").dropna() if metric in shared else pd.Series([])
+            means[metric] = None if is_missing(entry) or values.empty else float(values.mean())
+            cell = "missing" if is_missing(entry) else format_value(means[metric])
+            if means[metric] is not None and len(values) != len(common):
+                cell += f" (n {len(values)})"
             cells.append(cell + " (copied)" if metric == "visible_ssim" and summary.get("visible_copied") else cell)
         lines.append("| " + " | ".join(cells) + " |")
         row = {
             "experiment": name,
             "n": summary["n"],
+            "scored": len(own),
+            "compared": len(common),
             "failure_rate": summary["failure_rate"],
             **{f"failures_{kind}": n for kind, n in (summary.get("failures_by_kind") or {}).items()},
         }
         for metric in TABLE_METRICS:
             entry = metrics[metric]
-            row[f"{metric}_mean"] = None if entry is None or is_missing(entry) else entry["mean"]
-            row[f"{metric}_pooled"] = None if entry is None or is_missing(entry) else entry["pooled"]
+            row[f"{metric}_mean"] = means[metric]
+            row[f"{metric}_pooled_own_scored"] = None if entry is None or is_missing(entry) else entry["pooled"]
         row["visible_copied"] = bool(summary.get("visible_copied"))
         rows.append(row)
-    lines += ["", "Means over instances. Experiments:", ""]
+    lines += [
+        "",
+        f"Means over the {len(common)} instances that every experiment scored (an instance failed by any "
+        "experiment is left out of every row, so each column compares the same instances); scored: the "
+        "experiment's own instances that did not fail; (n k): only k of them have a value. Experiments:",
+        "",
+    ]
     lines += [
         f"- **{name}**: {descriptions.get(name, '')} ({failure_line(summary)})"
         for name, summary in zip(experiments, summaries)
