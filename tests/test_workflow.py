@@ -118,7 +118,7 @@ def test_a_corrupt_image_fails_only_its_instance_and_its_shard_goes_on(tmp_path)
     assert "scene_0001" in reason and "image.png" in reason
     assert (table.drop(index="scene_0001")["status"] == "ok").all()  # scene_0000 and _0002 shared its shard
     summary = (workdir / "results" / "tables" / "bench.md").read_text()
-    assert "| baseline_classical | 4 | 0.250 |" in summary
+    assert "| baseline_classical | 4 | 3 | 0.250 |" in summary  # n, scored, failure rate
     manifest = next((workdir / "results" / "shards" / "bench" / "ground").glob("*/s00000.json"))
     assert json.loads(manifest.read_text())["instances"] == {
         "scene_0000": "ok",
