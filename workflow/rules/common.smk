@@ -21,15 +21,15 @@ REPOSITORY = Path(workflow.current_basedir.get_path_or_uri(secret_free=True)).pa
 # file shipped in REPOSITORY; a path written in the config is read from the working directory
 # (--directory), else from REPOSITORY when only it has that path. See config/README.md, "Paths".
 resolve_input_paths(config, root=REPOSITORY)
-# First without filling defaults: filling walks the schema into values of the wrong type (a
-# string where an object belongs) and would fail with an AttributeError instead of naming the key.
-# The schemas are the package's (amodal.config.schema.SCHEMAS): the library checks against them too.
 # A key the schema does not know, at any depth, is refused before anything else (a misspelt
 # setting would otherwise leave its default in place unseen).
 UNKNOWN_KEYS = unknown_keys(config, yaml.safe_load((SCHEMAS / "config.schema.yaml").read_text()))
 if UNKNOWN_KEYS:
     CONFIG_FILES = ", ".join(str(f) for f in workflow.configfiles) or "--config"
     raise WorkflowError(f"config ({CONFIG_FILES}):\n" + "\n".join(UNKNOWN_KEYS))
+# First without filling defaults: filling walks the schema into values of the wrong type (a
+# string where an object belongs) and would fail with an AttributeError instead of naming the key.
+# The schemas are the package's (amodal.config.schema.SCHEMAS): the library checks against them too.
 validate(config, str(SCHEMAS / "config.schema.yaml"), set_default=False)
 validate(config, str(SCHEMAS / "config.schema.yaml"))
 

@@ -40,6 +40,16 @@ class _Parser(argparse.ArgumentParser):
         self.exit(2, f"{self.prog}: error: {message}\n")
 
 
+def add_experiments_dir(command: argparse.ArgumentParser) -> None:
+    """The `--experiments-dir` option of a command that reads experiment files."""
+    command.add_argument(
+        "--experiments-dir",
+        default=None,
+        type=existing_dir,
+        help="folder of experiment files (default: the shipped experiments, the repository's config/experiments)",
+    )
+
+
 def build_parser() -> argparse.ArgumentParser:
     from amodal.declarations import STAGE_ORDER as STAGES
 
@@ -154,24 +164,14 @@ def build_parser() -> argparse.ArgumentParser:
     listed = commands.add_parser(
         "experiments", help="every experiment, with the checkpoints it loads and the ground truth it reads"
     )
-    listed.add_argument(
-        "--experiments-dir",
-        default=None,
-        type=existing_dir,
-        help="folder of experiment files (default: the shipped experiments)",
-    )
+    add_experiments_dir(listed)
     listed.set_defaults(run=experiments_list, command_parser=listed)
 
     check = commands.add_parser(
         "doctor", help="what an experiment needs here: checkpoints (found or missing), device, versions"
     )
     check.add_argument("--experiment", required=True, help="an experiment name (config/experiments) or a .yaml path")
-    check.add_argument(
-        "--experiments-dir",
-        default=None,
-        type=existing_dir,
-        help="folder of experiment files (default: the repository's config/experiments)",
-    )
+    add_experiments_dir(check)
     check.add_argument(
         "--config",
         default=None,
@@ -184,12 +184,7 @@ def build_parser() -> argparse.ArgumentParser:
     one.add_argument("image", type=existing_file)
     one.add_argument("--query", required=True, type=query, help="the object, e.g. 'the cat'")
     one.add_argument("--experiment", default="paper", help="an experiment name (config/experiments) or a .yaml path")
-    one.add_argument(
-        "--experiments-dir",
-        default=None,
-        type=existing_dir,
-        help="folder of experiment files (default: the repository's config/experiments)",
-    )
+    add_experiments_dir(one)
     one.add_argument(
         "--out", default="amodal_out", type=output_dir, help="folder for every file (as the workflow's results folder)"
     )

@@ -144,8 +144,8 @@ class ModelCache:
         path, text_path, device = self.checkpoint(name), self.checkpoint(text_encoder), self.device
 
         arch = self._arch(name)
-        # the input size (the seed's shorter side 800, longer at most 1333) is the Grounder's, not the
-        # loader's: a test's tiny build runs at a small size, where the Swin backbone costs little
+        # the input size (by default groundingdino's load_image: shorter side 800, longer at most 1333)
+        # is the Grounder's, not the loader's: a test's tiny build runs small, where Swin costs little
         sizes = {key: arch.pop(key) for key in ("resize", "max_size") if key in arch}
 
         def build():

@@ -175,16 +175,6 @@ def compare_experiments(summary_paths, metric_paths, *, experiments, description
         metrics = summary["metrics"]
         shared = frame[frame["id"].isin(common)]
         cells = [name, str(summary["n"]), str(len(own)), format_value(summary["failure_rate"])]
-        means = {}
-        for metric in TABLE_METRICS:
-            entry = metrics[metric]
-            values = pd.to_numeric(shared[metric], errors="coerce").dropna() if metric in shared else pd.Series([])
-            means[metric] = None if is_missing(entry) or values.empty else float(values.mean())
-            cell = "missing" if is_missing(entry) else format_value(means[metric])
-            if means[metric] is not None and len(values) != len(common):
-                cell += f" (n {len(values)})"
-            cells.append(cell + " (copied)" if metric == "visible_ssim" and summary.get("visible_copied") else cell)
-        lines.append("| " + " | ".join(cells) + " |")
         row = {
             "experiment": name,
             "n": summary["n"],
@@ -195,8 +185,15 @@ def compare_experiments(summary_paths, metric_paths, *, experiments, description
         }
         for metric in TABLE_METRICS:
             entry = metrics[metric]
-            row[f"{metric}_mean"] = means[metric]
+            values = pd.to_numeric(shared[metric], errors="coerce").dropna() if metric in shared else pd.Series([])
+            mean = None if is_missing(entry) or values.empty else float(values.mean())
+            cell = "missing" if is_missing(entry) else format_value(mean)
+            if mean is not None and len(values) != len(common):
+                cell += f" (n {len(values)})"
+            cells.append(cell + " (copied)" if metric == "visible_ssim" and summary.get("visible_copied") else cell)
+            row[f"{metric}_mean"] = mean
             row[f"{metric}_pooled_own_scored"] = None if entry is None or is_missing(entry) else entry["pooled"]
+        lines.append("| " + " | ".join(cells) + " |")
         row["visible_copied"] = bool(summary.get("visible_copied"))
         rows.append(row)
     lines += [
