@@ -49,7 +49,7 @@ DINOV2_CROP = 56
 RESNET50 = {"layers": [1, 1, 1, 1]}
 GROUNDING_DINO = dict(enc_layers=1, dec_layers=1, num_queries=12, dim_feedforward=64)
 # The workflow runs feed it images of 160 px on the shorter side: the Swin-T backbone is full
-# size (groundingdino-py fixes it by name), and at the seed's 800 px one call costs about 10 s on
+# size (groundingdino-py fixes it by name), and at the default 800 px one call costs about 10 s on
 # one CPU thread, at 160 px 0.3 s.
 GROUNDING_DINO_INPUT = {"resize": 160, "max_size": 267}
 BERT_VOCAB = [
