@@ -11,6 +11,7 @@ import numpy as np
 import pytest
 import torch
 
+from amodal.imaging.segments import Segments
 from amodal.models import MissingCheckpoint
 from amodal.models.instaorder import (
     CheckpointMismatch,
@@ -159,7 +160,8 @@ def test_the_order_backend_decides_by_the_seeds_threshold(monkeypatch):
     spec = {"backend": "instaorder", "instaorder": {"model": "instaorder_od", "input_size": 384, "threshold": 0.5}}
     record = instaorder_order(np.zeros((4, 4, 3), np.uint8), np.ones((4, 4), bool), segments, records, spec, models)
     assert record["occluders"] == [0]  # 0.5 is not above 0.5
-    assert record["matrix"][1][0] == 1 and record["matrix"][0][2] == 1 and record["matrix"][3][0] == 0
+    pairs = record["pairs"]
+    assert pairs[0]["occludes_target"] and pairs[1]["target_occludes"] and not pairs[2]["occludes_target"]
     assert [p["p_occludes_target"] for p in record["pairs"]] == [0.7, 0.2, 0.5]
 
 
@@ -193,7 +195,7 @@ def test_the_order_stage_with_a_small_checkpoint(tmp_path, logit):
     segments[0, 5:15, 25:45] = True  # 200 px, 25 of them (rows 10..14, cols 25..29) on the target
     segments[1, 30:40, :] = True  # 500 px, just below the target
     io.write_mask(tmp_path / "visible.png", visible)
-    io.write_mask_stack(tmp_path / "segments.npz", segments)
+    io.write_segments(tmp_path / "segments.npz", Segments(segments))
     (tmp_path / "segments.json").write_text(json.dumps({"segments": [{"label": "a"}, {"label": "b"}]}))
     spec = validated({"order": {"backend": "instaorder", "instaorder": {"input_size": 64}}}, "experiment.schema.yaml")[
         "order"
@@ -215,7 +217,7 @@ def test_the_order_stage_with_a_small_checkpoint(tmp_path, logit):
         assert pair["p_target_occludes"] == pytest.approx(p, abs=1e-6)
     if logit > 0:
         assert record["occluders"] == [0, 1]
-        assert record["matrix"] == [[-1, 1, 1], [1, -1, -1], [1, -1, -1]]
+        assert all(p["occludes_target"] and p["target_occludes"] for p in record["pairs"])
         # both segments, less segment 0's 25 px on the target: 175 + 500 px
         expected = np.zeros((40, 50), bool)
         expected[5:15, 25:45] = True
@@ -225,7 +227,7 @@ def test_the_order_stage_with_a_small_checkpoint(tmp_path, logit):
         assert np.array_equal(occluders, expected)
     else:
         assert record["occluders"] == []
-        assert record["matrix"] == [[-1, 0, 0], [0, -1, -1], [0, -1, -1]]
+        assert not any(p["occludes_target"] or p["target_occludes"] for p in record["pairs"])
         assert occluders.shape == (40, 50) and not occluders.any()
     full = validated({"order": {"backend": "instaorder"}}, "experiment.schema.yaml")
     assert "instaorder_od" in weights_needed(full)

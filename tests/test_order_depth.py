@@ -7,6 +7,7 @@ import numpy as np
 import pytest
 
 from amodal.imaging import io
+from amodal.imaging.segments import Segments
 from amodal.models.cache import ModelCache
 from amodal.stages.order import depth_order_from_nearness, run_order
 from amodal.config.schema import validated
@@ -61,7 +62,7 @@ def test_a_tiny_depth_model_through_the_order_stage(tmp_path):
     image = np.random.default_rng(0).integers(0, 256, (100, 100, 3), dtype=np.uint8)
     io.write_image(tmp_path / "image.png", image)
     io.write_mask(tmp_path / "visible.png", visible)
-    io.write_mask_stack(tmp_path / "segments.npz", segments)
+    io.write_segments(tmp_path / "segments.npz", Segments(segments))
     (tmp_path / "segments.json").write_text(json.dumps({"segments": records}))
     record, occluders = run_order(
         SPEC,

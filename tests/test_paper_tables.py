@@ -190,6 +190,9 @@ def test_the_failures_table_counts_every_kind(tmp_path):
         "empty_mask",
         "grounding_failure",
         "no_output",
+        "too_large",
+        "out_of_memory",
+        "killed",
     ]
     assert table.loc["first"].to_dict() == {
         "n": 8,
@@ -201,6 +204,9 @@ def test_the_failures_table_counts_every_kind(tmp_path):
         "empty_mask": 1,
         "grounding_failure": 1,
         "no_output": 2,
+        "too_large": 0,
+        "out_of_memory": 0,
+        "killed": 0,
     }
     assert table.loc["second"].to_dict() == {
         "n": 1,
@@ -212,10 +218,13 @@ def test_the_failures_table_counts_every_kind(tmp_path):
         "empty_mask": 0,
         "grounding_failure": 0,
         "no_output": 0,
+        "too_large": 0,
+        "out_of_memory": 0,
+        "killed": 0,
     }
     header, rows = markdown_rows(tmp_path / "out" / "failures.md")
     assert header == ["experiment", *table.columns]
-    assert rows[0] == ["first", "8", "6", "0.750", "1", "1", "0", "1", "1", "2"]
+    assert rows[0] == ["first", "8", "6", "0.750", "1", "1", "0", "1", "1", "2", "0", "0", "0"]
     assert latex_rows(tmp_path / "out" / "failures.tex") == rows
     text = (tmp_path / "out" / "failures.md").read_text()
     assert "- **failure_rate**: Failed instances / all instances" in text  # its definition, written once

@@ -1,6 +1,10 @@
 import numpy as np
 
-from amodal.stages.segment import background_segments, with_background
+import cv2
+import pytest
+from skimage.morphology import disk, erosion
+
+from amodal.stages.segment import background_regions, with_background
 
 SPEC = {"background": {"enabled": True, "erode_radius": 2, "min_area": 100}}
 
@@ -9,6 +13,34 @@ def rect(shape, y0, y1, x0, x1):
     mask = np.zeros(shape, dtype=bool)
     mask[y0:y1, x0:x1] = True
     return mask
+
+
+def background_segments(masks, shape, erode_radius, min_area):
+    """The regions as a list of full-frame masks, from the label map."""
+    labels, count = background_regions(masks, shape, erode_radius=erode_radius, min_area=min_area)
+    assert labels.dtype == np.int32 and labels.shape == shape
+    return [labels == r for r in range(1, count + 1)]
+
+
+def one_frame_per_contour(masks, shape, erode_radius=2, min_area=100):
+    """The former representation, written out plainly: one full-frame mask per external contour
+    of area > min_area, the component its first point lies in."""
+    free = ~np.any(masks, axis=0)
+    free = erosion(free.astype(np.uint8), disk(erode_radius))
+    _, components = cv2.connectedComponents(free, connectivity=8)
+    contours, _ = cv2.findContours(free, cv2.RETR_EXTERNAL, cv2.CHAIN_APPROX_SIMPLE)
+    out = []
+    for contour in contours:
+        if cv2.contourArea(contour) > min_area:
+            x, y = contour[0, 0]
+            out.append(components == components[y, x])
+    return out
+
+
+def grid_of_cells(side, cell, wall=5):
+    """Walls `wall` px wide around free square cells of `cell` px: one background region per cell."""
+    y, x = np.mgrid[:side, :side]
+    return ((y % (cell + wall)) >= cell) | ((x % (cell + wall)) >= cell)
 
 
 def test_background_is_the_eroded_complement_split_by_objects():
@@ -47,14 +79,46 @@ def test_with_background_appends_backgrounds_after_objects():
     shape = (60, 100)
     visible = rect(shape, 10, 30, 10, 30)
     other = rect(shape, 10, 30, 30, 50)
-    stack, records = with_background([{"label": "car", "score": 1.0, "gt_index": 1}], [other], visible, SPEC)
+    segments, records = with_background([{"label": "car", "score": 1.0, "gt_index": 1}], [other], visible, SPEC)
     assert [r["kind"] for r in records] == ["object", "background"]
     assert [r["id"] for r in records] == [0, 1]
-    assert stack.shape == (2, 60, 100)
-    assert not (stack[1] & (visible | other)).any()
+    assert len(segments) == 2 and segments.shape == (60, 100)
+    assert segments.masks.shape == (1, 60, 100) and segments.n_regions == 1  # the region is a label
+    np.testing.assert_array_equal(segments.mask(0), other)
+    assert not (segments.mask(1) & (visible | other)).any()
     disabled = {"background": dict(SPEC["background"], enabled=False)}
-    stack, records = with_background([{"label": "car", "score": 1.0}], [other], visible, disabled)
-    assert len(records) == 1 and stack.shape[0] == 1
+    segments, records = with_background([{"label": "car", "score": 1.0}], [other], visible, disabled)
+    assert len(records) == 1 and len(segments) == 1
+
+
+@pytest.mark.parametrize("cell, wall", [(16, 5), (17, 3), (30, 4)])
+def test_the_label_map_holds_exactly_the_regions_one_frame_per_contour_held(cell, wall):
+    shape = (200, 230)
+    walls = grid_of_cells(230, cell, wall)[:200]
+    blob = rect(shape, 40, 90, 50, 140) & ~rect(shape, 55, 75, 70, 120)  # a ring: its hole is a region too
+    expected = one_frame_per_contour([walls, blob], shape)
+    assert len(expected) > 20
+    found = background_segments([walls, blob], shape, erode_radius=2, min_area=100)
+    assert len(found) == len(expected)
+    for mine, theirs in zip(found, expected):
+        np.testing.assert_array_equal(mine, theirs)
+
+
+def test_thousands_of_background_regions_cost_one_label_map():
+    side = 1024
+    walls = grid_of_cells(side, 12)  # 1024 / 17 -> 61 cells a side (the last cut to 4 px, too small)
+    visible = rect((side, side), 0, 0, 0, 0)
+    segments, records = with_background([{"label": "walls", "score": 1.0}], [walls], visible, SPEC)
+    # a 12 x 12 cell erodes to 8 x 8 (the walls grow 2 px into it): contour area 7 x 7 = 49 < 100...
+    # so cells of 12 px give none; 16 px cells erode to 12 x 12, contour area 121 > 100.
+    assert segments.n_regions == 0
+    walls = grid_of_cells(side, 16)  # 1024 / 21 -> 48 full cells a side, and a last column/row of 16 px
+    segments, records = with_background([{"label": "walls", "score": 1.0}], [walls], visible, SPEC)
+    # the image border does not erode: the 49th cell of a row spans cols 1008..1023 (16 px), its
+    # eroded part cols 1010..1023, 14 px wide, area 13 x 11 = 143 > 100; so 49 x 49 regions
+    assert segments.n_regions == 49 * 49 == 2401
+    assert segments.masks.shape == (1, side, side) and segments.regions.dtype == np.int32
+    assert len(records) == 1 + 2401 and records[-1]["label"] == "background_2400"
 
 
 def test_max_boxes_keeps_the_highest_scoring_detections_in_their_order():

@@ -8,6 +8,7 @@ import shutil
 import signal
 import subprocess
 import time
+from pathlib import Path
 
 import pandas as pd
 import pytest
@@ -250,3 +251,47 @@ def test_a_run_killed_during_completions_twice_resumes_to_the_uninterrupted_resu
     assert {m: m.stat().st_mtime_ns for m in kept} == kept  # not one shard finished before a kill ran again
     assert result_files(workdir) == result_files(runs[1])  # and the result is the uninterrupted run's
     assert "Nothing to be done" in snakemake(workdir, "--dry-run")
+
+
+def _kill_a_shard_job_half_way(workdir, process) -> tuple[dict, Path]:
+    """SIGKILL the first shard job seen with one or two of its four instances finished (its
+    salvage, amodal.run.salvage, says which and holds its pid), as the kernel's out-of-memory
+    kill would; Snakemake itself lives on. Returns the finished instances' stage files with
+    their mtimes, and the salvage folder."""
+    shards = workdir / "results" / "shards" / "bench"
+    deadline = time.monotonic() + 300
+    while time.monotonic() < deadline and process.poll() is None:
+        for salvage in shards.glob("*/*/*.salvage"):
+            finished = [p.parent.name for p in salvage.glob("*/finished.json")]
+            running = [p for p in salvage.glob("*/running.json") if p.parent.name not in finished]
+            if not 1 <= len(finished) <= 2 or not running:
+                continue
+            try:
+                pid = json.loads(running[0].read_text())["pid"]
+            except (OSError, ValueError):
+                continue
+            kind, key = salvage.parent.parent.name, salvage.parent.name
+            folders = [workdir / "results" / "stages" / "bench" / i / kind / key for i in finished]
+            files = {f: f.stat().st_mtime_ns for folder in folders for f in folder.rglob("*") if f.is_file()}
+            os.kill(pid, signal.SIGKILL)
+            return files, salvage
+        time.sleep(0.005)
+    raise AssertionError("no shard job was caught with one or two instances finished")
+
+
+def test_a_shard_job_killed_half_way_is_retried_without_redoing_its_finished_instances(runs, tmp_path):
+    workdir = make_workdir(tmp_path / "job_killed", n_scenes=4, shard_size=16)
+    process = subprocess.Popen(
+        command(workdir, "--max-threads", "1", "--retries", "1"),
+        env=environment(),
+        stdout=subprocess.PIPE,
+        stderr=subprocess.STDOUT,
+        text=True,
+    )
+    kept, salvage = _kill_a_shard_job_half_way(workdir, process)
+    output, _ = process.communicate(timeout=900)
+    assert process.returncode == 0, output[-4000:]
+    assert "Error in rule" in output  # the killed attempt failed, and Snakemake removed its outputs...
+    assert kept and {f: f.stat().st_mtime_ns for f in kept} == kept  # ...yet these were linked back
+    assert not salvage.exists()  # the retry succeeded: nothing is kept beside its outputs
+    assert result_files(workdir) == result_files(runs[16])  # and the result is the uninterrupted run's

@@ -78,6 +78,11 @@ class Stage:
     optional_metrics: settings of its own spec ({enabled, model}) that load a checkpoint when
         enabled and found; an absent one is reported `missing`, nothing stops; one that is
         found makes the stage GPU-class.
+    bytes_per_pixel: its peak host memory per instance beyond what its job already holds, per
+        pixel of the working image: the weight-free backends' figure measured by
+        benchmarks/memory_per_stage.py (docs/PERFORMANCE.md), a quarter above the fit, checked
+        before each instance runs (amodal.run.memory). 0: not checked (prompt needs no image;
+        complete takes its shard as one batch).
     """
 
     name: str
@@ -93,6 +98,7 @@ class Stage:
     context: tuple[str, ...] = ()
     row_fields: tuple[str, ...] = ()
     optional_metrics: tuple[str, ...] = ()
+    bytes_per_pixel: float = 0.0
 
     def backend(self, spec: dict) -> Backend:
         """The declaration of the backend `spec` (this stage's section of an experiment) names."""
@@ -139,6 +145,7 @@ STAGES: dict[str, Stage] = {
     for stage in (
         _stage(
             name="ground",
+            bytes_per_pixel=23.0,
             upstream=(),
             writes={"mask": "visible_mask.png", "record": "ground.json"},
             reads={},
@@ -157,6 +164,7 @@ STAGES: dict[str, Stage] = {
         ),
         _stage(
             name="tag",
+            bytes_per_pixel=9.0,
             upstream=(),
             writes={"record": "tags.json"},
             reads={},
@@ -172,6 +180,7 @@ STAGES: dict[str, Stage] = {
             name="segment",
             upstream=("ground", "tag"),
             writes={"masks": "segments.npz", "record": "segments.json"},
+            bytes_per_pixel=24.0,
             reads={"visible": ("ground", "mask"), "ground": ("ground", "record"), "tags": ("tag", "record")},
             instance_reads=("gt",),
             runs=f"{BODIES}:segment",
@@ -182,6 +191,7 @@ STAGES: dict[str, Stage] = {
         ),
         _stage(
             name="order",
+            bytes_per_pixel=20.0,
             upstream=("segment",),
             writes={"record": "order.json", "occluders": "occluder_mask.png"},
             reads={"visible": ("ground", "mask"), "masks": ("segment", "masks"), "segments": ("segment", "record")},
@@ -245,6 +255,7 @@ STAGES: dict[str, Stage] = {
         ),
         _stage(
             name="rgba",
+            bytes_per_pixel=65.0,
             upstream=("complete",),
             writes={"rgba": "amodal.png", "placement": "placement.json"},
             reads={
@@ -261,6 +272,7 @@ STAGES: dict[str, Stage] = {
         ),
         _stage(
             name="evaluate",
+            bytes_per_pixel=65.0,
             upstream=("rgba",),
             writes={"metrics": "metrics.json"},
             reads={

@@ -1,4 +1,4 @@
-"""The two exceptions that fail one instance and let the run go on (imports nothing of amodal)."""
+"""The exceptions that fail one instance and let the run go on (imports nothing of amodal)."""
 
 from __future__ import annotations
 
@@ -14,6 +14,13 @@ class InstanceError(Exception):
         self.path = str(path)
         self.message = message
         super().__init__(f"instance {instance!r}: {message} ({self.path})")
+
+
+class TooLarge(InstanceError):
+    """An instance whose stage would need more memory than its job has left (amodal.run.memory):
+    status `failed`, kind `too_large`; the run goes on."""
+
+    details = {"failure": "too_large"}
 
 
 class RemoteFailure(InstanceError):

@@ -98,13 +98,20 @@ def by_attempt(base):
     return grown
 
 
+def attempt_number(wildcards, attempt):
+    return attempt
+
+
 def resources_of(job):
-    """A job's needs from config 'resources' (by device class), mem_mb and runtime scaled by attempt."""
+    """A job's needs from config 'resources' (by device class), mem_mb and runtime scaled by
+    attempt; `attempt` itself, which the job's script reads (a deterministic failure is not
+    retried: amodal.run.retry), is no scheduler resource."""
     needs = job_resources(config, job)
     return needs["threads"], {
         "mem_mb": by_attempt(needs["mem_mb"]),
         "runtime": by_attempt(needs["runtime"]),
         "gpu": needs["gpu"],
+        "attempt": attempt_number,
     }
 
 

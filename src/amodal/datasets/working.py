@@ -22,12 +22,15 @@ TRANSPOSING = {5, 6, 7, 8}  # EXIF orientations that swap width and height
 
 
 def upright_size(path) -> tuple[int, int]:
-    """(height, width) of the photo as shown, from its header and EXIF orientation."""
+    """(height, width) of the photo as shown, from its header and EXIF orientation, without
+    decoding its pixels. (Pillow finds a PNG's EXIF after its pixel data only by decoding them
+    all: such a late EXIF chunk is not read here.)"""
     from PIL import Image
 
     with Image.open(path) as image:
         width, height = image.size
-        if image.getexif().get(ORIENTATION_TAG) in TRANSPOSING:
+        header_only = image.format != "PNG" or "exif" in image.info
+        if header_only and image.getexif().get(ORIENTATION_TAG) in TRANSPOSING:
             width, height = height, width
     return height, width
 

@@ -135,19 +135,25 @@ def write_mask(path, mask: np.ndarray) -> None:
         Image.fromarray((mask > 0).astype(np.uint8) * 255, mode="L").save(tmp, format="PNG")
 
 
-def write_mask_stack(path, masks: np.ndarray) -> None:
-    """Write an (N, H, W) bool stack as compressed NPZ under the key `masks`."""
-    masks = np.asarray(masks, dtype=bool)
-    if masks.ndim != 3:
-        raise ValueError(f"mask stack must be 3-D, got shape {masks.shape}")
+def write_segments(path, segments) -> None:
+    """Write Segments (amodal.imaging.segments) as compressed NPZ: `masks` (K, H, W) bool,
+    `regions` (H, W) int32 and `regions_at`."""
     with atomic_path(path) as tmp:
         with open(tmp, "wb") as handle:
-            np.savez_compressed(handle, masks=masks)
+            np.savez_compressed(
+                handle, masks=segments.masks, regions=segments.regions, regions_at=np.int64(segments.regions_at)
+            )
 
 
-def read_mask_stack(path) -> np.ndarray:
+def read_segments(path):
+    """Segments from `write_segments`'s file; a file holding only `masks` (every segment as one
+    stack, as written before the label map) reads as that stack."""
+    from amodal.imaging.segments import Segments
+
     with np.load(path, allow_pickle=False) as data:
-        return data["masks"].astype(bool)
+        if "regions" not in data:
+            return Segments(data["masks"].astype(bool))
+        return Segments(data["masks"].astype(bool), data["regions"], int(data["regions_at"]))
 
 
 def _format_of(path) -> str:

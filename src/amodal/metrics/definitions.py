@@ -77,6 +77,9 @@ FAILURE_KINDS = {
     "empty_mask": "grounding found no visible pixel of the queried object",
     "grounding_failure": "the query failed the validity test (grounding score or visible area too low)",
     "no_output": "the completion gave no result (the seed's no-output cases; an external method's missing or empty output)",
+    "too_large": "the stage's memory estimate for the working image exceeded what its job had left (mem_mb, ulimit -v)",
+    "out_of_memory": "the stage ran out of host memory on the instance",
+    "killed": "the instance killed its job, then killed it again run alone (a signal: the kernel's out-of-memory kill, ...)",
 }
 
 

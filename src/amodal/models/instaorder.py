@@ -88,26 +88,39 @@ def occlusion_probability(occ_ab: torch.Tensor, occ_ba: torch.Tensor) -> torch.T
 
 
 class OrderPredictor:
-    """Which segments occlude a target: every (segment, target) pair in both orders, one batch."""
+    """Which segments occlude a target: every (segment, target) pair in both orders, batched
+    `pairs_per_batch` pairs (twice as many network inputs) at a time, so memory does not grow
+    with the number of segments."""
 
-    def __init__(self, model: InstaOrderNet, device: str = "cpu", size: int = INPUT_SIZE):
+    def __init__(self, model: InstaOrderNet, device: str = "cpu", size: int = INPUT_SIZE, pairs_per_batch: int = 64):
         self.model, self.device, self.size = model.to(device).eval(), device, size
+        self.pairs_per_batch = pairs_per_batch
 
-    def occludes_target(self, image: np.ndarray, target: np.ndarray, others: np.ndarray) -> np.ndarray:
-        """P(other k occludes the target) for each of the (K, H, W) `others`; (K,) float."""
+    def occludes_target(self, image: np.ndarray, target: np.ndarray, others) -> np.ndarray:
+        """P(other k occludes the target) for each of the `others` (Segments or a (K, H, W)
+        stack); (K,) float."""
         return self.both_ways(image, target, others)[0]
 
     @torch.inference_mode()
-    def both_ways(self, image: np.ndarray, target: np.ndarray, others: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
+    def both_ways(self, image: np.ndarray, target: np.ndarray, others) -> tuple[np.ndarray, np.ndarray]:
         """(P(other k occludes the target), P(the target occludes other k)), each (K,) float."""
+        from amodal.imaging.segments import Segments
+
+        others = Segments.of(others)
         if len(others) == 0:
             return np.zeros(0), np.zeros(0)
-        rgb, masks = prepare(image, np.concatenate([target[None], others]), self.size)
-        t, o = masks[0][None].expand(len(others), -1, -1), masks[1:]
-        rgb = rgb[None].expand(len(others), -1, -1, -1)
-        other_first = torch.cat([o[:, None], t[:, None], rgb], dim=1)  # (k, target)
-        target_first = torch.cat([t[:, None], o[:, None], rgb], dim=1)  # (target, k)
-        occ, _ = self.model(torch.cat([other_first, target_first]).to(self.device))
-        occ = occ.float().cpu()
-        k_first, t_first = occ[: len(others)], occ[len(others) :]
-        return occlusion_probability(k_first, t_first).numpy(), occlusion_probability(t_first, k_first).numpy()
+        rgb, target_small = prepare(image, target[None], self.size)
+        front, behind = [], []
+        for start in range(0, len(others), self.pairs_per_batch):
+            batch = range(start, min(len(others), start + self.pairs_per_batch))
+            o = torch.from_numpy(others.resized(batch, self.size))
+            t = target_small.expand(len(batch), -1, -1)
+            colour = rgb[None].expand(len(batch), -1, -1, -1)
+            other_first = torch.cat([o[:, None], t[:, None], colour], dim=1)  # (k, target)
+            target_first = torch.cat([t[:, None], o[:, None], colour], dim=1)  # (target, k)
+            occ, _ = self.model(torch.cat([other_first, target_first]).to(self.device))
+            occ = occ.float().cpu()
+            k_first, t_first = occ[: len(batch)], occ[len(batch) :]
+            front.append(occlusion_probability(k_first, t_first))
+            behind.append(occlusion_probability(t_first, k_first))
+        return torch.cat(front).numpy(), torch.cat(behind).numpy()

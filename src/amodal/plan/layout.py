@@ -47,7 +47,12 @@ def stage_folder(results: str, dataset: str, instance: str, stage: str, key: str
 
 
 def stage_outputs(folder: str, stage: str) -> dict[str, str]:
-    return {name: f"{folder}/{file}" for name, file in STAGE_FILES[stage].items()}
+    return files_in(folder, STAGE_FILES[stage])
+
+
+def files_in(folder: str, files: dict[str, str]) -> dict[str, str]:
+    """name -> path of each of a stage's files (its declaration's `writes`) in its folder."""
+    return {name: f"{folder}/{file}" for name, file in files.items()}
 
 
 def experiment_folder(results: str, experiment: str, dataset: str, instance: str | None = None) -> str:

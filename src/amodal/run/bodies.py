@@ -42,7 +42,7 @@ def segment(spec, key, item, out, shared):
     from amodal.imaging import io
     from amodal.stages.segment import run_segment
 
-    masks, record = run_segment(
+    segments, record = run_segment(
         spec,
         item["reads"]["visible"],
         item["gt"],
@@ -51,7 +51,7 @@ def segment(spec, key, item, out, shared):
         tags_path=item["reads"]["tags"],
         models=shared.get("models"),
     )
-    io.write_mask_stack(out["masks"], masks)
+    io.write_segments(out["masks"], segments)
     io.write_json(out["record"], provenance.stamp(record, "segment", key))
 
 

@@ -29,8 +29,13 @@ def stage_folders(results, stage: str, instances, dataset: str | None = None, ke
 
 
 def invalidate(results, stage: str, instances, dataset: str | None = None, key: str | None = None) -> list[Path]:
-    """Remove the matching stage folders; returns what was removed."""
+    """Remove the matching stage folders, and what a failed job kept of them (amodal.run.salvage),
+    so that no later attempt links them back; returns the stage folders removed."""
     removed = stage_folders(results, stage, instances, dataset, key)
     for folder in removed:
         shutil.rmtree(folder)
+    shards = Path(results) / "shards"
+    for instance in instances:
+        for kept in shards.glob(f"{dataset or '*'}/{stage}/{key or '*'}/*.salvage/{instance}"):
+            shutil.rmtree(kept)
     return removed

@@ -12,6 +12,7 @@ failure with its reason and kind, and every other instance's files are kept.
 
 from __future__ import annotations
 
+import gc
 import logging
 import sys
 from pathlib import Path
@@ -21,6 +22,7 @@ import numpy as np
 
 from amodal.errors import InstanceError
 from amodal.imaging import io
+from amodal.imaging.segments import Segments
 
 log = logging.getLogger("amodal")
 
@@ -50,9 +52,17 @@ def write_failed(outputs: dict, reason: str, record: dict | None = None) -> None
         elif path.endswith(".png"):
             io.write_mask(path, np.zeros((1, 1), bool))
         elif path.endswith(".npz"):
-            io.write_mask_stack(path, np.zeros((0, 1, 1), bool))
+            io.write_segments(path, Segments(np.zeros((0, 1, 1), bool)))
         else:
             Path(path).mkdir(parents=True, exist_ok=True)
+
+
+def host_out_of_memory(error: BaseException) -> bool:
+    """A MemoryError, or OpenCV's failed allocation (it raises cv2.error, not MemoryError)."""
+    if isinstance(error, MemoryError):
+        return True
+    text = str(error)
+    return type(error).__name__ == "error" and ("Insufficient memory" in text or "Failed to allocate" in text)
 
 
 def run_stage(
@@ -61,10 +71,12 @@ def run_stage(
     body: Callable[[], None],
     failed_record: Callable[[str], dict] | None = None,
     instance: str = "",
+    stage: str = "",
 ) -> str:
     """Run `body` unless an input record failed; returns "ok", "failed" or the status of the
     InstanceError raised ("remote_failed"). Running out of GPU memory on this instance fails
-    only this instance (`amodal.models.gpu_memory`)."""
+    only this instance (`amodal.models.gpu_memory`), and so does running out of host memory
+    (a MemoryError: kind `out_of_memory`)."""
     from amodal.models.gpu_memory import is_out_of_memory, release
 
     logging.basicConfig(stream=sys.stderr, level=logging.INFO, format="%(levelname)s %(message)s")
@@ -77,10 +89,17 @@ def run_stage(
         except InstanceError as error:
             reason, status, details = str(error), error.status, error.details
         except Exception as error:  # noqa: BLE001 - only out-of-memory is this instance's failure
-            if not is_out_of_memory(error):
+            if host_out_of_memory(error):
+                gc.collect()
+                where = f" in stage {stage}" if stage else ""
+                first_line = (str(error).strip().splitlines() or [""])[0]
+                reason = f"instance {instance!r}: out of host memory{where} ({type(error).__name__}: {first_line})"
+                details = {"failure": "out_of_memory"}
+            elif is_out_of_memory(error):
+                release()
+                reason = f"instance {instance!r}: out of GPU memory ({str(error).splitlines()[0]})"
+            else:
                 raise
-            release()
-            reason = f"instance {instance!r}: out of GPU memory ({str(error).splitlines()[0]})"
     log.error(reason)
     record = failed_record(reason) if failed_record else {"status": "failed", "reason": reason}
     write_failed(outputs, reason, {**record, **details})

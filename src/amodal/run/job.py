@@ -16,39 +16,130 @@ import time
 from amodal.plan import layout
 from amodal.declarations import STAGES, resolve
 from amodal.models.cache import ModelCache
+from amodal.run.isolation import run_stage
+from amodal.run.memory import MemoryLimit
+from amodal.run.salvage import Salvage, salvage_root
 
 log = logging.getLogger("amodal")
 
 
 def run_stage_job(
-    stage: str, spec: dict, key: str, items: list[dict], shared: dict | None = None, declarations=STAGES
+    stage: str,
+    spec: dict,
+    key: str,
+    items: list[dict],
+    shared: dict | None = None,
+    declarations=STAGES,
+    salvage: Salvage | None = None,
+    limit: MemoryLimit | None = None,
 ) -> dict[str, str]:
     """Run one stage over a shard with what its declaration names (`runs`); returns each
     instance's status ("ok", "failed" or "remote_failed"). A per-instance body runs each
     instance under amodal.run.isolation.run_stage. `shared` holds the job's shared input files
-    (the wallpaper), its `models` (a ModelCache) and the completion's `context`."""
+    (the wallpaper), its `models` (a ModelCache) and the completion's `context`.
+
+    With a `salvage` (amodal.run.salvage), an instance an earlier attempt finished is linked
+    back, not run; one it died on runs first, alone (amodal.run.alone); each one finished here
+    is kept. With a `limit`, an instance whose working image would not fit in what the job has
+    left fails alone before it runs (amodal.run.memory)."""
     from amodal.run.bodies import with_query
-    from amodal.run.isolation import run_stage
 
     declared, shared = declarations[stage], shared or {}
     function, each = declared.runs_of(spec)
     body = resolve(function)
+    items = list(map(with_query, items))
+    statuses = _after_earlier_attempts(stage, spec, key, items, shared, declarations, salvage, limit)
+    todo = [item for item in items if item["id"] not in statuses]
     if not each:
-        return body(spec, key, items, shared)
+        for item in todo:
+            _started(salvage, item)
+        statuses.update(body(spec, key, todo, shared) if todo else {})
+        for item in todo:
+            _finished(salvage, item, statuses[item["id"]], declared, shared)
+        return {item["id"]: statuses[item["id"]] for item in items}
     failed_record = resolve(declared.failed_record) if declared.failed_record else None
-    statuses = {}
-    for item in map(with_query, items):
-        out = layout.stage_outputs(item["folder"], stage)
-        inputs = dict(item["reads"], **{name: item[name] for name in declared.instance_reads if item[name]})
+    for item in todo:
+        out = layout.files_in(item["folder"], declared.writes)
+        _started(salvage, item)
         statuses[item["id"]] = run_stage(
-            inputs,
+            _inputs(item, declared, shared, files_only=False),
             out,
-            lambda item=item, out=out: body(spec, key, item, out, shared),
+            lambda item=item, out=out: _within(limit, stage, declared, item) or body(spec, key, item, out, shared),
             failed_record,
             instance=item["id"],
+            stage=stage,
         )
+        _finished(salvage, item, statuses[item["id"]], declared, shared)
         log.info("%s %s: %s", stage, item["id"], statuses[item["id"]])
+    return {item["id"]: statuses[item["id"]] for item in items}
+
+
+def _after_earlier_attempts(stage, spec, key, items, shared, declarations, salvage, limit) -> dict[str, str]:
+    """The statuses of the instances an earlier attempt of this job settled (none without a
+    salvage): each it finished is linked back; those it died on run alone (amodal.run.alone),
+    or are recorded killed when two attempts died on them."""
+    statuses: dict[str, str] = {}
+    if salvage is None:
+        return statuses
+    declared = declarations[stage]
+    for item in items:
+        restored = salvage.restore(item["id"], item["folder"], _inputs(item, declared, shared))
+        if restored is not None:
+            statuses[item["id"]] = restored
+            log.info("%s %s: %s (kept from an earlier attempt)", stage, item["id"], restored)
+    interrupted = [item for item in items if item["id"] not in statuses and salvage.interrupted(item["id"])]
+    if not interrupted:
+        return statuses
+    from amodal.run.alone import record_kill, run_alone
+
+    limits = (limit or MemoryLimit()).describe()
+    for item in interrupted:
+        if salvage.interrupted(item["id"]) >= 2:  # two attempts of the job died while it ran
+            statuses[item["id"]] = record_kill(stage, item, None, limits, declarations)
+            _finished(salvage, item, statuses[item["id"]], declared, shared)
+    interrupted = [item for item in interrupted if item["id"] not in statuses]
+    log.warning("%s: an earlier attempt died on %s; running alone", stage, [item["id"] for item in interrupted])
+    _, each = declared.runs_of(spec)
+    for group in [[item] for item in interrupted] if each else [interrupted] if interrupted else []:
+        for item in group:
+            salvage.started(item["id"])
+        statuses.update(run_alone(stage, spec, key, group, shared, declarations, limits))
+        for item in group:
+            _finished(salvage, item, statuses[item["id"]], declared, shared)
     return statuses
+
+
+def _inputs(item: dict, declared, shared: dict, files_only: bool = True):
+    """The files an instance's stage reads: name -> path (its upstream records, its declared
+    instance files; with `files_only`, as a list with the job's shared files too)."""
+    inputs = dict(item["reads"], **{name: item[name] for name in declared.instance_reads if item.get(name)})
+    if not files_only:
+        return inputs
+    return [*inputs.values(), *(v for k, v in shared.items() if isinstance(v, str))]
+
+
+def _within(limit: MemoryLimit | None, stage: str, declared, item: dict) -> None:
+    """Raise TooLarge when the instance's working image would not fit (amodal.run.memory)."""
+    if limit is None or not declared.bytes_per_pixel or not item.get("image"):
+        return None
+    from amodal.datasets.working import upright_size
+
+    try:
+        size = upright_size(item["image"])
+    except OSError:
+        return None  # unreadable: the stage names the file
+    limit.check(item["id"], stage, size, declared.bytes_per_pixel, item["image"])
+    return None
+
+
+def _started(salvage: Salvage | None, item: dict) -> None:
+    if salvage is not None:
+        salvage.started(item["id"])
+
+
+def _finished(salvage: Salvage | None, item: dict, status: str, declared, shared: dict) -> None:
+    if salvage is not None:
+        salvage.finished(item["id"], item["folder"], status, _inputs(item, declared, shared))
 
 
 def run_scenes_job(spec: dict, items: list[dict]) -> None:
@@ -86,23 +177,34 @@ def run_job(
     models: dict | None = None,
     context: dict | None = None,
     cache: ModelCache | None = None,
+    mem_mb: float | None = None,
+    keep_salvage: bool = False,
 ) -> dict[str, str]:
     """Run one planned job (amodal.plan.job.Job fields), then write its manifest; a GPU job
     first claims its devices. The stages get their networks from `cache`, the job's own
-    ModelCache made from the `models` config when None. Returns each instance's status."""
+    ModelCache made from the `models` config when None. Returns each instance's status.
+
+    A stage job keeps each finished instance in its salvage (amodal.run.salvage) until its
+    manifest is written, then drops it (unless `keep_salvage`: a fused job drops its members'
+    salvage when all of them are done); each instance is checked against `mem_mb` and the
+    address-space limit before it runs (amodal.run.memory)."""
     from amodal.imaging import io
 
     _claim(gpus)
     cache = cache if cache is not None else ModelCache(models)
+    salvage = Salvage(salvage_root(manifest))
     if kind == "scenes":
         run_scenes_job(spec, items)
     elif kind == "collect":
         run_collect_job(items)
     else:
-        statuses = run_stage_job(kind, spec, key, items, dict(shared or {}, models=cache, context=context))
+        shared = dict(shared or {}, models=cache, context=context)
+        statuses = run_stage_job(kind, spec, key, items, shared, salvage=salvage, limit=MemoryLimit(mem_mb))
     if kind in ("scenes", "collect"):
         statuses = {item["id"]: "ok" for item in items}
     io.write_json(manifest, {"kind": kind, "key": key, "instances": statuses})
+    if not keep_salvage:
+        salvage.discard()
     _gpu_work_done(gpus)
     return statuses
 
@@ -113,6 +215,7 @@ def run_fused_job(
     gpus: int = 0,
     models: dict | None = None,
     cache: ModelCache | None = None,
+    mem_mb: float | None = None,
 ) -> None:
     """Run a fused job's stage jobs (amodal.plan.fusing.fuse) one after another in this process:
     the devices are claimed once, and one ModelCache (`cache`, else made from the `models`
@@ -132,8 +235,12 @@ def run_fused_job(
             shared=shared,
             context=member["context"],
             cache=cache,
+            mem_mb=mem_mb,
+            keep_salvage=True,  # a later member's failure removes this member's outputs too
         )
         log.info("fused: %s %s done in %.2f s", member["kind"], member["key"], time.perf_counter() - start)
+    for member in members:
+        Salvage(salvage_root(member["manifest"])).discard()
     _gpu_work_done(gpus)
 
 

@@ -285,7 +285,7 @@ def run_evaluate(
     if truth is not None:
         ground_truth = GroundTruth(truth.visible, truth.amodal_in_frame, truth.whole, truth.whole_offset)
     if truth is not None and segments_npz and order:  # experiments without an order stage: no order metric
-        masks = io.read_mask_stack(segments_npz)
+        masks = io.read_segments(segments_npz)
         records = io.read_json(segments_json)["segments"]
         matches = segment_matches(masks, records, truth.object_masks)
         order_record = io.read_json(order)

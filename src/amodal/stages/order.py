@@ -1,8 +1,9 @@
 """Stage `order`: which segments occlude the target?
 
-Nodes of the occlusion matrix are the target (node 0) and the segments (node i+1 for
-segment i). matrix[i][j] = 1 when node i occludes node j, 0 when it does not, -1 when the
-backend did not decide that pair.
+The record lists the pairs (target, segment i) a backend judged, each with whether the segment
+occludes the target and whether the target occludes it; a pair it did not judge is not listed.
+(Only the target's pairs are ever judged, so the record grows with the segments, never with
+their square: a cluttered photo has tens of thousands of background regions.)
 """
 
 from __future__ import annotations
@@ -11,6 +12,7 @@ import cv2
 import numpy as np
 
 from amodal.imaging.frames import Region
+from amodal.imaging.segments import Segments
 from amodal.models.cache import ModelCache
 
 
@@ -57,10 +59,8 @@ def junction_evidence(a: np.ndarray, b: np.ndarray, radius: int = 9, contact: in
 def _order_record(backend: str, n: int, records: list[dict], decided: list[tuple[int, bool, bool, dict]]) -> dict:
     """The order record from the pairs a backend judged: (segment index, it occludes the target,
     the target occludes it, backend-specific fields), in segment order."""
-    matrix = -np.ones((n + 1, n + 1), dtype=int)
     pairs, occluders = [], []
     for i, seg_front, tar_front, extra in decided:
-        matrix[i + 1, 0], matrix[0, i + 1] = int(seg_front), int(tar_front)
         pairs.append(
             {
                 "segment": i,
@@ -72,17 +72,26 @@ def _order_record(backend: str, n: int, records: list[dict], decided: list[tuple
         )
         if seg_front:
             occluders.append(i)
-    return {"backend": backend, "occluders": occluders, "pairs": pairs, "matrix": matrix.tolist()}
+    return {"backend": backend, "segments": n, "occluders": occluders, "pairs": pairs}
 
 
-def geometric_order(visible: np.ndarray, segments: np.ndarray, records: list[dict], spec: dict) -> dict:
-    """Decide, from masks alone, which segments next to the target occlude it."""
+def geometric_order(visible: np.ndarray, segments, records: list[dict], spec: dict) -> dict:
+    """Decide, from masks alone, which segments next to the target occlude it.
+
+    Each segment is judged inside its bounding box grown by everything the junction cue looks
+    at (two contact widths and the disk), so a pair costs its own window, not the frame; the
+    cue's values are those over the whole frame: a window's side is either the image's or farther
+    than the disk from every junction, so only the image border voids junctions."""
     params = spec["geometric"]
+    segments = Segments.of(segments)
+    near_target = _dilate(visible, params["contact"])
+    margin = 2 * params["contact"] + params["radius"] + 2
     decided = []
-    for i, segment in enumerate(segments):
-        if not (_dilate(visible, params["contact"]) & segment).any():
+    for i in range(len(segments)):
+        window, segment = segments.window(i, margin)
+        if not (near_target[window] & segment).any():
             continue
-        evidence = junction_evidence(segment, visible, params["radius"], params["contact"])
+        evidence = junction_evidence(segment, visible[window], params["radius"], params["contact"])
         seg_front = tar_front = False
         if evidence["junction_pixels"] > 0:
             difference = evidence["fraction_a"] - evidence["fraction_b"]
@@ -95,7 +104,7 @@ def geometric_order(visible: np.ndarray, segments: np.ndarray, records: list[dic
 def instaorder_order(
     image: np.ndarray,
     visible: np.ndarray,
-    segments: np.ndarray,
+    segments,
     records: list[dict],
     spec: dict,
     models: ModelCache | None,
@@ -118,26 +127,32 @@ def instaorder_order(
 
 
 def depth_order_from_nearness(
-    nearness: np.ndarray, visible: np.ndarray, segments: np.ndarray, records: list[dict], spec: dict
+    nearness: np.ndarray, visible: np.ndarray, segments, records: list[dict], spec: dict
 ) -> dict:
     """Among segments touching the target, the nearer side of their shared border occludes.
 
     For each segment within `contact` px of the target, compare the median nearness of the
     segment's pixels within `band` px of the target with that of the target's pixels within
     `band` px of the segment; a difference above `margin` times the map's spread (its 95th minus
-    5th percentile: relative depth has no unit) puts the nearer one in front."""
+    5th percentile: relative depth has no unit) puts the nearer one in front. Each segment is
+    judged inside its bounding box grown by `band`."""
     params = spec["depth"]
+    segments = Segments.of(segments)
     low, high = np.percentile(nearness, [5, 95]) if nearness.size else (0.0, 0.0)
     threshold = params["margin"] * max(float(high - low), 1e-12)
+    near_target = _dilate(visible, params["contact"])
+    target_band = _dilate(visible, params["band"]) & ~visible
     decided = []
-    for i, segment in enumerate(segments):
-        if not (_dilate(visible, params["contact"]) & segment).any():
+    for i in range(len(segments)):
+        window, segment = segments.window(i, params["band"] + 1)
+        if not (near_target[window] & segment).any():
             continue
-        seg_side = segment & _dilate(visible, params["band"]) & ~visible
-        tar_side = visible & _dilate(segment, params["band"])
+        seg_side = segment & target_band[window]
+        tar_side = visible[window] & _dilate(segment, params["band"])
         if not seg_side.any() or not tar_side.any():
             continue
-        difference = float(np.median(nearness[seg_side]) - np.median(nearness[tar_side]))
+        depth = nearness[window]
+        difference = float(np.median(depth[seg_side]) - np.median(depth[tar_side]))
         decided.append(
             (
                 i,
@@ -152,7 +167,7 @@ def depth_order_from_nearness(
 def decide_order(
     image: np.ndarray,
     visible: np.ndarray,
-    segments: np.ndarray,
+    segments,
     records: list[dict],
     spec: dict,
     models: ModelCache | None,
@@ -168,7 +183,7 @@ def decide_order(
     raise ValueError(f"order backend {spec['backend']!r} cannot decide without ground truth")
 
 
-def oracle_order(truth, segments: np.ndarray, records: list[dict], matches: list) -> dict:
+def oracle_order(truth, segments, records: list[dict], matches: list) -> dict:
     """True occlusion of the target, read through each segment's ground-truth object.
 
     `matches[i]` is segment i's ground-truth object index (or None): taken from the segment
@@ -183,12 +198,9 @@ def oracle_order(truth, segments: np.ndarray, records: list[dict], matches: list
     return _order_record("oracle", len(segments), records, decided)
 
 
-def occluder_mask(segments: np.ndarray, occluders: list[int], visible: np.ndarray) -> np.ndarray:
+def occluder_mask(segments, occluders: list[int], visible: np.ndarray) -> np.ndarray:
     """Union of the occluding segments, never covering the target's own visible pixels (as the seed)."""
-    mask = np.zeros(visible.shape, dtype=bool)
-    for i in occluders:
-        mask |= segments[i]
-    return mask & ~visible
+    return Segments.of(segments).union(occluders) & ~visible
 
 
 def run_order(
@@ -205,7 +217,7 @@ def run_order(
     from amodal.imaging import io
 
     visible = io.read_mask(visible_path)
-    segments = io.read_mask_stack(masks_path)
+    segments = io.read_segments(masks_path)
     records = io.read_json(segments_path)["segments"]
     if spec["backend"] == "geometric":
         record = geometric_order(visible, segments, records, spec)

@@ -5,17 +5,21 @@ from __future__ import annotations
 import cv2
 import numpy as np
 
+from amodal.imaging.segments import Segments
 from amodal.models.cache import ModelCache
 
 
-def background_segments(
+def background_regions(
     masks: list[np.ndarray], shape, erode_radius: int = 2, min_area: float = 100
-) -> list[np.ndarray]:
+) -> tuple[np.ndarray, int]:
     """The seed's background regions: the complement of all masks, eroded with a disk, split
-    into external contours whose area exceeds min_area.
+    into external contours whose area exceeds min_area. Returns (int32 label map, R): label
+    r = 1..R is the r-th kept contour's region in findContours' order, 0 is none.
 
     Unlike the seed, which fills each contour, a region keeps its holes: a background that
     surrounds an object must not contain it, or it would overlap the very object it is behind.
+    The regions are disjoint, so one label map holds them all: memory is one frame whatever
+    their number, and the time one pass over the frame.
     """
     from skimage.morphology import disk, erosion  # 0.4 s to import; only jobs that segment pay it
 
@@ -23,32 +27,36 @@ def background_segments(
     for mask in masks:
         covered |= mask
     free = (~covered).astype(np.uint8)
+    del covered
     if erode_radius > 0:
         free = erosion(free, disk(erode_radius))
-    _, labels = cv2.connectedComponents(free, connectivity=8)
+    count, components = cv2.connectedComponents(free, connectivity=8, ltype=cv2.CV_32S)
     contours, _ = cv2.findContours(free, cv2.RETR_EXTERNAL, cv2.CHAIN_APPROX_SIMPLE)
-    regions = []
+    del free
+    label_of = np.zeros(count, np.int32)  # component -> region label (0: not a region)
+    kept = 0
     for contour in contours:
         if cv2.contourArea(contour) > min_area:
             x, y = contour[0, 0]
-            regions.append(labels == labels[y, x])  # the component this outline bounds
-    return regions
+            kept += 1
+            label_of[components[y, x]] = kept  # the component this outline bounds
+    return label_of[components], kept
 
 
 def with_background(objects: list[dict], object_masks: list[np.ndarray], visible: np.ndarray, spec: dict):
-    """Append background segments (complement of the target and every object) to an object list."""
-    masks = list(object_masks)
+    """Append background segments (complement of the target and every object) to an object list:
+    (Segments, records)."""
     records = [dict(r, id=i, kind="object") for i, r in enumerate(objects)]
+    stack = np.stack(object_masks) if object_masks else np.zeros((0,) + visible.shape, dtype=bool)
     background = spec["background"]
+    regions = None
     if background["enabled"]:
-        regions = background_segments(
-            masks + [visible], visible.shape, background["erode_radius"], background["min_area"]
+        regions, count = background_regions(
+            list(object_masks) + [visible], visible.shape, background["erode_radius"], background["min_area"]
         )
-        for number, region in enumerate(regions):
+        for number in range(count):
             records.append({"id": len(records), "label": f"background_{number}", "score": 1.0, "kind": "background"})
-            masks.append(region)
-    stack = np.stack(masks) if masks else np.zeros((0,) + visible.shape, dtype=bool)
-    return stack, records
+    return Segments(stack, regions), records
 
 
 def segment_oracle(truth, visible: np.ndarray, spec: dict):
@@ -59,8 +67,8 @@ def segment_oracle(truth, visible: np.ndarray, spec: dict):
             continue
         objects.append({"label": category.replace("_", " "), "score": 1.0, "gt_index": index})
         masks.append(mask)
-    stack, records = with_background(objects, masks, visible, spec)
-    return stack, {"backend": "oracle", "segments": records}
+    segments, records = with_background(objects, masks, visible, spec)
+    return segments, {"backend": "oracle", "segments": records}
 
 
 def mask_iou(a: np.ndarray, b: np.ndarray) -> float:
@@ -155,13 +163,13 @@ def segment_grounded_sam(
         if not mask.any() or mask_iou(mask, visible) >= params["target_iou"]:
             continue
         (backgrounds if record["label"] == "background" else objects).append((record, mask))
-    stack, records = with_background([r for r, _ in objects], [m for _, m in objects], visible, spec)
+    segments, records = with_background([r for r, _ in objects], [m for _, m in objects], visible, spec)
     extra = [m & ~visible for _, m in backgrounds]
     for (record, _), mask in zip(backgrounds, extra):
         records.append(dict(record, id=len(records), label=f"background_detected_{len(records)}", kind="background"))
-    if extra:
-        stack = np.concatenate([stack, np.stack(extra)])
-    return stack, {"backend": "grounded_sam", "caption": caption, "detections": len(detected), "segments": records}
+    if extra:  # after the background regions, in segment order
+        segments = Segments(np.concatenate([segments.masks, np.stack(extra)]), segments.regions, len(objects))
+    return segments, {"backend": "grounded_sam", "caption": caption, "detections": len(detected), "segments": records}
 
 
 def run_segment(
