@@ -10,6 +10,10 @@ before each instance (amodal.run.memory).
 
     python benchmarks/memory_per_stage.py [--sides 512,1024,2048,4096] [--out DIR]
 
+With --weights DIR it runs paper.yaml instead, its networks at full size with random weights
+(written to DIR, or reused), GroundingDINO's boxes capped by --max-boxes (random weights keep
+~900); on a GPU machine the networks run there and the figures are host memory.
+
 With --cluttered the scene's background is also cut into cells of 16 px by a grid of walls
 (an object of the scene), so that background segmentation makes thousands of regions.
 """
@@ -36,12 +40,14 @@ from amodal.run.job import run_job
 from amodal.run.memory import resident_bytes, _status_field
 job = json.load(open(sys.argv[1]))
 before = resident_bytes()
-run_job(job["kind"], job["spec"], job["key"], job["items"], job["manifest"], job["shared"], context=job["context"])
+run_job(job["kind"], job["spec"], job["key"], job["items"], job["manifest"], job["shared"], models=job["models"], context=job["context"])
 print(json.dumps({"before": before, "peak": _status_field("VmHWM")}))
 """
 
 
-def plan(results: Path, side: int):
+def plan(results: Path, side: int, models: dict | None = None, max_boxes: int | None = None, ground=None):
+    """The demo's experiments (or, with `models`, paper.yaml with `max_boxes`, and its ground
+    backend replaced by `ground` when given) on one scene."""
     from amodal.config.schema import validated
     from amodal.datasets.cache import load_dataset_cached
     from amodal.plan.jobs import Workplan
@@ -53,13 +59,16 @@ def plan(results: Path, side: int):
     dataset.update(cutouts=str(ROOT / "data" / "cutouts"), backgrounds=str(ROOT / "data" / "backgrounds"))
     config["datasets"] = {"bench": dataset}
     config["wallpaper"] = str(ROOT / config["wallpaper"])
-    experiments = {
-        name: validated(
-            yaml.safe_load((ROOT / config["experiments_dir"] / f"{name}.yaml").read_text()) or {},
-            "experiment.schema.yaml",
-        )
-        for name in config["experiments"]
-    }
+    if models is not None:
+        config["models"], config["experiments"] = models, ["paper"]
+    folder = ROOT / config["experiments_dir"]
+    specs = {name: yaml.safe_load((folder / f"{name}.yaml").read_text()) or {} for name in config["experiments"]}
+    for spec in specs.values() if max_boxes else []:
+        for stage in ("ground", "segment"):
+            spec.setdefault(stage, {}).setdefault("grounded_sam", {})["max_boxes"] = max_boxes
+        if ground:
+            spec["ground"]["backend"] = ground
+    experiments = {name: validated(spec, "experiment.schema.yaml") for name, spec in specs.items()}
     tables = {name: load_dataset_cached(name, spec, config["results"]) for name, spec in config["datasets"].items()}
     return Workplan(config, FolderKeys(experiments, config.get("models")), tables)
 
@@ -75,11 +84,13 @@ def clutter(scene_folder: Path, cell: int = 16, wall: int = 5) -> None:
     io.write_mask(scene_folder / other["mask"], rows[:, None] | cols[None, :])
 
 
-def measure(side: int, folder: Path, cluttered: bool) -> dict[str, float]:
-    """Peak MB beyond the job's start, per stage, for one scene of `side` px."""
+def measure(side: int, folder: Path, cluttered: bool, models=None, max_boxes=None, ground=None) -> dict[str, float]:
+    """Peak MB beyond the job's start, per stage, for one scene of `side` px (a stage whose
+    instance failed is named with its status)."""
     from amodal.run.job import run_job
+    from amodal.imaging import io
 
-    work = plan(folder / "results", side)
+    work = plan(folder / "results", side, models, max_boxes, ground)
     peaks: dict[str, float] = defaultdict(float)
     for job in work.jobs:
         if job.kind == "scenes":
@@ -101,6 +112,7 @@ def measure(side: int, folder: Path, cluttered: bool) -> dict[str, float]:
                     "manifest": job.manifest,
                     "shared": job.shared,
                     "context": job.context,
+                    "models": models,
                 }
             )
         )
@@ -108,7 +120,9 @@ def measure(side: int, folder: Path, cluttered: bool) -> dict[str, float]:
         if done.returncode:
             raise SystemExit(f"{job.rule} failed:\n{done.stderr[-3000:]}")
         figures = json.loads(done.stdout.strip().splitlines()[-1])
-        peaks[job.kind] = max(peaks[job.kind], (figures["peak"] - figures["before"]) / 2**20)
+        statuses = set(io.read_json(job.manifest)["instances"].values())
+        name = job.kind if statuses == {"ok"} else f"{job.kind} ({'/'.join(sorted(statuses))})"
+        peaks[name] = max(peaks[name], (figures["peak"] - figures["before"]) / 2**20)
     return dict(peaks)
 
 
@@ -119,30 +133,60 @@ def main() -> None:
     parser.add_argument("--sides", default="512,1024,2048,4096")
     parser.add_argument("--out", type=Path, default=None, help="work folder (default: a temporary one)")
     parser.add_argument("--cluttered", action="store_true", help="cut the background into thousands of regions")
+    parser.add_argument(
+        "--weights",
+        type=Path,
+        default=None,
+        help="run paper.yaml with full-size random-weight checkpoints written (or reused) here "
+        "(benchmarks/paper_gpu.py's writer; on the GPU when models.device finds one)",
+    )
+    parser.add_argument("--max-boxes", type=int, default=20, help="grounded_sam.max_boxes with --weights")
+    parser.add_argument(
+        "--ground",
+        default=None,
+        help="with --weights, paper.yaml's ground backend replaced (oracle: random weights fail the "
+        "validity test, and every later stage would skip the instance)",
+    )
     args = parser.parse_args()
+    models = None
+    if args.weights:
+        sys.path.insert(0, str(ROOT / "benchmarks"))
+        from paper_gpu import write_checkpoints
+
+        models = write_checkpoints(args.weights)
     sides = [int(s) for s in args.sides.split(",")]
     by_side = {}
     with tempfile.TemporaryDirectory() as scratch:
         for side in sides:
             folder = (args.out or Path(scratch)) / f"side_{side}"
             folder.mkdir(parents=True, exist_ok=True)
-            by_side[side] = measure(side, folder, args.cluttered)
+            by_side[side] = measure(
+                side, folder, args.cluttered, models, args.max_boxes if models else None, args.ground
+            )
             print(f"side {side}: " + ", ".join(f"{k} {v:.0f} MB" for k, v in by_side[side].items()), flush=True)
     print(
         f"\n{platform.node()} {platform.machine()}, Python {platform.python_version()}, sides {sides}"
-        f"{', cluttered' if args.cluttered else ''}; peak resident MB beyond the job's start"
+        f"{', cluttered' if args.cluttered else ''}"
+        f"{f', paper.yaml at full size (random weights), max_boxes {args.max_boxes}' if models else ''}"
+        f"{f', ground {args.ground}' if args.ground else ''}"
+        "; peak resident MB beyond the job's start"
     )
-    stages = list(by_side[sides[0]])
+    stages = list(dict.fromkeys(stage for side in sides for stage in by_side[side]))
     print(
         "| stage | " + " | ".join(f"{s} px" for s in sides) + " | fit: fixed MB | fit: bytes/px | declared bytes/px |"
     )
     print("|---|" + "---|" * (len(sides) + 3))
     for stage in stages:
         pixels = np.array([s * s for s in sides], float)
+        if not all(stage in by_side[s] for s in sides):  # its status differed between the sides
+            print(
+                f"| {stage} | " + " | ".join(f"{by_side[s].get(stage, float('nan')):.0f}" for s in sides) + " | | | |"
+            )
+            continue
         peak = np.array([by_side[s][stage] for s in sides]) * 2**20
         slope, fixed = np.polyfit(pixels, peak, 1) if len(sides) > 1 else (peak[0] / pixels[0], 0.0)
         cells = " | ".join(f"{by_side[s][stage]:.0f}" for s in sides)
-        declared = STAGES[stage].bytes_per_pixel
+        declared = STAGES[stage.split(" ")[0]].bytes_per_pixel
         print(f"| {stage} | {cells} | {fixed / 2**20:.0f} | {slope:.1f} | {declared:g} |")
 
 

@@ -189,3 +189,25 @@ def test_an_instance_two_attempts_died_on_is_recorded_killed_without_running(tmp
     assert salvage_probe.run(tmp_path, IDS, spec)["b"] == "failed"
     assert salvage_probe.calls(spec) == ["a", "b", "c", "d"]
     assert "its job died twice" in io.read_json(record(tmp_path, "b"))["reason"]
+
+
+def test_through_the_workflow_a_job_that_fails_deterministically_runs_once(tmp_path):
+    """A scenes job asked for a hidden fraction no placement reaches fails the same way however
+    much memory it gets: its retry reports the first attempt's error and runs nothing."""
+    import subprocess as run
+
+    import yaml
+
+    from workflow_helpers import command, environment, make_workdir
+
+    workdir = make_workdir(tmp_path / "run", n_scenes=1, shard_size=16)
+    config = yaml.safe_load((workdir / "config" / "config.yaml").read_text())
+    config["datasets"]["bench"]["hidden_fraction"] = [0.97, 0.99]
+    (workdir / "config" / "config.yaml").write_text(yaml.safe_dump(config))
+    done = run.run(command(workdir, "--retries", "1"), env=environment(), capture_output=True, text=True)
+    assert done.returncode != 0
+    output = done.stdout + done.stderr
+    assert output.count("Error in rule scenes__bench__s00000") == 2  # Snakemake tried twice...
+    log = next((workdir / "results" / "logs").rglob("s00000.log")).read_text()
+    assert "not retried: attempt 1 of this job failed" in log and "no placement with a hidden fraction" in log
+    assert "Traceback" in log and log.count("build_scenes") == 0  # ...the second attempt built nothing

@@ -191,7 +191,7 @@ STAGES: dict[str, Stage] = {
         ),
         _stage(
             name="order",
-            bytes_per_pixel=20.0,
+            bytes_per_pixel=33.0,
             upstream=("segment",),
             writes={"record": "order.json", "occluders": "occluder_mask.png"},
             reads={"visible": ("ground", "mask"), "masks": ("segment", "masks"), "segments": ("segment", "record")},
