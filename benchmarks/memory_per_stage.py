@@ -14,6 +14,9 @@ With --weights DIR it runs paper.yaml instead, its networks at full size with ra
 (written to DIR, or reused), GroundingDINO's boxes capped by --max-boxes (random weights keep
 ~900); on a GPU machine the networks run there and the figures are host memory.
 
+With --tiny DIR it runs the tests' tiny-model experiment (tests/test_workflow_models.py: the
+paper's model backends, small random-weight networks, 64 px inpainting) on the CPU instead.
+
 With --cluttered the scene's background is also cut into cells of 16 px by a grid of walls
 (an object of the scene), so that background segmentation makes thousands of regions.
 """
@@ -59,10 +62,11 @@ def plan(results: Path, side: int, models: dict | None = None, max_boxes: int | 
     dataset.update(cutouts=str(ROOT / "data" / "cutouts"), backgrounds=str(ROOT / "data" / "backgrounds"))
     config["datasets"] = {"bench": dataset}
     config["wallpaper"] = str(ROOT / config["wallpaper"])
-    if models is not None:
-        config["models"], config["experiments"] = models, ["paper"]
     folder = ROOT / config["experiments_dir"]
     specs = {name: yaml.safe_load((folder / f"{name}.yaml").read_text()) or {} for name in config["experiments"]}
+    if models is not None:
+        config["models"] = models
+        specs = {"tiny_models": tiny_experiment()} if models.get("device") == "cpu" else {"paper": specs_of("paper")}
     for spec in specs.values() if max_boxes else []:
         for stage in ("ground", "segment"):
             spec.setdefault(stage, {}).setdefault("grounded_sam", {})["max_boxes"] = max_boxes
@@ -71,6 +75,19 @@ def plan(results: Path, side: int, models: dict | None = None, max_boxes: int | 
     experiments = {name: validated(spec, "experiment.schema.yaml") for name, spec in specs.items()}
     tables = {name: load_dataset_cached(name, spec, config["results"]) for name, spec in config["datasets"].items()}
     return Workplan(config, FolderKeys(experiments, config.get("models")), tables)
+
+
+def specs_of(name: str) -> dict:
+    return yaml.safe_load((ROOT / "config" / "experiments" / f"{name}.yaml").read_text()) or {}
+
+
+def tiny_experiment() -> dict:
+    """The tests' tiny-model experiment (tests/test_workflow_models.py): the paper's model
+    backends with small inputs, on the CPU."""
+    sys.path.insert(0, str(ROOT / "tests"))
+    from test_workflow_models import EXPERIMENT
+
+    return dict(EXPERIMENT)
 
 
 def clutter(scene_folder: Path, cell: int = 16, wall: int = 5) -> None:
@@ -140,7 +157,13 @@ def main() -> None:
         help="run paper.yaml with full-size random-weight checkpoints written (or reused) here "
         "(benchmarks/paper_gpu.py's writer; on the GPU when models.device finds one)",
     )
-    parser.add_argument("--max-boxes", type=int, default=20, help="grounded_sam.max_boxes with --weights")
+    parser.add_argument(
+        "--tiny",
+        type=Path,
+        default=None,
+        help="run the tests' tiny-model experiment on the CPU, its random-weight checkpoints written here",
+    )
+    parser.add_argument("--max-boxes", type=int, default=20, help="grounded_sam.max_boxes with --weights or --tiny")
     parser.add_argument(
         "--ground",
         default=None,
@@ -154,6 +177,11 @@ def main() -> None:
         from paper_gpu import write_checkpoints
 
         models = write_checkpoints(args.weights)
+    elif args.tiny:
+        sys.path.insert(0, str(ROOT / "tests"))
+        from tiny_models import write_tiny_checkpoints
+
+        models = write_tiny_checkpoints(args.tiny)
     sides = [int(s) for s in args.sides.split(",")]
     by_side = {}
     with tempfile.TemporaryDirectory() as scratch:
@@ -167,7 +195,8 @@ def main() -> None:
     print(
         f"\n{platform.node()} {platform.machine()}, Python {platform.python_version()}, sides {sides}"
         f"{', cluttered' if args.cluttered else ''}"
-        f"{f', paper.yaml at full size (random weights), max_boxes {args.max_boxes}' if models else ''}"
+        f"{f', paper.yaml at full size (random weights), max_boxes {args.max_boxes}' if args.weights else ''}"
+        f"{f', the tests tiny models, max_boxes {args.max_boxes}' if args.tiny else ''}"
         f"{f', ground {args.ground}' if args.ground else ''}"
         "; peak resident MB beyond the job's start"
     )

@@ -22,7 +22,9 @@ PROBE = Stage(
 )
 # the same, taking the shard as one batch, as the completion stage does
 BATCHED = Stage(**{**PROBE.__dict__, "name": "batched", "runs": "salvage_probe:batch_body", "each": False})
-DECLARATIONS = {"probe": PROBE, "batched": BATCHED}
+# the same, reading the image although it declares no instance file (as tag or order read theirs)
+UNDECLARED = Stage(**{**PROBE.__dict__, "name": "undeclared", "instance_reads": ()})
+DECLARATIONS = {"probe": PROBE, "batched": BATCHED, "undeclared": UNDECLARED}
 
 
 def calls(spec) -> list[str]:
@@ -61,7 +63,7 @@ def items(folder: Path, ids) -> list[dict]:
     return found
 
 
-def run(folder: Path, ids, spec: dict) -> dict:
+def run(folder: Path, ids, spec: dict, limit=None) -> dict:
     """The probe stage (spec `stage`: probe or batched) over `ids` with a salvage in `folder`
     (the job of a shard)."""
     from amodal.run.job import run_stage_job
@@ -69,7 +71,8 @@ def run(folder: Path, ids, spec: dict) -> dict:
 
     spec = dict(spec, backend="only")
     stage = spec.get("stage", "probe")
-    return run_stage_job(stage, spec, "k", items(folder, ids), {}, DECLARATIONS, salvage=Salvage(folder / "salvage"))
+    salvage = Salvage(folder / "salvage")
+    return run_stage_job(stage, spec, "k", items(folder, ids), {}, DECLARATIONS, salvage=salvage, limit=limit)
 
 
 if __name__ == "__main__":  # python salvage_probe.py FOLDER SPEC_JSON ID...: one attempt of the job

@@ -188,6 +188,15 @@ def test_bad_input_found_while_running_is_one_line_and_status_1(tmp_path, capsys
     assert len(err) == 1 and err[0].startswith("amodal complete: error: ") and str(not_an_image) in err[0]
 
 
+def test_a_hidden_fraction_no_scene_reaches_is_one_line_naming_what_to_change(tmp_path, capsys):
+    out = tmp_path / "bench"
+    assert cli(["make-benchmark", "--out", str(out), "--n", "1", "--hidden-fraction", "0.97,0.99"]) == 1
+    err = capsys.readouterr().err.strip().splitlines()
+    assert len(err) == 1 and err[0].startswith("amodal make-benchmark: error: scene_0000: no placement"), err
+    assert "(0.97, 0.99)" in err[0] and "widen hidden_fraction" in err[0]
+    assert "target_size" not in err[0]  # no option of that name exists to widen
+
+
 def test_amodal_traceback_shows_the_traceback(tmp_path, monkeypatch):
     broken = tmp_path / "ann.json"
     broken.write_text('{"annotations": [')

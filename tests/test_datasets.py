@@ -552,3 +552,31 @@ def test_coco_file_names_leading_out_are_rejected(tmp_path):
     table = load_coco(tmp_path / "coco.json", images)
     assert list(table["status"]) == ["outside_image_folder", "ok"]
     assert str(secret) in table["message"].iloc[0]
+
+
+def test_an_instances_facts_are_its_category_query_and_scene_difficulty(tmp_path):
+    from amodal.datasets.queries import instance_facts
+
+    scene = tmp_path / "scene.json"
+    scene.write_text(
+        json.dumps(
+            {
+                "query": "the red car",
+                "category": "car",
+                "objects": [],
+                "occludes": [[1, 0], [2, 0], [0, 3], [2, 1]],  # objects 1 and 2 are in front of the target
+                "hidden_fraction": 0.31,
+                "border_fraction": 0.0,
+            }
+        )
+    )
+    facts = instance_facts({"id": "scene_0000", "query": "", "gt": str(scene)})
+    assert facts == {
+        "category": "car",
+        "query": "the red car",
+        "hidden_fraction": 0.31,
+        "occluders": 2,
+        "border_fraction": 0.0,
+    }
+    seed = instance_facts({"id": "cat", "query": "the cat", "gt": ""})
+    assert seed == {"category": "", "query": "the cat", "hidden_fraction": "", "occluders": "", "border_fraction": ""}

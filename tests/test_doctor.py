@@ -66,3 +66,33 @@ def test_the_workflow_stops_before_any_job_when_a_checkpoint_is_missing(tmp_path
     assert "sam_vit_h (for ground/grounded_sam, segment/grounded_sam of experiment 'paper') not found" in message
     assert "amodal weights fetch sd2_inpainting" in message
     assert not (workdir / "results" / "shards").exists()
+
+
+def test_the_device_line_says_when_a_configured_gpu_is_not_there(monkeypatch):
+    import torch
+
+    from amodal.plan.preflight import device_line
+
+    monkeypatch.setattr(torch.cuda, "is_available", lambda: False)
+    monkeypatch.setattr(torch.cuda, "device_count", lambda: 0)
+    assert device_line({"device": "cuda"}).startswith("cuda (configured) but this machine's torch sees no such GPU")
+    assert device_line({"device": "cuda:1"}).startswith("cuda:1 (configured) but")
+    assert device_line({}) == "cpu (auto)" and device_line({"device": "cpu"}) == "cpu"
+    monkeypatch.setattr(torch.cuda, "is_available", lambda: True)
+    monkeypatch.setattr(torch.cuda, "device_count", lambda: 1)
+    assert device_line({"device": "cuda"}) == "cuda" and device_line({}) == "cuda (auto)"
+    assert "no such GPU" in device_line({"device": "cuda:1"})  # one GPU: index 0 only
+
+
+def test_a_device_name_torch_does_not_know_is_refused_before_any_job():
+    import pytest
+
+    from amodal.config.schema import validated
+
+    datasets = {"bench": {"format": "synthetic", "n_scenes": 1}}
+    for good in ("auto", "cpu", "cuda", "cuda:3"):
+        config = validated({"datasets": datasets, "models": {"device": good}}, "config.schema.yaml")
+        assert config["models"]["device"] == good
+    for bad in ("gpu", "cuda:", "CUDA", "cuda:x"):
+        with pytest.raises(ValueError, match="models/device: .* does not match"):
+            validated({"datasets": datasets, "models": {"device": bad}}, "config.schema.yaml")

@@ -63,8 +63,39 @@ def test_an_instance_that_kills_its_job_twice_is_recorded_killed_and_the_shard_c
     assert "'b'" in failed["reason"] and "probe" in failed["reason"] and "memory limit" in failed["reason"]
 
 
-def test_an_instance_whose_input_changed_is_computed_again(tmp_path):
-    spec = {"calls": str(tmp_path / "calls.txt"), "kill": {"c": 1}}
+def test_the_killed_record_names_the_jobs_memory_limit(tmp_path):
+    spec = {"calls": str(tmp_path / "calls.txt"), "kill": {"b": 2}}
+    assert first_attempt(tmp_path, spec) == -signal.SIGKILL
+    limit = MemoryLimit(123_456)
+    limit.address_space = None
+    salvage_probe.run(tmp_path, IDS, spec, limit=limit)
+    assert io.read_json(record(tmp_path, "b"))["memory_limit"] == "mem_mb 123456"
+
+
+def test_an_instance_that_did_not_fit_is_tried_again_with_more_memory(tmp_path):
+    """A retry has mem_mb x attempt: what failed for memory runs again, the rest is linked back."""
+    from amodal.run.job import run_stage_job
+    from amodal.run.memory import resident_bytes
+
+    spec = {"calls": str(tmp_path / "calls.txt"), "backend": "only"}
+    big = tmp_path / "images" / "big.png"
+    big.parent.mkdir(parents=True)
+    io.write_mask(big, np.zeros((3000, 4000), bool))  # 12 Mpx at 100 bytes a pixel: 1.2 GB
+    items = salvage_probe.items(tmp_path, ["a", "big"])
+    kept = Salvage(tmp_path / "salvage")
+    small, large = (MemoryLimit(resident_bytes() / 2**20 + mb) for mb in (500, 5000))
+    small.address_space = large.address_space = None
+    first = run_stage_job("probe", spec, "k", items, {}, salvage_probe.DECLARATIONS, salvage=kept, limit=small)
+    assert first == {"a": "ok", "big": "failed"}  # ...and the job died before its manifest
+    again = run_stage_job("probe", spec, "k", items, {}, salvage_probe.DECLARATIONS, salvage=kept, limit=small)
+    assert again == first and salvage_probe.calls(spec) == ["a"]  # the same limit: linked back
+    more = run_stage_job("probe", spec, "k", items, {}, salvage_probe.DECLARATIONS, salvage=kept, limit=large)
+    assert more == {"a": "ok", "big": "ok"} and salvage_probe.calls(spec) == ["a", "big"]
+
+
+@pytest.mark.parametrize("stage", ["probe", "undeclared"])
+def test_an_instance_whose_input_changed_is_computed_again(tmp_path, stage):
+    spec = {"calls": str(tmp_path / "calls.txt"), "kill": {"c": 1}, "stage": stage}
     assert first_attempt(tmp_path, spec) == -signal.SIGKILL
     image = tmp_path / "images" / "b.png"
     io.write_mask(image, np.ones((3, 3), bool))  # a new file: other size and mtime

@@ -120,8 +120,17 @@ def test_geometric_order_on_windows_equals_the_junction_cue_over_the_whole_frame
     near = cv2.dilate(target.astype(np.uint8), cv2.getStructuringElement(cv2.MORPH_ELLIPSE, (7, 7))) > 0
     touching = [i for i, frame in enumerate(frames) if (near & frame).any()]
     assert [p["segment"] for p in order["pairs"]] == touching and len(touching) > 10
+    judged = 0
     for pair in order["pairs"]:
-        assert pair["evidence"] == junction_evidence(frames[pair["segment"]], target, radius=9, contact=3)
+        evidence = junction_evidence(frames[pair["segment"]], target, radius=9, contact=3)
+        assert pair["evidence"] == evidence
+        if evidence["junction_pixels"]:
+            judged += 1
+            difference = evidence["fraction_a"] - evidence["fraction_b"]
+            assert (pair["occludes_target"], pair["target_occludes"]) == (difference > 0.08, -difference > 0.08)
+        else:
+            assert not pair["occludes_target"] and not pair["target_occludes"]
+    assert judged > 10
     assert 0 in order["occluders"]  # the bar cuts the disk
     np.testing.assert_array_equal(
         occluder_mask(segments, order["occluders"], target),
@@ -149,6 +158,12 @@ def test_depth_order_on_windows_equals_the_border_medians_over_the_whole_frame()
             expected[i] = float(np.median(nearness[seg_side]) - np.median(nearness[tar_side]))
     assert len(expected) > 10
     assert {p["segment"]: p["nearness_difference"] for p in order["pairs"]} == expected
+    low, high = np.percentile(nearness, [5, 95])
+    for pair in order["pairs"]:
+        difference = expected[pair["segment"]]
+        assert pair["occludes_target"] == (difference > 0.05 * (high - low))
+        assert pair["target_occludes"] == (-difference > 0.05 * (high - low))
+    assert any(p["occludes_target"] for p in order["pairs"]) and any(p["target_occludes"] for p in order["pairs"])
 
 
 def test_instaorder_batches_of_regions_equal_one_batch_of_full_frames():
@@ -161,5 +176,7 @@ def test_instaorder_batches_of_regions_equal_one_batch_of_full_frames():
         image, target, np.stack(frames)
     )
     assert front.shape == (len(frames),)
+    assert np.ptp(front) > 1e-3 and np.ptp(behind) > 1e-3  # the pairs differ: the comparison says something
+    assert not np.allclose(front, behind)  # the two directions are not the same numbers
     np.testing.assert_allclose(front, whole_front, atol=1e-5)
     np.testing.assert_allclose(behind, whole_behind, atol=1e-5)

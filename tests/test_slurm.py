@@ -165,7 +165,7 @@ def test_demo_through_slurm_equals_a_local_run(cluster, tmp_path):
 
     # SLURM ran every shard job: one job id and one kept log per job, and the controller
     # remembers each as completed with the memory and time limit config 'resources' gives a
-    # weight-free job of 3 instances (1500 MB; 5 min + 10 s × 3 = 6 min).
+    # weight-free job of 3 instances (2000 MB; 5 min + 10 s × 3 = 6 min).
     assert len(set(job_ids)) == len(job_ids) == submitted
     logs = sorted((on_slurm / ".snakemake" / "slurm_logs").rglob("*.log"))
     assert sorted(log.stem for log in logs) == sorted(job_ids)
@@ -176,4 +176,4 @@ def test_demo_through_slurm_equals_a_local_run(cluster, tmp_path):
     assert {state_of.get(job) for job in job_ids} == {"COMPLETED"}
     for job in job_ids:
         details = subprocess.run(["scontrol", "show", "job", job], capture_output=True, text=True, check=True).stdout
-        assert "TimeLimit=00:06:00" in details and re.search(r"\bmem=1500M\b", details), details
+        assert "TimeLimit=00:06:00" in details and re.search(r"\bmem=2000M\b", details), details

@@ -162,7 +162,7 @@ def test_gpu_stages_take_the_gpu_shard_size_and_resources():
     assert gpu_job.device == "gpu"
     # 10 min + 5 instances x 30 s = 12.5 min, rounded up to 13
     assert job_resources(cfg, gpu_job) == {"threads": 4, "mem_mb": 20000, "runtime": 13, "gpu": 1}
-    assert job_resources(cfg, work.by_kind("rgba")[3]) == {"threads": 1, "mem_mb": 1500, "runtime": 6, "gpu": 0}
+    assert job_resources(cfg, work.by_kind("rgba")[3]) == {"threads": 1, "mem_mb": 2000, "runtime": 6, "gpu": 0}
     # models on the CPU: a GPU-class job asks for no GPU (it would wait for one forever)
     assert job_resources(dict(cfg, models={"device": "cpu"}), gpu_job)["gpu"] == 0
 

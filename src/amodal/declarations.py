@@ -80,7 +80,8 @@ class Stage:
         found makes the stage GPU-class.
     bytes_per_pixel: its peak host memory per instance beyond what its job already holds, per
         pixel of the working image: the weight-free backends' figure measured by
-        benchmarks/memory_per_stage.py (docs/PERFORMANCE.md), a quarter above the fit, checked
+        benchmarks/memory_per_stage.py (docs/PERFORMANCE.md; the tests' tiny models for segment and
+        rgba, whose figures were higher), a quarter above the fit, checked
         before each instance runs (amodal.run.memory). 0: not checked (prompt needs no image;
         complete takes its shard as one batch).
     """
@@ -180,7 +181,7 @@ STAGES: dict[str, Stage] = {
             name="segment",
             upstream=("ground", "tag"),
             writes={"masks": "segments.npz", "record": "segments.json"},
-            bytes_per_pixel=24.0,
+            bytes_per_pixel=60.0,
             reads={"visible": ("ground", "mask"), "ground": ("ground", "record"), "tags": ("tag", "record")},
             instance_reads=("gt",),
             runs=f"{BODIES}:segment",
@@ -255,7 +256,7 @@ STAGES: dict[str, Stage] = {
         ),
         _stage(
             name="rgba",
-            bytes_per_pixel=65.0,
+            bytes_per_pixel=95.0,
             upstream=("complete",),
             writes={"rgba": "amodal.png", "placement": "placement.json"},
             reads={

@@ -26,7 +26,7 @@ rule aggregate:
         not_ok=not_ok_instances,
         description=experiment_description,
         evaluate=experiment_evaluate,
-        instances=instance_categories,
+        instances=instance_facts_rows,
     script:
         "../scripts/aggregate.py"
 

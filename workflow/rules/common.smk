@@ -153,13 +153,12 @@ def experiment_descriptions(wildcards):
     return {name: FOLDER_KEYS.experiments[name].get("description", "") for name in config["experiments"]}
 
 
-def instance_categories(wildcards):
-    """The instance-table rows that may say an instance's category (a COCO annotation's
-    category; a synthetic scene's file), read by the aggregate job (amodal.datasets.queries.instance_category)."""
+def instance_facts_rows(wildcards):
+    """What the aggregate job writes into metrics.csv beside the metrics, from each instance's
+    table row: its category and query, and its synthetic scene file (amodal.datasets.queries.instance_facts)."""
     return {
-        i: {"category": row.get("category") or "", "gt": row["gt"]}
+        i: {"category": row.get("category") or "", "query": row.get("query") or "", "gt": row["gt"]}
         for i, row in WORK.rows[wildcards.dataset].items()
-        if row.get("category") or row["gt"]
     }
 
 

@@ -24,6 +24,11 @@ class MissingCheckpoint(FileNotFoundError):
         self.path = str(path)
         self.weights_name = weights_name
         config_key = config_key or f"models.paths.{weights_name}"
+        # the same without this machine's folders, for records that reach the tables
+        self.portable = (
+            f"{what} checkpoint {Path(str(path)).name} not found on the machine that ran it; "
+            f"`amodal weights fetch {weights_name}` or {config_key} gives it"
+        )
         super().__init__(
             f"{what} checkpoint not found at {path}; run `amodal weights fetch {weights_name}` on a machine "
             f"with internet, or set {config_key} to the file"

@@ -149,7 +149,6 @@ def lisa_row(experiment: str, spec: dict, models: dict | None) -> tuple[str, str
 
 def report(experiment: str, spec: dict, models: dict | None) -> tuple[str, bool]:
     """A readable report and whether everything needed is there."""
-    from amodal.models.cache import device_of
     from amodal.provenance import versions
 
     lines = [f"experiment {experiment}"]
@@ -175,10 +174,24 @@ def report(experiment: str, spec: dict, models: dict | None) -> tuple[str, bool]
             what, state, usable = resolve(backend.doctor_row)(experiment, spec, models)
             ok &= usable
             lines.append(f"  {what:<26} {stage + '/' + backend.name:<40} {state}")
-    try:
-        device = device_of(models)
-    except ImportError:
-        device = "cpu (torch not installed)"
-    lines.append(f"device: {device}")
+    lines.append(f"device: {device_line(models)}")
     lines.append("packages: " + ", ".join(f"{k} {v}" for k, v in versions().items()))
     return "\n".join(lines), ok
+
+
+def device_line(models: dict | None) -> str:
+    """The device the models run on, and whether this machine has it: a configured `cuda` on a
+    machine whose torch sees no GPU is said to be unusable here."""
+    from amodal.models.cache import device_of
+
+    try:
+        import torch
+    except ImportError:
+        return "cpu (torch not installed)"
+    device = device_of(models)
+    configured = (models or {}).get("device", "auto")
+    if device.startswith("cuda"):
+        index = int(device.split(":")[1]) if ":" in device else 0
+        if not torch.cuda.is_available() or index >= torch.cuda.device_count():
+            return f"{device} (configured) but this machine's torch sees no such GPU: the GPU stages would fail here"
+    return f"{device} (auto)" if configured == "auto" else device

@@ -10,10 +10,10 @@ from functools import lru_cache
 from amodal.plan.job import Job
 
 DEFAULT_SHARD_SIZE = {"cpu": 16, "gpu": 32}
-# cpu mem_mb: the job's start (~200 MB) plus the costliest weight-free stage (rgba, evaluate:
-# 65 bytes a pixel, amodal.declarations) at the default max_side, a 4096 x 4096 image: 1.3 GB.
+# cpu mem_mb: the job's start (~200 MB) plus the costliest CPU-class stage (rgba: 95 bytes a
+# pixel, amodal.declarations) at the default max_side, a 4096 x 4096 image: 1.8 GB.
 DEFAULT_RESOURCES = {
-    "cpu": {"threads": 1, "mem_mb": 1500, "gpu": 0, "runtime_base_min": 5, "runtime_per_instance_s": 10},
+    "cpu": {"threads": 1, "mem_mb": 2000, "gpu": 0, "runtime_base_min": 5, "runtime_per_instance_s": 10},
     "gpu": {"threads": 4, "mem_mb": 16000, "gpu": 1, "runtime_base_min": 10, "runtime_per_instance_s": 60},
 }
 

@@ -30,8 +30,8 @@ from amodal.report.thumbnails import Thumbnails
 
 ASSETS = ("report.js", "report.css")
 RECORD_COLUMNS = ("id", "status", "reason")
-# Columns of metrics.csv that are text even where every cell is empty (never a metric).
-TEXT_COLUMNS = ("failure", "category")
+# Columns of metrics.csv that are no metric (text, or a scene's difficulty), even where numeric.
+TEXT_COLUMNS = ("failure", "category", "query", "hidden_fraction", "occluders", "border_fraction")
 # One inpainting pass's files (amodal.stages.complete.stage.write_completion): iterations/<pass>/...
 
 

@@ -28,13 +28,14 @@ from amodal.plan import layout
 log = logging.getLogger("amodal")
 
 
-def run_alone(stage: str, spec: dict, key: str, items: list[dict], shared: dict, declarations, limit: str) -> dict:
+def run_alone(stage: str, spec: dict, key: str, items: list[dict], shared: dict, declarations, limit) -> dict:
     """Each instance's status after running them in a child process; if the child dies by a
     signal, each instance again in a child of its own, and one whose child dies too is recorded
-    killed. `limit` names the job's memory limit for that record. (A stage that takes its shard
+    killed. `limit` (amodal.run.memory.MemoryLimit) is the job's, checked in the child and
+    named in that record. (A stage that takes its shard
     as one batch leaves every instance of the batch running when it dies: they run as one
     batch first, and one by one only if that batch dies as well.)"""
-    outcome = _in_child(stage, spec, key, items, shared, declarations)
+    outcome = _in_child(stage, spec, key, items, shared, declarations, limit)
     if isinstance(outcome, dict):
         return outcome
     if len(items) > 1:
@@ -42,10 +43,10 @@ def run_alone(stage: str, spec: dict, key: str, items: list[dict], shared: dict,
         for item in items:
             statuses.update(run_alone(stage, spec, key, [item], shared, declarations, limit))
         return statuses
-    return {items[0]["id"]: record_kill(stage, items[0], outcome, limit, declarations)}
+    return {items[0]["id"]: record_kill(stage, items[0], outcome, limit.describe(), declarations)}
 
 
-def _in_child(stage, spec, key, items, shared, declarations) -> dict | int:
+def _in_child(stage, spec, key, items, shared, declarations, limit) -> dict | int:
     """The statuses of a child process that ran the items, or the number of the signal it died
     of. The child is a fresh interpreter (`python -m amodal.run.alone`), not a fork or a
     multiprocessing spawn, which would import the job's script again as its main module."""
@@ -55,7 +56,8 @@ def _in_child(stage, spec, key, items, shared, declarations) -> dict | int:
         job, result = Path(scratch) / "job.pickle", Path(scratch) / "result.json"
         with open(job, "wb") as handle:  # written and read by this job's own processes only
             pickle.dump(
-                (stage, spec, key, items, files, models.config if models is not None else {}, declarations), handle
+                (stage, spec, key, items, files, models.config if models is not None else {}, declarations, limit),
+                handle,
             )
         child = subprocess.run(
             [sys.executable, "-m", "amodal.run.alone", str(job), str(result)],
@@ -75,10 +77,10 @@ def _child(job: str, result: str) -> None:
     from amodal.run.job import run_stage_job
 
     with open(job, "rb") as handle:
-        stage, spec, key, items, files, models, declarations = pickle.load(handle)
+        stage, spec, key, items, files, models, declarations, limit = pickle.load(handle)
     shared = dict(files, models=ModelCache(models))
     try:
-        statuses = run_stage_job(stage, spec, key, items, shared, declarations)
+        statuses = run_stage_job(stage, spec, key, items, shared, declarations, limit=limit)
     except Exception:  # noqa: BLE001 - handed to the parent, which fails the job with it
         io.write_json(result, {"error": traceback.format_exc(limit=-3)})
         raise SystemExit(1) from None

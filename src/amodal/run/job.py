@@ -55,21 +55,21 @@ def run_stage_job(
             _started(salvage, item)
         statuses.update(body(spec, key, todo, shared) if todo else {})
         for item in todo:
-            _finished(salvage, item, statuses[item["id"]], declared, shared)
+            _finished(salvage, item, statuses[item["id"]], declared, shared, limit)
         return {item["id"]: statuses[item["id"]] for item in items}
     failed_record = resolve(declared.failed_record) if declared.failed_record else None
     for item in todo:
         out = layout.files_in(item["folder"], declared.writes)
         _started(salvage, item)
         statuses[item["id"]] = run_stage(
-            _inputs(item, declared, shared, files_only=False),
+            _inputs(item, declared),
             out,
             lambda item=item, out=out: _within(limit, stage, declared, item) or body(spec, key, item, out, shared),
             failed_record,
             instance=item["id"],
             stage=stage,
         )
-        _finished(salvage, item, statuses[item["id"]], declared, shared)
+        _finished(salvage, item, statuses[item["id"]], declared, shared, limit)
         log.info("%s %s: %s", stage, item["id"], statuses[item["id"]])
     return {item["id"]: statuses[item["id"]] for item in items}
 
@@ -83,7 +83,7 @@ def _after_earlier_attempts(stage, spec, key, items, shared, declarations, salva
         return statuses
     declared = declarations[stage]
     for item in items:
-        restored = salvage.restore(item["id"], item["folder"], _inputs(item, declared, shared))
+        restored = salvage.restore(item["id"], item["folder"], *_identity(item, declared, shared, limit))
         if restored is not None:
             statuses[item["id"]] = restored
             log.info("%s %s: %s (kept from an earlier attempt)", stage, item["id"], restored)
@@ -96,26 +96,34 @@ def _after_earlier_attempts(stage, spec, key, items, shared, declarations, salva
     for item in interrupted:
         if salvage.interrupted(item["id"]) >= 2:  # two attempts of the job died while it ran
             statuses[item["id"]] = record_kill(stage, item, None, limits, declarations)
-            _finished(salvage, item, statuses[item["id"]], declared, shared)
+            _finished(salvage, item, statuses[item["id"]], declared, shared, limit)
     interrupted = [item for item in interrupted if item["id"] not in statuses]
     log.warning("%s: an earlier attempt died on %s; running alone", stage, [item["id"] for item in interrupted])
     _, each = declared.runs_of(spec)
     for group in [[item] for item in interrupted] if each else [interrupted] if interrupted else []:
         for item in group:
             salvage.started(item["id"])
-        statuses.update(run_alone(stage, spec, key, group, shared, declarations, limits))
+        statuses.update(run_alone(stage, spec, key, group, shared, declarations, limit or MemoryLimit()))
         for item in group:
-            _finished(salvage, item, statuses[item["id"]], declared, shared)
+            _finished(salvage, item, statuses[item["id"]], declared, shared, limit)
     return statuses
 
 
-def _inputs(item: dict, declared, shared: dict, files_only: bool = True):
-    """The files an instance's stage reads: name -> path (its upstream records, its declared
-    instance files; with `files_only`, as a list with the job's shared files too)."""
-    inputs = dict(item["reads"], **{name: item[name] for name in declared.instance_reads if item.get(name)})
-    if not files_only:
-        return inputs
-    return [*inputs.values(), *(v for k, v in shared.items() if isinstance(v, str))]
+def _inputs(item: dict, declared) -> dict:
+    """The files an instance's stage reads, name -> path: its upstream records and its declared
+    instance files (what run_stage checks for an upstream failure)."""
+    return dict(item["reads"], **{name: item[name] for name in declared.instance_reads if item.get(name)})
+
+
+def _identity(item: dict, declared, shared: dict, limit: MemoryLimit | None) -> tuple[list, dict, str]:
+    """What a kept instance must match to be linked back (amodal.run.salvage): every file its
+    stage may open (upstream records, its photo and ground truth, the job's shared files), the
+    models config, and the memory limit."""
+    files = [*_inputs(item, declared).values(), item.get("image"), item.get("gt")]
+    files += [value for value in shared.values() if isinstance(value, str)]
+    models = shared.get("models")
+    settings = {"models": models.config if models is not None else {}}
+    return [f for f in files if isinstance(f, str) and f], settings, (limit or MemoryLimit()).describe()
 
 
 def _within(limit: MemoryLimit | None, stage: str, declared, item: dict) -> None:
@@ -137,9 +145,9 @@ def _started(salvage: Salvage | None, item: dict) -> None:
         salvage.started(item["id"])
 
 
-def _finished(salvage: Salvage | None, item: dict, status: str, declared, shared: dict) -> None:
+def _finished(salvage: Salvage | None, item: dict, status: str, declared, shared: dict, limit=None) -> None:
     if salvage is not None:
-        salvage.finished(item["id"], item["folder"], status, _inputs(item, declared, shared))
+        salvage.finished(item["id"], item["folder"], status, *_identity(item, declared, shared, limit))
 
 
 def run_scenes_job(spec: dict, items: list[dict]) -> None:

@@ -22,6 +22,8 @@ from pathlib import Path
 from amodal.imaging import io
 
 FINISHED = "finished.json"
+# Failures a job with more memory (a retry's mem_mb x attempt) may not meet again.
+MEMORY_FAILURES = ("too_large", "out_of_memory", "killed")
 RUNNING = "running.json"
 FILES = "files"
 
@@ -54,15 +56,19 @@ class Salvage:
     def _entry(self, instance: str) -> Path:
         return self.root / instance
 
-    def restore(self, instance: str, folder, inputs) -> str | None:
+    def restore(self, instance: str, folder, inputs, settings: dict, limit: str) -> str | None:
         """Link the instance's kept files back into `folder` and return its status, when an
-        earlier attempt finished it from the same inputs; else None (nothing is touched)."""
+        earlier attempt finished it from the same inputs and `settings` (the models config),
+        and, if it failed for memory, under the same memory `limit`; else None (nothing is
+        touched)."""
         entry = self._entry(instance)
         try:
             record = io.read_json(entry / FINISHED)
         except (FileNotFoundError, ValueError):
             return None
-        if record.get("inputs") != input_identity(inputs):
+        if record.get("inputs") != input_identity(inputs) or record.get("settings") != settings:
+            return None
+        if record.get("memory_failure") and record.get("limit") != limit:
             return None
         folder = Path(folder)
         if folder.exists():
@@ -86,9 +92,11 @@ class Salvage:
         except (FileNotFoundError, ValueError, KeyError):
             return 0
 
-    def finished(self, instance: str, folder, status: str, inputs) -> None:
-        """Keep the finished instance's files (hard links) with its status and inputs."""
+    def finished(self, instance: str, folder, status: str, inputs, settings: dict, limit: str) -> None:
+        """Keep the finished instance's files (hard links) with its status, inputs, settings and
+        the memory limit it ran under."""
         entry = self._entry(instance)
+        (entry / FINISHED).unlink(missing_ok=True)  # never a record beside half-linked files
         if (entry / FILES).exists():
             shutil.rmtree(entry / FILES)
         entry.mkdir(parents=True, exist_ok=True)
@@ -96,12 +104,33 @@ class Salvage:
             _link_tree(Path(folder), entry / FILES)
         else:
             (entry / FILES).mkdir()
-        io.write_json(entry / FINISHED, {"status": status, "inputs": input_identity(inputs)})
+        io.write_json(
+            entry / FINISHED,
+            {
+                "status": status,
+                "inputs": input_identity(inputs),
+                "settings": settings,
+                "limit": limit,
+                "memory_failure": _memory_failure(Path(folder)),
+            },
+        )
         (entry / RUNNING).unlink(missing_ok=True)
 
     def discard(self) -> None:
         """The job succeeded: its outputs stay, its salvage goes."""
         shutil.rmtree(self.root, ignore_errors=True)
+
+
+def _memory_failure(folder: Path) -> bool:
+    """Whether the instance's record says it failed for memory (`MEMORY_FAILURES`)."""
+    for path in folder.glob("*.json"):
+        try:
+            record = io.read_json(path)
+        except (OSError, ValueError):
+            continue
+        if isinstance(record, dict) and record.get("failure") in MEMORY_FAILURES:
+            return True
+    return False
 
 
 def _link_tree(source: Path, target: Path) -> None:

@@ -32,6 +32,8 @@ aggregation give both the mean over instances and the pooled dataset value witho
 
 from __future__ import annotations
 
+import logging
+
 from dataclasses import dataclass
 from typing import Sequence
 
@@ -246,7 +248,8 @@ def _model_entry(metric: str, settings: dict, network, facts: dict, compute):
     try:
         loaded_network, facts[metric] = network(settings)
     except MissingCheckpoint as error:
-        return missing(str(error))
+        logging.getLogger("amodal").warning("%s: %s", metric, error)  # the path looked at, in the job's log
+        return missing(error.portable)
     return compute(loaded_network)
 
 

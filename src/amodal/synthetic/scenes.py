@@ -147,10 +147,10 @@ def make_scene(
         arrangement = arrange(rng, cutouts, params, border_cut)
         if arrangement is not None:
             return _build_scene(scene_id, params, background, canvas, border_cut, arrangement)
-    raise RuntimeError(
+    raise ValueError(  # settings no scene can meet: `amodal make-benchmark` prints it as one line
         f"{scene_id}: no placement with a hidden fraction in {params.hidden_fraction} and "
         f"{params.behind} objects behind after {COMBINATION_TRIES} object combinations x "
-        f"{PLACEMENT_TRIES} placements; widen hidden_fraction or target_size, lower behind, or add cutouts"
+        f"{PLACEMENT_TRIES} placements; widen hidden_fraction, lower behind, or add cutouts"
     )
 
 

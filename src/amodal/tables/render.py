@@ -13,7 +13,7 @@ from pathlib import Path
 import pandas as pd
 
 from amodal.imaging import io
-from amodal.datasets.queries import instance_category
+from amodal.datasets.queries import DIFFICULTY, instance_facts
 from amodal.stages.evaluate import failed_record
 from amodal.metrics import is_missing
 from amodal.metrics.definitions import METRICS, definitions
@@ -35,9 +35,13 @@ def instance_records(metric_paths: list, not_ok: list[dict]) -> tuple[list[str],
     return ids, records
 
 
-def per_instance_frame(ids: list[str], records: list[dict], categories: dict[str, str] | None = None) -> pd.DataFrame:
-    """One row per instance: status, failure kind, reason, category ("" where the dataset does
-    not say) and every metric's ratio (empty where it has none)."""
+FACT_COLUMNS = ("category", "query", *DIFFICULTY)
+
+
+def per_instance_frame(ids: list[str], records: list[dict], facts: dict[str, dict] | None = None) -> pd.DataFrame:
+    """One row per instance: status, failure kind, reason, what the dataset says of it
+    (`FACT_COLUMNS`: category, query and a synthetic scene's difficulty, "" where it does not
+    say; `datasets.queries.instance_facts`) and every metric's ratio (empty where it has none)."""
     rows = []
     for instance, record in zip(ids, records):
         failure = (record.get("failure") or "stage_failure") if record["status"] != "ok" else ""
@@ -46,14 +50,14 @@ def per_instance_frame(ids: list[str], records: list[dict], categories: dict[str
             "status": record["status"],
             "failure": failure,
             "reason": record.get("reason") or "",
-            "category": (categories or {}).get(instance, ""),
+            **{name: (facts or {}).get(instance, {}).get(name, "") for name in FACT_COLUMNS},
         }
         ratios = record.get("metrics") or {}
         for name in TABLE_METRICS:
             value = ratios.get(name)
             row[name] = None if is_missing(value) else value
         rows.append(row)
-    return pd.DataFrame(rows, columns=["id", "status", "failure", "reason", "category", *TABLE_METRICS])
+    return pd.DataFrame(rows, columns=["id", "status", "failure", "reason", *FACT_COLUMNS, *TABLE_METRICS])
 
 
 def format_value(entry, key: str = "mean") -> str:
@@ -123,10 +127,10 @@ def aggregate_experiment(
 ):
     """metrics.csv, table.md and summary.json of one experiment on one dataset; `evaluate` is the
     experiment's evaluate spec (its settings go into the definitions); `instances` are the
-    instance-table rows by id that may say an instance's category (`datasets.instance_category`)."""
+    instance-table rows by id (category, query, gt: `datasets.queries.instance_facts`)."""
     ids, records = instance_records(metric_paths, not_ok)
-    categories = {i: instance_category(row) for i, row in (instances or {}).items()}
-    frame = per_instance_frame(ids, records, categories)
+    facts = {i: instance_facts(row) for i, row in (instances or {}).items()}
+    frame = per_instance_frame(ids, records, facts)
     summary = aggregate(records)
     summary.update(experiment=experiment, dataset=dataset, description=description, evaluate=evaluate)
     lines = [
