@@ -254,3 +254,18 @@ def test_experiments_lists_each_with_the_weights_and_ground_truth_it_needs(tmp_p
     assert fields[1:5] == ["groundingdino_swint_ogc,", "bert_base_uncased,", "sam_vit_b,", "clip_vit_b32_openai"]
     assert fields[5] == "segment/oracle"
     assert "`complete.max_pases`: unknown" in lines["typo"]
+
+
+def test_version_is_the_packages_and_every_command_describes_itself(capsys):
+    import tomllib
+
+    version = tomllib.loads((ROOT / "pyproject.toml").read_text())["project"]["version"]
+    with pytest.raises(SystemExit) as done:
+        cli(["--version"])
+    assert done.value.code == 0 and capsys.readouterr().out.strip() == f"amodal {version}"
+    for command in (["make-benchmark"], ["invalidate"], ["weights", "fetch"], ["doctor"], ["complete"]):
+        with pytest.raises(SystemExit):
+            cli([*command, "--help"])
+        out = capsys.readouterr().out
+        description = out.split("\n\n")[1].strip()
+        assert description[:1].isupper() and description.endswith("."), (command, description)

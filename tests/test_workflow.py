@@ -98,6 +98,26 @@ def test_amodal_invalidate_makes_the_next_run_recompute_one_instances_stage(fini
     # without --key: every order folder of the instance (both experiments' keys)
     assert cli(["invalidate", "--results", str(workdir / "results"), "--stage", "order", "scene_0002"]) == 0
     assert list((workdir / "results" / "stages" / "bench" / "scene_0002" / "order").iterdir()) == []
+    # with --experiment: only the folder that experiment's collected stages.json names
+    oracle, geometric = (
+        stage_folder(workdir, e, "scene_0001", "order") for e in ("oracle_order", "baseline_classical")
+    )
+    assert (
+        cli(
+            [
+                "invalidate",
+                "--results",
+                str(workdir / "results"),
+                "--stage",
+                "order",
+                "--experiment",
+                "oracle_order",
+                "scene_0001",
+            ]
+        )
+        == 0
+    )
+    assert not oracle.exists() and geometric.is_dir()
     with pytest.raises(SystemExit) as exited:  # a bad argument: one line and status 2
         cli(["invalidate", "--results", str(workdir / "results"), "--stage", "ordr", "scene_0002"])
     assert exited.value.code == 2 and "argument --stage: invalid choice: 'ordr'" in capsys.readouterr().err

@@ -42,12 +42,25 @@ def instances(args) -> int:
 def invalidate(args) -> int:
     from amodal.run.invalidate import invalidate as remove
 
-    removed = remove(args.results, args.stage, args.instances, dataset=args.dataset, key=args.key)
+    key = args.key
+    if args.experiment:
+        from amodal.config.schema import load_experiment
+        from amodal.plan.keys import experiment_keys
+
+        if key:
+            args.command_parser.error("give --key or --experiment, not both")
+        name, spec = load_experiment(args.experiment, args.experiments_dir)
+        key = experiment_keys(spec).get(args.stage)
+        if key is None:
+            args.command_parser.error(f"experiment {name} plans no {args.stage} stage")
+    removed = remove(args.results, args.stage, args.instances, dataset=args.dataset, key=key)
     for folder in removed:
         print(f"removed {folder}")
     if not removed:
+        which = f" with key {key}" if key else ""
         print(
-            f"no {args.stage} folder found for {', '.join(args.instances)} under {args.results}/stages", file=sys.stderr
+            f"no {args.stage} folder{which} found for {', '.join(args.instances)} under {args.results}/stages",
+            file=sys.stderr,
         )
         return 1
     print("the next snakemake run recomputes these (with the rest of their shards) and what depends on them")

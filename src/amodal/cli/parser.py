@@ -50,7 +50,13 @@ def add_experiments_dir(command: argparse.ArgumentParser) -> None:
     )
 
 
+def _command(group, name: str, *, help: str, **kwargs) -> argparse.ArgumentParser:  # noqa: A002 - argparse's name
+    """A (sub)command whose own --help starts with the line the command list shows for it."""
+    return group.add_parser(name, help=help, description=help[:1].upper() + help[1:] + ".", **kwargs)
+
+
 def build_parser() -> argparse.ArgumentParser:
+    from amodal import __version__
     from amodal.declarations import STAGE_ORDER as STAGES
 
     parser = _Parser(
@@ -59,11 +65,10 @@ def build_parser() -> argparse.ArgumentParser:
         epilog="Relative paths on the command line are relative to the current folder; "
         "defaults name the files shipped with amodal.",
     )
+    parser.add_argument("--version", action="version", version=f"amodal {__version__}")
     commands = parser.add_subparsers(dest="command", required=True)
 
-    bench = commands.add_parser(
-        "make-benchmark", help="compose a synthetic-occlusion benchmark with exact ground truth"
-    )
+    bench = _command(commands, "make-benchmark", help="compose a synthetic-occlusion benchmark with exact ground truth")
     bench.add_argument("--out", required=True, type=output_dir, help="output folder")
     bench.add_argument("--n", type=integer(1), default=12, help="number of scenes (default 12)")
     bench.add_argument(
@@ -116,15 +121,17 @@ def build_parser() -> argparse.ArgumentParser:
     )
     bench.set_defaults(run=make_benchmark, command_parser=bench)
 
-    table = commands.add_parser("instances", help="print a dataset's normalised instance table as CSV")
+    table = _command(commands, "instances", help="print a dataset's normalised instance table as CSV")
     table.add_argument("--format", choices=["seed", "coco"], default="seed")
     table.add_argument("--annotations", required=True, type=existing_file, help="annotation file (JSON)")
     table.add_argument("--images", required=True, type=existing_dir, help="image folder")
     table.add_argument("--filenames", default=None, type=existing_file, help="seed format: optional list of filenames")
     table.set_defaults(run=instances, command_parser=table)
 
-    forget = commands.add_parser(
-        "invalidate", help="forget one stage's cached results for some instances, so the next run recomputes them"
+    forget = _command(
+        commands,
+        "invalidate",
+        help="forget one stage's cached results for some instances, so the next run recomputes them",
     )
     forget.add_argument("instances", nargs="+", type=folder_name, help="instance ids")
     forget.add_argument("--stage", required=True, choices=STAGES)
@@ -138,14 +145,20 @@ def build_parser() -> argparse.ArgumentParser:
         type=folder_name,
         help="only this stage folder key, e.g. geometric-6cb33e9c (default: every key)",
     )
+    forget.add_argument(
+        "--experiment",
+        default=None,
+        help="only the stage folder this experiment uses (its key; the default: every experiment's)",
+    )
+    add_experiments_dir(forget)
     forget.set_defaults(run=invalidate, command_parser=forget)
 
-    weights = commands.add_parser("weights", help="the checkpoints the model backends use: list, fetch, verify")
+    weights = _command(commands, "weights", help="the checkpoints the model backends use: list, fetch, verify")
     actions = weights.add_subparsers(dest="action", required=True)
-    listing = actions.add_parser("list", help="every checkpoint, where it is found (or missing) and what needs it")
+    listing = _command(actions, "list", help="every checkpoint, where it is found (or missing) and what needs it")
     listing.add_argument("names", nargs="*", type=weights_name, help="weights names (default: all)")
     listing.set_defaults(run=weights_list, command_parser=listing)
-    fetching = actions.add_parser("fetch", help="download checkpoints (resumable, checked) on a machine with internet")
+    fetching = _command(actions, "fetch", help="download checkpoints (resumable, checked) on a machine with internet")
     fetching.add_argument(
         "names", nargs="*", type=weights_name, help="weights names (default: all that can be downloaded)"
     )
@@ -156,19 +169,19 @@ def build_parser() -> argparse.ArgumentParser:
         "--base-url", default=None, type=url, help="a mirror to download from instead of the manifest's source"
     )
     fetching.set_defaults(run=weights_fetch, command_parser=fetching)
-    checking = actions.add_parser("verify", help="check the checkpoints on disk against the manifest")
+    checking = _command(actions, "verify", help="check the checkpoints on disk against the manifest")
     checking.add_argument("names", nargs="*", type=weights_name, help="weights names (default: all)")
     checking.add_argument("--no-sha256", action="store_true", help="compare sizes only (fast)")
     checking.set_defaults(run=weights_verify, command_parser=checking)
 
-    listed = commands.add_parser(
-        "experiments", help="every experiment, with the checkpoints it loads and the ground truth it reads"
+    listed = _command(
+        commands, "experiments", help="every experiment, with the checkpoints it loads and the ground truth it reads"
     )
     add_experiments_dir(listed)
     listed.set_defaults(run=experiments_list, command_parser=listed)
 
-    check = commands.add_parser(
-        "doctor", help="what an experiment needs here: checkpoints (found or missing), device, versions"
+    check = _command(
+        commands, "doctor", help="what an experiment needs here: checkpoints (found or missing), device, versions"
     )
     check.add_argument("--experiment", required=True, help="an experiment name (config/experiments) or a .yaml path")
     add_experiments_dir(check)
@@ -180,7 +193,7 @@ def build_parser() -> argparse.ArgumentParser:
     )
     check.set_defaults(run=doctor, check=check_experiment, command_parser=check)
 
-    one = commands.add_parser("complete", help="complete one object in one image, every stage in this process")
+    one = _command(commands, "complete", help="complete one object in one image, every stage in this process")
     one.add_argument("image", type=existing_file)
     one.add_argument("--query", required=True, type=query, help="the object, e.g. 'the cat'")
     one.add_argument("--experiment", default="paper", help="an experiment name (config/experiments) or a .yaml path")
