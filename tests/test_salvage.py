@@ -242,3 +242,20 @@ def test_through_the_workflow_a_job_that_fails_deterministically_runs_once(tmp_p
     log = next((workdir / "results" / "logs").rglob("s00000.log")).read_text()
     assert "not retried: attempt 1 of this job failed" in log and "no placement with a hidden fraction" in log
     assert "Traceback" in log and log.count("build_scenes") == 0  # ...the second attempt built nothing
+
+
+def test_an_instance_of_a_batch_too_large_for_the_job_fails_alone_and_the_batch_runs(tmp_path):
+    from amodal.run.job import run_stage_job
+    from amodal.run.memory import resident_bytes
+
+    spec = {"calls": str(tmp_path / "calls.txt"), "backend": "only"}
+    big = tmp_path / "images" / "big.png"
+    big.parent.mkdir(parents=True)
+    io.write_mask(big, np.zeros((3000, 4000), bool))  # 12 Mpx at 100 bytes a pixel: 1.2 GB
+    limit = MemoryLimit(resident_bytes() / 2**20 + 500)
+    limit.address_space = None
+    items = salvage_probe.items(tmp_path, ["a", "big", "b"])
+    statuses = run_stage_job("batched", spec, "k", items, {}, salvage_probe.DECLARATIONS, limit=limit)
+    assert statuses == {"a": "ok", "big": "failed", "b": "ok"}
+    assert salvage_probe.calls(spec) == ["a", "b"]  # the batch, without it
+    assert io.read_json(record(tmp_path, "big"))["failure"] == "too_large"

@@ -41,6 +41,7 @@ class Backend:
         config or the experiment lacks for it, or None; checked before any job.
     doctor_row: "module:function" (experiment, spec, models) -> (what, state, usable): its line
         in `amodal doctor` besides the checkpoints.
+    bytes_per_pixel: where its host memory per pixel departs from its stage's (None: the stage's).
     """
 
     name: str
@@ -54,6 +55,7 @@ class Backend:
     item_fields: str | None = None
     settings_check: str | None = None
     doctor_row: str | None = None
+    bytes_per_pixel: float | None = None
 
 
 @dataclass(frozen=True)
@@ -83,7 +85,7 @@ class Stage:
         benchmarks/memory_per_stage.py (docs/PERFORMANCE.md; the tests' tiny models for segment and
         rgba, whose figures were higher), a quarter above the fit, checked
         before each instance runs (amodal.run.memory). 0: not checked (prompt needs no image;
-        complete takes its shard as one batch).
+        complete takes its shard as one batch: each instance is checked alone, not the batch).
     """
 
     name: str
@@ -117,6 +119,10 @@ class Stage:
     def shared_of(self, spec: dict) -> tuple[str, ...]:
         found = self.backend(spec).shared
         return self.shared if found is None else found
+
+    def bytes_per_pixel_of(self, spec: dict) -> float:
+        found = self.backend(spec).bytes_per_pixel
+        return self.bytes_per_pixel if found is None else found
 
     def runs_of(self, spec: dict) -> tuple[str, bool]:
         """The function that runs it with this backend, and whether it takes one instance."""
@@ -238,8 +244,9 @@ STAGES: dict[str, Stage] = {
             shared=("wallpaper",),
             context=("segment", "order"),
             backends=[
-                Backend("classical"),
-                Backend("diffusers", device="gpu", weights=("model",)),
+                Backend("classical", bytes_per_pixel=24.0),
+                # the tests' tiny models on the CPU: 104 bytes a pixel; full size on the GPU: 19
+                Backend("diffusers", device="gpu", weights=("model",), bytes_per_pixel=130.0),
                 # another method's saved outputs: of the stages above only the grounding is planned
                 # (the visible-region metrics compare the same pixels for every method)
                 Backend(

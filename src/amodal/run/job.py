@@ -15,6 +15,7 @@ import time
 
 from amodal.plan import layout
 from amodal.declarations import STAGES, resolve
+from amodal.errors import TooLarge
 from amodal.models.cache import ModelCache
 from amodal.run.isolation import run_stage
 from amodal.run.memory import MemoryLimit
@@ -51,6 +52,13 @@ def run_stage_job(
     statuses = _after_earlier_attempts(stage, spec, key, items, shared, declarations, salvage, limit)
     todo = [item for item in items if item["id"] not in statuses]
     if not each:
+        for item in todo:  # each instance of the batch must fit alone; one that cannot fails alone
+            try:
+                _within(limit, stage, declared.bytes_per_pixel_of(spec), item)
+            except TooLarge as error:
+                statuses[item["id"]] = _failed_alone(error, item, declared)
+                _finished(salvage, item, statuses[item["id"]], declared, shared, limit)
+        todo = [item for item in todo if item["id"] not in statuses]
         for item in todo:
             _started(salvage, item)
         statuses.update(body(spec, key, todo, shared) if todo else {})
@@ -64,7 +72,9 @@ def run_stage_job(
         statuses[item["id"]] = run_stage(
             _inputs(item, declared),
             out,
-            lambda item=item, out=out: _within(limit, stage, declared, item) or body(spec, key, item, out, shared),
+            lambda item=item, out=out: (
+                _within(limit, stage, declared.bytes_per_pixel_of(spec), item) or body(spec, key, item, out, shared)
+            ),
             failed_record,
             instance=item["id"],
             stage=stage,
@@ -126,9 +136,10 @@ def _identity(item: dict, declared, shared: dict, limit: MemoryLimit | None) -> 
     return [f for f in files if isinstance(f, str) and f], settings, (limit or MemoryLimit()).describe()
 
 
-def _within(limit: MemoryLimit | None, stage: str, declared, item: dict) -> None:
-    """Raise TooLarge when the instance's working image would not fit (amodal.run.memory)."""
-    if limit is None or not declared.bytes_per_pixel or not item.get("image"):
+def _within(limit: MemoryLimit | None, stage: str, rate: float, item: dict) -> None:
+    """Raise TooLarge when the instance's working image would not fit at `rate` bytes a pixel
+    (amodal.run.memory)."""
+    if limit is None or not rate or not item.get("image"):
         return None
     from amodal.datasets.working import upright_size
 
@@ -136,8 +147,21 @@ def _within(limit: MemoryLimit | None, stage: str, declared, item: dict) -> None
         size = upright_size(item["image"])
     except OSError:
         return None  # unreadable: the stage names the file
-    limit.check(item["id"], stage, size, declared.bytes_per_pixel, item["image"])
+    limit.check(item["id"], stage, size, rate, item["image"])
     return None
+
+
+def _failed_alone(error: TooLarge, item: dict, declared) -> str:
+    """Write the instance's failed record as run_stage would; returns its status."""
+    from amodal.run.isolation import write_failed
+
+    reason = str(error)
+    log.error(reason)
+    record = (
+        resolve(declared.failed_record)(reason) if declared.failed_record else {"status": "failed", "reason": reason}
+    )
+    write_failed(layout.files_in(item["folder"], declared.writes), reason, {**record, **error.details})
+    return error.status
 
 
 def _started(salvage: Salvage | None, item: dict) -> None:
