@@ -22,7 +22,7 @@ from amodal.datasets.table import (
     write_table,
 )
 from amodal.datasets.lenient_json import strip_trailing_commas
-from amodal.datasets.queries import instance_category
+from amodal.datasets.queries import instance_facts
 
 SEED = Path(__file__).resolve().parents[1] / "data" / "seed_examples"
 SEED_QUERIES = {
@@ -315,12 +315,12 @@ def test_synthetic_table_ids_and_paths_without_files(tmp_path):
 
 def test_a_synthetic_instances_category_is_read_from_its_scene_once_written(tmp_path):
     row = synthetic_table(tmp_path / "syn", 1).to_dict("records")[0]
-    assert instance_category(row) == ""  # the scene is not written yet
+    assert instance_facts(row)["category"] == ""  # the scene is not written yet
     scene = tmp_path / "syn" / "scene_0000" / "scene.json"
     scene.parent.mkdir(parents=True)
     scene.write_text(json.dumps({"query": "the red car", "category": "car", "objects": []}))
-    assert instance_category(row) == "car"
-    assert instance_category({"id": "x", "gt": "", "query": "the cat"}) == ""  # a seed label is no category
+    assert instance_facts(row)["category"] == "car"
+    assert instance_facts({"id": "x", "gt": "", "query": "the cat"})["category"] == ""  # a seed label is no category
 
 
 # ----------------------------------------------------------------------------- COCO
@@ -354,7 +354,7 @@ def test_coco_one_instance_per_non_crowd_annotation(tmp_path):
     assert list(table["query"]) == ["the dog", "the car", "the dog"]
     assert list(table["ann_id"]) == [101, 102, 201]
     # the category the tables break results down by comes from category_id, also for a missing image
-    assert [instance_category(row) for row in table.to_dict("records")] == ["dog", "car", "dog"]
+    assert [instance_facts(row)["category"] for row in table.to_dict("records")] == ["dog", "car", "dog"]
     assert list(table["status"]) == ["ok", "ok", "missing_image"]
     assert str(images / "000002.jpg") in table["message"].iloc[2]
     assert (table["gt"] == "").all()
@@ -555,8 +555,6 @@ def test_coco_file_names_leading_out_are_rejected(tmp_path):
 
 
 def test_an_instances_facts_are_its_category_query_and_scene_difficulty(tmp_path):
-    from amodal.datasets.queries import instance_facts
-
     scene = tmp_path / "scene.json"
     scene.write_text(
         json.dumps(

@@ -84,8 +84,8 @@ class Stage:
         pixel of the working image: the weight-free backends' figure measured by
         benchmarks/memory_per_stage.py (docs/PERFORMANCE.md; the tests' tiny models for segment and
         rgba, whose figures were higher), a quarter above the fit, checked
-        before each instance runs (amodal.run.memory). 0: not checked (prompt needs no image;
-        complete takes its shard as one batch: each instance is checked alone, not the batch).
+        before each instance runs (amodal.run.memory). 0: not checked (prompt reads no image);
+        a backend may give its own (complete's, whose batch is checked instance by instance).
     """
 
     name: str

@@ -66,7 +66,7 @@ def load_coco(annotations, images_dir, categories=None) -> pd.DataFrame:
 
     `categories` (names or ids) restricts the load to those categories. The table has extra
     columns `ann_id`, so a later stage can rebuild the ground truth from the annotation, and
-    `category`, the annotation's category name (`amodal.datasets.queries.instance_category`).
+    `category`, the annotation's category name (`amodal.datasets.queries.instance_facts`).
     """
     images_dir = Path(images_dir)
     images, anns, cats = _coco_sections(read_json_lenient(annotations), annotations)

@@ -50,11 +50,6 @@ def instance_facts(row: dict) -> dict:
     return facts
 
 
-def instance_category(row: dict) -> str:
-    """The category of the object an instance asks for, where its dataset says (`instance_facts`)."""
-    return instance_facts(row)["category"]
-
-
 def _scene_of(row: dict) -> dict | None:
     """The instance's synthetic scene record (its `gt`, once written), else None."""
     gt = row.get("gt")

@@ -39,9 +39,9 @@ def segment_ious(segments: Segments, gt_stack: np.ndarray) -> np.ndarray:
         ious[at + segments.n_regions :] = stacked[at:]
     if segments.n_regions:
         rows = slice(segments.regions_at, segments.regions_at + segments.n_regions)
-        areas = np.bincount(segments.regions.ravel(), minlength=segments.n_regions + 1)[1:]
+        areas = segments.region_counts()
         for j, gt in enumerate(gt_stack):
-            inside = np.bincount(segments.regions[gt], minlength=segments.n_regions + 1)[1:]
+            inside = segments.region_counts(gt)
             union = areas + int(gt.sum()) - inside
             ious[rows, j] = np.divide(inside, union, out=np.zeros(len(union)), where=union > 0)
     return ious

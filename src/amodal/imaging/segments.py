@@ -102,17 +102,21 @@ class Segments:
             out |= np.isin(self.regions, labels)
         return out
 
+    def region_counts(self, inside: np.ndarray | None = None) -> np.ndarray:
+        """Each region's pixel count (within the boolean frame `inside` when given), in label
+        order: one histogram of the label map, whatever the number of regions."""
+        labels = self.regions.ravel() if inside is None else self.regions[inside]
+        return np.bincount(labels, minlength=self.n_regions + 1)[1:]
+
     def areas(self) -> np.ndarray:
         """Each segment's pixel count, in segment order."""
-        region_areas = np.bincount(self.regions.ravel(), minlength=self.n_regions + 1)[1:]
         mask_areas = self.masks.reshape(len(self.masks), -1).sum(axis=1)
-        return self._in_order(mask_areas, region_areas)
+        return self._in_order(mask_areas, self.region_counts())
 
     def intersections(self, other: np.ndarray) -> np.ndarray:
         """Each segment's pixel count inside the boolean frame `other`, in segment order."""
-        region_counts = np.bincount(self.regions[other], minlength=self.n_regions + 1)[1:]
         mask_counts = (self.masks & other[None]).reshape(len(self.masks), -1).sum(axis=1)
-        return self._in_order(mask_counts, region_counts)
+        return self._in_order(mask_counts, self.region_counts(other))
 
     def _in_order(self, of_masks: np.ndarray, of_regions: np.ndarray) -> np.ndarray:
         at = self.regions_at

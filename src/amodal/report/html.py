@@ -27,11 +27,12 @@ from amodal.imaging import io
 from amodal.plan import layout
 from amodal.report.markdown_lite import to_html
 from amodal.report.thumbnails import Thumbnails
+from amodal.tables.render import FACT_COLUMNS
 
 ASSETS = ("report.js", "report.css")
 RECORD_COLUMNS = ("id", "status", "reason")
 # Columns of metrics.csv that are no metric (text, or a scene's difficulty), even where numeric.
-TEXT_COLUMNS = ("failure", "category", "query", "hidden_fraction", "occluders", "border_fraction")
+TEXT_COLUMNS = ("failure", *FACT_COLUMNS)
 # One inpainting pass's files (amodal.stages.complete.stage.write_completion): iterations/<pass>/...
 
 

@@ -3,9 +3,9 @@
 A job that dies (the kernel's out-of-memory kill, a signal, a lost node) leaves `running.json`
 in its salvage (`amodal.run.salvage`) for the instance it was on. The next attempt runs that
 instance first, alone, in a fresh child process (a new interpreter: no CUDA state or models
-inherited, so it costs a start and a model load), with the job's memory limits. If the child dies by a signal too, the instance has killed its job
-twice: it is recorded as failed, `killed`, with the signal and the memory limit, and the job
-goes on with the others. A child that raises (a programming error) fails the job with its
+inherited, so it costs a start and a model load), with the job's memory limits. If the child
+dies by a signal too, the instance has killed its job twice: it is recorded as failed,
+`killed`, with the signal and the memory limit, and the job goes on with the others. A child that raises (a programming error) fails the job with its
 message, as the instance would have in the job itself.
 """
 
@@ -25,16 +25,14 @@ from pathlib import Path
 from amodal.imaging import io
 from amodal.plan import layout
 
-log = logging.getLogger("amodal")
-
 
 def run_alone(stage: str, spec: dict, key: str, items: list[dict], shared: dict, declarations, limit) -> dict:
     """Each instance's status after running them in a child process; if the child dies by a
     signal, each instance again in a child of its own, and one whose child dies too is recorded
     killed. `limit` (amodal.run.memory.MemoryLimit) is the job's, checked in the child and
-    named in that record. (A stage that takes its shard
-    as one batch leaves every instance of the batch running when it dies: they run as one
-    batch first, and one by one only if that batch dies as well.)"""
+    named in that record. (A stage that takes its shard as one batch leaves every instance of
+    the batch running when it dies: they run as one batch first, and one by one only if that
+    batch dies as well.)"""
     outcome = _in_child(stage, spec, key, items, shared, declarations, limit)
     if isinstance(outcome, dict):
         return outcome
@@ -90,7 +88,8 @@ def _child(job: str, result: str) -> None:
 def record_kill(stage: str, item: dict, number: int | None, limit: str, declarations) -> str:
     """Write the instance's failed record (`killed`; `number`: the signal its child died of, None
     when two attempts of its job died while it ran); returns its status."""
-    from amodal.run.isolation import write_failed
+    from amodal.declarations import resolve
+    from amodal.run.isolation import record_failure
 
     if number is None:
         name, how = "unknown", "its job died twice while it ran"
@@ -98,18 +97,13 @@ def record_kill(stage: str, item: dict, number: int | None, limit: str, declarat
         name = signal.Signals(number).name if number in signal.Signals._value2member_map_ else f"signal {number}"
         how = f"killed by {name} twice (its job, then run alone)"
     reason = f"instance {item['id']!r}: {how} in stage {stage}, memory limit {limit}"
-    log.error(reason)
     declared = declarations[stage]
-    record = {"status": "failed", "reason": reason}
-    if declared.failed_record:
-        from amodal.declarations import resolve
-
-        record = resolve(declared.failed_record)(reason)
     shutil.rmtree(item["folder"], ignore_errors=True)  # what the killed runs left half-written
-    write_failed(
+    record_failure(
         layout.files_in(item["folder"], declared.writes),
         reason,
-        {**record, "failure": "killed", "signal": name, "memory_limit": limit},
+        resolve(declared.failed_record) if declared.failed_record else None,
+        {"failure": "killed", "signal": name, "memory_limit": limit},
     )
     return "failed"
 

@@ -100,7 +100,13 @@ def run_stage(
                 reason = f"instance {instance!r}: out of GPU memory ({str(error).splitlines()[0]})"
             else:
                 raise
+    record_failure(outputs, reason, failed_record, details)
+    return status
+
+
+def record_failure(outputs: dict, reason: str, failed_record: Callable[[str], dict] | None = None, details=None):
+    """Log why the instance failed and write its failed record (the stage's own, made by
+    `failed_record`, else the default) with `details` joined, placeholders for the rest."""
     log.error(reason)
     record = failed_record(reason) if failed_record else {"status": "failed", "reason": reason}
-    write_failed(outputs, reason, {**record, **details})
-    return status
+    write_failed(outputs, reason, {**record, **(details or {})})

@@ -47,14 +47,14 @@ def run_stage_job(
 
     declared, shared = declarations[stage], shared or {}
     function, each = declared.runs_of(spec)
-    body = resolve(function)
+    body, rate = resolve(function), declared.bytes_per_pixel_of(spec)
     items = list(map(with_query, items))
     statuses = _after_earlier_attempts(stage, spec, key, items, shared, declarations, salvage, limit)
     todo = [item for item in items if item["id"] not in statuses]
     if not each:
         for item in todo:  # each instance of the batch must fit alone; one that cannot fails alone
             try:
-                _within(limit, stage, declared.bytes_per_pixel_of(spec), item)
+                _within(limit, stage, rate, item)
             except TooLarge as error:
                 statuses[item["id"]] = _failed_alone(error, item, declared)
                 _finished(salvage, item, statuses[item["id"]], declared, shared, limit)
@@ -72,9 +72,7 @@ def run_stage_job(
         statuses[item["id"]] = run_stage(
             _inputs(item, declared),
             out,
-            lambda item=item, out=out: (
-                _within(limit, stage, declared.bytes_per_pixel_of(spec), item) or body(spec, key, item, out, shared)
-            ),
+            lambda item=item, out=out: _checked(limit, stage, rate, item, lambda: body(spec, key, item, out, shared)),
             failed_record,
             instance=item["id"],
             stage=stage,
@@ -89,7 +87,7 @@ def _after_earlier_attempts(stage, spec, key, items, shared, declarations, salva
     salvage): each it finished is linked back; those it died on run alone (amodal.run.alone),
     or are recorded killed when two attempts died on them."""
     statuses: dict[str, str] = {}
-    if salvage is None:
+    if salvage is None or not salvage.root.is_dir():  # no earlier attempt left anything
         return statuses
     declared = declarations[stage]
     for item in items:
@@ -108,9 +106,11 @@ def _after_earlier_attempts(stage, spec, key, items, shared, declarations, salva
             statuses[item["id"]] = record_kill(stage, item, None, limits, declarations)
             _finished(salvage, item, statuses[item["id"]], declared, shared, limit)
     interrupted = [item for item in interrupted if item["id"] not in statuses]
+    if not interrupted:
+        return statuses
     log.warning("%s: an earlier attempt died on %s; running alone", stage, [item["id"] for item in interrupted])
     _, each = declared.runs_of(spec)
-    for group in [[item] for item in interrupted] if each else [interrupted] if interrupted else []:
+    for group in [[item] for item in interrupted] if each else [interrupted]:
         for item in group:
             salvage.started(item["id"])
         statuses.update(run_alone(stage, spec, key, group, shared, declarations, limit or MemoryLimit()))
@@ -136,31 +136,32 @@ def _identity(item: dict, declared, shared: dict, limit: MemoryLimit | None) -> 
     return [f for f in files if isinstance(f, str) and f], settings, (limit or MemoryLimit()).describe()
 
 
+def _checked(limit: MemoryLimit | None, stage: str, rate: float, item: dict, body) -> None:
+    """Run `body` once the instance is known to fit (`_within`)."""
+    _within(limit, stage, rate, item)
+    body()
+
+
 def _within(limit: MemoryLimit | None, stage: str, rate: float, item: dict) -> None:
     """Raise TooLarge when the instance's working image would not fit at `rate` bytes a pixel
     (amodal.run.memory)."""
     if limit is None or not rate or not item.get("image"):
-        return None
+        return
     from amodal.datasets.working import upright_size
 
     try:
         size = upright_size(item["image"])
     except OSError:
-        return None  # unreadable: the stage names the file
+        return  # unreadable: the stage names the file
     limit.check(item["id"], stage, size, rate, item["image"])
-    return None
 
 
 def _failed_alone(error: TooLarge, item: dict, declared) -> str:
     """Write the instance's failed record as run_stage would; returns its status."""
-    from amodal.run.isolation import write_failed
+    from amodal.run.isolation import record_failure
 
-    reason = str(error)
-    log.error(reason)
-    record = (
-        resolve(declared.failed_record)(reason) if declared.failed_record else {"status": "failed", "reason": reason}
-    )
-    write_failed(layout.files_in(item["folder"], declared.writes), reason, {**record, **error.details})
+    failed_record = resolve(declared.failed_record) if declared.failed_record else None
+    record_failure(layout.files_in(item["folder"], declared.writes), str(error), failed_record, error.details)
     return error.status
 
 
@@ -169,7 +170,7 @@ def _started(salvage: Salvage | None, item: dict) -> None:
         salvage.started(item["id"])
 
 
-def _finished(salvage: Salvage | None, item: dict, status: str, declared, shared: dict, limit=None) -> None:
+def _finished(salvage: Salvage | None, item: dict, status: str, declared, shared: dict, limit) -> None:
     if salvage is not None:
         salvage.finished(item["id"], item["folder"], status, *_identity(item, declared, shared, limit))
 
